@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything cspnet's build, tests and benchmarks need on Debian 12.
+# The library itself needs only Debian packages; the test oracles add OpenCV
+# (test-only), python3-torch/numpy, and a small virtualenv with PyPI oracles.
+# Usage: scripts/install-deps.sh [--no-venv]
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+want_venv=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-venv) want_venv=0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --no-venv)" >&2; exit 2 ;;
+  esac
+done
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  # library
+  libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  # tests, benchmarks, oracles
+  libgtest-dev libgmock-dev libbenchmark-dev libopencv-dev
+  python3 python3-venv python3-numpy python3-torch
+  clang libclang-rt-14-dev
+  # embedded default data
+  dataset-fashion-mnist
+)
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"
+
+if [ "$want_venv" -eq 1 ]; then
+  venv="$here/.venv"
+  # --system-site-packages so the oracles see Debian's python3-torch/numpy.
+  if [ ! -x "$venv/bin/python" ]; then
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+  fi
+  if ! "$venv/bin/pip" install -q onnx onnxruntime pycocotools; then
+    echo "install-deps.sh: PyPI oracles could not be installed; tests that need them will skip" >&2
+  fi
+fi
+echo "install-deps.sh: done"
