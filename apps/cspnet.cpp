@@ -1,0 +1,222 @@
+// The cspnet command-line tool. Errors are caught here, once: exit 1 for a
+// runtime error, 2 for a usage error.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+#include "cspnet/cspnet.hpp"
+
+namespace {
+
+using namespace cspnet;
+
+struct CommonOptions {
+  std::string cfg;
+  std::string size;  // WxH
+  int batch = 1;
+  bool strict = false;
+};
+
+void add_common(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("cfg", o.cfg, "darknet .cfg file")->required();
+  cmd.add_option("--size", o.size, "input size WxH (default: the cfg's)");
+  cmd.add_option("--batch", o.batch, "batch size")->check(CLI::PositiveNumber);
+  cmd.add_flag("--strict", o.strict, "unknown or unused cfg keys are errors");
+}
+
+Network load_network(const CommonOptions& o) {
+  Network net = Network::from_cfg_file(o.cfg, ParseOptions{o.strict});
+  for (const auto& warning : net.warnings()) std::cerr << "warning: " << warning << "\n";
+  int width = net.config().width, height = net.config().height;
+  if (!o.size.empty()) {
+    char x = 0;
+    int consumed = 0;
+    if (std::sscanf(o.size.c_str(), "%d%c%d%n", &width, &x, &height, &consumed) != 3 || x != 'x' ||
+        size_t(consumed) != o.size.size() || width <= 0 || height <= 0)
+      throw UsageError("--size: expected WxH with positive integers, e.g. 256x256, got '" + o.size + "'");
+  }
+  net.reshape(width, height, o.batch);
+  return net;
+}
+
+std::string dims(const Shape& s) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%4lld x%4lld x%5lld", (long long)s.w, (long long)s.h, (long long)s.c);
+  return buf;
+}
+
+int run_info(const CommonOptions& o, bool json) {
+  Network net = load_network(o);
+  MemoryPlan plan = plan_memory(net, ExecOptions{});
+  if (json) {
+    nlohmann::json j;
+    j["name"] = net.name();
+    j["input"] = {net.input_shape().n, net.input_shape().c, net.input_shape().h, net.input_shape().w};
+    for (int i = 0; i < net.size(); ++i) {
+      const Layer& l = net.layer(i);
+      const Shape& out = l.output_shape();
+      j["layers"].push_back({{"index", i},
+                             {"type", std::string(l.type())},
+                             {"filters", l.filters()},
+                             {"geometry", l.geometry()},
+                             {"inputs", l.inputs()},
+                             {"output", {out.c, out.h, out.w}},
+                             {"parameters", l.parameter_count()},
+                             {"bflops", l.bflops()}});
+    }
+    j["parameters"] = net.parameter_count();
+    j["conv_weights"] = net.conv_weight_count();
+    j["bflops"] = net.bflops();
+    j["conv_bflops"] = net.conv_bflops();
+    j["peak_activation_bytes"] = plan.peak_bytes;
+    j["naive_activation_bytes"] = plan.naive_bytes;
+    j["zero_copy_route_inputs"] = plan.zero_copy_inputs;
+    j["copied_route_inputs"] = plan.copied_inputs;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s: input %s, batch %d\n", o.cfg.c_str(), dims(net.input_shape()).c_str(), net.batch());
+  std::printf("   layer   type            filters  size/strd(dil)        input                output     BFLOPs\n");
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& l = net.layer(i);
+    const int in = l.inputs().empty() ? -1 : l.inputs()[0];
+    const Shape& in_shape = in < 0 ? net.input_shape() : net.layer(in).output_shape();
+    std::string filters = l.filters() ? std::to_string(l.filters()) : "";
+    std::printf("%8d %-15s %7s  %-16s %s -> %s %8.3f\n", i, std::string(l.type()).c_str(), filters.c_str(),
+                l.geometry().c_str(), dims(in_shape).c_str(), dims(l.output_shape()).c_str(), l.bflops());
+  }
+  std::printf("Total BFLOPS %.3f (convolutions %.3f)\n", net.bflops(), net.conv_bflops());
+  std::printf("Parameters %lld (convolution weights %lld)\n", (long long)net.parameter_count(),
+              (long long)net.conv_weight_count());
+  std::printf("Activation memory: planned peak %.2f MiB, unplanned sum %.2f MiB (%.1fx less); route inputs "
+              "zero-copy %d, copied %d\n",
+              plan.peak_bytes / 1048576.0, plan.naive_bytes / 1048576.0,
+              double(plan.naive_bytes) / double(std::max<int64_t>(plan.peak_bytes, 1)), plan.zero_copy_inputs,
+              plan.copied_inputs);
+  return 0;
+}
+
+std::vector<std::string> read_labels(const std::string& path) {
+  std::vector<std::string> labels;
+  if (path.empty()) return labels;
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open labels file");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    labels.push_back(line);
+  }
+  return labels;
+}
+
+std::string label_of(const std::vector<std::string>& labels, int64_t index) {
+  return size_t(index) < labels.size() ? labels[size_t(index)] : "class " + std::to_string(index);
+}
+
+int run_predict(CommonOptions o, const std::string& weights, const std::string& image_path,
+                const std::string& labels_path, int top, const std::string& dump, float threshold, uint64_t seed) {
+  o.batch = 1;
+  Network net = load_network(o);
+  if (weights.empty()) {
+    std::cerr << "warning: no --weights given: using random parameters (seed " << seed << ")\n";
+    init_weights(net, seed);
+  } else {
+    load_weights(net, weights);
+  }
+  auto labels = read_labels(labels_path);
+  Tensor image = load_image_rgb(image_path);
+  const bool detector = net.layer(net.output_layers()[0]).yolo() != nullptr;
+  const int width = net.config().width, height = net.config().height;
+  Tensor input = match_channels(detector ? letterbox_image(image, width, height) : resize_image(image, width, height),
+                                net.config().channels);
+  Executor executor(net);
+  std::vector<Tensor> outputs = executor.forward(input);
+  if (!dump.empty()) save_npy(dump, outputs[0]);
+  if (detector) {
+    auto detections = non_max_suppression(
+        decode_yolo(net, outputs, 0, int(image.shape().w), int(image.shape().h), threshold), 0.45f);
+    std::printf("%zu detections (threshold %.2f)\n", detections.size(), threshold);
+    for (const auto& d : detections)
+      std::printf("%-20s %5.1f%%  centre (%.3f, %.3f) size %.3f x %.3f\n", label_of(labels, d.best_class).c_str(),
+                  100 * d.score, d.x, d.y, d.w, d.h);
+    return 0;
+  }
+  const Tensor& out = outputs[0];
+  std::vector<int64_t> order(size_t(out.size()));
+  std::iota(order.begin(), order.end(), 0);
+  size_t k = std::min<size_t>(size_t(std::max(top, 1)), order.size());
+  std::partial_sort(order.begin(), order.begin() + long(k), order.end(),
+                    [&](int64_t a, int64_t b) { return out.data()[a] > out.data()[b]; });
+  for (size_t i = 0; i < k; ++i)
+    std::printf("%-24s %.6f\n", label_of(labels, order[i]).c_str(), out.data()[order[i]]);
+  return 0;
+}
+
+int run_init(CommonOptions o, const std::string& out, uint64_t seed) {
+  Network net = load_network(o);
+  init_weights(net, seed);
+  save_weights(net, out);
+  std::printf("wrote %s: %lld parameters, seed %llu\n", out.c_str(), (long long)net.parameter_count(),
+              (unsigned long long)seed);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cspnet: Cross Stage Partial Networks on the CPU (darknet .cfg/.weights compatible)"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)");
+
+  CommonOptions info_opts, predict_opts, init_opts;
+  bool json = false;
+  auto* info = app.add_subcommand("info", "per-layer table, parameters, BFLOPs, planned memory");
+  add_common(*info, info_opts);
+  info->add_flag("--json", json, "machine-readable output");
+
+  std::string weights, image, labels, dump, init_out;
+  int top = 5;
+  float threshold = 0.25f;
+  uint64_t seed = 1;
+  auto* predict = app.add_subcommand("predict", "classify an image, or detect objects with a [yolo] network");
+  add_common(*predict, predict_opts);
+  predict->add_option("image", image, "png, jpg or bmp image")->required();
+  predict->add_option("--weights", weights, "darknet .weights (default: random, see --seed)");
+  predict->add_option("--labels", labels, "class names, one per line");
+  predict->add_option("--top", top, "how many classes to print")->check(CLI::PositiveNumber);
+  predict->add_option("--threshold", threshold, "detection score threshold")->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--dump", dump, "write the raw (first) output as .npy");
+  predict->add_option("--seed", seed, "seed for random parameters when no --weights");
+
+  auto* init = app.add_subcommand("init", "write deterministic random .weights for a cfg");
+  add_common(*init, init_opts);
+  init->add_option("out", init_out, "output .weights")->required();
+  init->add_option("--seed", seed, "random seed");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (threads != 0) set_num_threads(threads);
+    if (*info) return run_info(info_opts, json);
+    if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
+    if (*init) return run_init(init_opts, init_out, seed);
+  } catch (const UsageError& e) {
+    std::cerr << "cspnet: usage error: " << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "cspnet: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "cspnet: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

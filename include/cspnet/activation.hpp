@@ -1,0 +1,22 @@
+#pragma once
+// Darknet's activation functions: parsing, scalar definitions (also the
+// reference for tests) and the oneDNN post-op mapping where one exists.
+#include <string>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace cspnet {
+
+enum class Activation { linear, logistic, relu, relu6, leaky, tanh, elu, selu, mish, swish, hard_mish, gelu };
+
+// Throws cspnet::Error naming `where` and the accepted names on an unknown one.
+Activation parse_activation(const std::string& name, const std::string& where);
+const char* activation_name(Activation act);
+// The definition in double precision (darknet's formulas).
+double activate(Activation act, double x);
+// Appends the activation as oneDNN eltwise post-op(s); false if oneDNN has none.
+bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
+// Applies the activation in place to `count` floats (parallel loop).
+void activate_array(Activation act, float* data, int64_t count);
+
+}  // namespace cspnet

@@ -1,0 +1,63 @@
+#pragma once
+// Darknet .cfg text: sections of key=value lines, plus a typed reader that
+// remembers which keys a layer consumed so unused keys can be reported.
+#include <string>
+#include <vector>
+
+namespace cspnet {
+
+struct CfgEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+struct CfgSection {
+  std::string name;  // without brackets, lower-case as written
+  int line = 0;
+  std::vector<CfgEntry> entries;
+};
+
+struct CfgFile {
+  std::string path;  // used in every message
+  std::vector<CfgSection> sections;
+};
+
+// Parses darknet cfg text: '#' and ';' start comments, whitespace inside a
+// line is ignored (darknet strips it), every non-section line needs '='.
+CfgFile parse_cfg_text(const std::string& text, const std::string& path);
+CfgFile read_cfg_file(const std::string& path);
+
+// Typed, usage-tracking access to one section's keys. Every error names
+// file:line, the section, the key and what was expected.
+class Options {
+ public:
+  Options(const CfgSection& section, const std::string& path);
+
+  bool has(const std::string& key) const;
+  int get_int(const std::string& key, int fallback);
+  int require_int(const std::string& key);
+  float get_float(const std::string& key, float fallback);
+  std::string get_string(const std::string& key, const std::string& fallback);
+  std::vector<int> get_ints(const std::string& key);      // empty when absent
+  std::vector<float> get_floats(const std::string& key);  // empty when absent
+
+  // Marks a key as consumed without reading it (keys kept for later use).
+  void touch(const std::string& key);
+  // "file:line: [section] key 'k'": the prefix for a message about a key.
+  std::string where(const std::string& key) const;
+  // "file:line: [section]": the prefix for a message about the section.
+  std::string where() const;
+  [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
+  std::vector<std::string> unused_key_messages() const;
+  const CfgSection& section() const { return section_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  const CfgEntry* find(const std::string& key) const;
+  const CfgSection& section_;
+  std::string path_;
+  mutable std::vector<bool> used_;  // reading a key marks it, even through const access
+};
+
+}  // namespace cspnet

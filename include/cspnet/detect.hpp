@@ -1,0 +1,34 @@
+#pragma once
+// YOLO decoding: boxes from [yolo] layer outputs, letterbox correction, NMS.
+#include <vector>
+
+#include "cspnet/network.hpp"
+#include "cspnet/tensor.hpp"
+
+namespace cspnet {
+
+struct YoloParams {
+  std::vector<int> mask;        // which anchors this layer predicts
+  std::vector<float> anchors;   // all anchors, w,h pairs in network pixels
+  int classes = 20;
+  int num = 1;
+  float scale_x_y = 1.f;
+  bool new_coords = false;
+};
+
+struct Detection {
+  float x = 0, y = 0, w = 0, h = 0;  // box centre and size, relative to the original image (0..1)
+  float objectness = 0;
+  int best_class = -1;
+  float score = 0;                   // objectness * best class probability
+};
+
+// Decodes every [yolo] output of `net` (the executor's outputs, in
+// net.output_layers() order) for image `batch_index`. `image_w/h` is the
+// original image size, used to undo the letterbox.
+std::vector<Detection> decode_yolo(const Network& net, const std::vector<Tensor>& outputs, int batch_index,
+                                   int image_w, int image_h, float threshold);
+// Greedy per-class NMS by IoU.
+std::vector<Detection> non_max_suppression(std::vector<Detection> detections, float iou_threshold);
+
+}  // namespace cspnet

@@ -1,0 +1,52 @@
+#pragma once
+// Plans memory for a network and runs its forward pass on oneDNN.
+#include <memory>
+#include <vector>
+
+#include "cspnet/layer.hpp"
+#include "cspnet/network.hpp"
+
+namespace cspnet {
+
+// Where every tensor lives. Tensor ids: 0..L-1 are layer outputs, L is the
+// network input. A tensor may live inside another (a channel slice of a
+// route's buffer, or a route-group view); `root` names the outermost one.
+struct MemoryPlan {
+  std::vector<int> root;               // per tensor: the tensor whose buffer holds it
+  std::vector<int64_t> root_channel;   // per tensor: first channel inside the root
+  std::vector<int> slot;               // per root tensor: its buffer slot (-1 if not a root)
+  std::vector<int64_t> slot_floats;    // per slot: size in floats
+  std::vector<int64_t> slot_offset;    // per slot: offset in the arena, in floats
+  int64_t peak_bytes = 0;              // arena size: the planned peak activation memory
+  int64_t naive_bytes = 0;             // every layer output (and the input) in its own buffer
+  int zero_copy_inputs = 0;            // route inputs written straight into their slice
+  int copied_inputs = 0;               // route inputs that need a copy kernel
+};
+
+MemoryPlan plan_memory(const Network& net, const ExecOptions& options);
+
+class Executor {
+ public:
+  // Plans, allocates and compiles for the network's current size and batch.
+  // The network must outlive the executor and not be reshaped while it lives.
+  explicit Executor(Network& net, ExecOptions options = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs the network; returns the outputs of net.output_layers().
+  std::vector<Tensor> forward(const Tensor& input);
+  // A layer's output from the last forward. Only guaranteed for every layer
+  // when options.reuse_memory is false (otherwise its buffer may be reused).
+  Tensor layer_output(int layer) const;
+
+  const MemoryPlan& plan() const;
+  // Number of route layers that run a copy kernel (0 when every concat is zero-copy).
+  int copy_kernels() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace cspnet

@@ -1,0 +1,139 @@
+#pragma once
+// The layer contract. Each layer kind lives in one file under src/layers/ and
+// provides: option parsing/validation (its factory), shape inference,
+// parameter and FLOP counts, its parameters in darknet .weights order, and a
+// forward kernel compiled once per (network, batch, size).
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "cspnet/tensor.hpp"
+
+namespace cspnet {
+
+class Options;
+
+// A planned tensor inside the executor's arena: NCHW whose images may be
+// further apart than C*H*W when it is a channel slice of a larger buffer
+// (zero-copy concat, route groups). Channels, rows, columns stay dense.
+struct TensorView {
+  float* data = nullptr;
+  Shape shape{};
+  int64_t image_stride = 0;  // floats from one image to the next
+
+  float* image(int64_t n) const { return data + n * image_stride; }
+  int64_t plane() const { return shape.h * shape.w; }
+  bool dense() const { return image_stride == shape.per_image(); }
+  dnnl::memory::desc desc() const;  // strided nchw descriptor for oneDNN
+};
+
+struct ExecOptions {
+  bool fold_batchnorm = true;    // fold BN into conv/connected weights at inference
+  bool fuse_activation = true;   // activations as oneDNN post-ops where oneDNN has them
+  bool zero_copy_concat = true;  // producers write into their slice of a route's buffer
+  bool reuse_memory = true;      // liveness-based buffer reuse (off: every tensor kept)
+};
+
+struct CompileContext {
+  const dnnl::engine& engine;
+  const ExecOptions& options;
+  std::vector<TensorView> inputs;
+  TensorView output;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(dnnl::stream& stream) = 0;
+};
+
+// One parameter array in the order darknet's .weights stores it.
+struct ParamBlob {
+  const char* name;
+  std::vector<float>* values;
+  int64_t rows = 0, cols = 0;  // for connected weights: darknet may store them transposed
+};
+
+enum class OutputKind {
+  compute,  // the layer writes its own output
+  view,     // the output is channels [view_offset, +C) of input 0: no kernel runs
+  concat,   // channel concatenation of the inputs (zero-copy where the planner can)
+};
+
+struct YoloParams;
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string_view type() const = 0;
+
+  // Indices of the layers this one reads; -1 is the network input.
+  const std::vector<int>& inputs() const { return inputs_; }
+  int index() const { return index_; }
+  const Shape& output_shape() const { return output_; }
+
+  // Validates against the input shapes and returns the output shape (batch
+  // included). Throws cspnet::Error with the layer's cfg location.
+  virtual Shape infer(std::span<const Shape> inputs) = 0;
+
+  virtual OutputKind output_kind() const { return OutputKind::compute; }
+  virtual int64_t view_offset() const { return 0; }
+
+  // Columns of the per-layer table.
+  virtual int filters() const { return 0; }
+  virtual std::string geometry() const { return ""; }  // e.g. "3 x 3/ 2"
+
+  virtual int64_t parameter_count() const { return 0; }
+  virtual int64_t conv_weight_count() const { return 0; }
+  virtual double bflops() const { return 0; }       // darknet's per-image figure
+  virtual double conv_bflops() const { return 0; }  // convolution part only
+
+  virtual std::vector<ParamBlob> darknet_params() { return {}; }
+  virtual void init_parameters(std::mt19937_64& /*rng*/) {}
+
+  virtual std::unique_ptr<Kernel> compile(const CompileContext& ctx) = 0;
+
+  virtual const YoloParams* yolo() const { return nullptr; }
+
+  // cfg location, for messages: "file:line: [section]".
+  const std::string& where() const { return where_; }
+
+  void set_inputs(std::vector<int> inputs) { inputs_ = std::move(inputs); }
+  void set_site(int index, std::string where) {
+    index_ = index;
+    where_ = std::move(where);
+  }
+  void set_output_shape(const Shape& shape) { output_ = shape; }
+
+ private:
+  int index_ = 0;
+  std::vector<int> inputs_;
+  std::string where_;
+  Shape output_{};
+};
+
+// Everything a layer factory needs: its options and where it sits.
+struct LayerSite {
+  Options& options;
+  int index;  // this layer's index (0 = first after [net])
+};
+
+// Resolves a darknet layer reference (negative = relative to `index`) and
+// checks that it names an earlier layer.
+int resolve_layer_ref(const LayerSite& site, const std::string& key, int ref);
+
+// Checks an inferred output shape: every dimension positive and the tensor
+// small enough to address; throws naming the layer otherwise.
+Shape checked_output(const Layer& layer, Shape shape);
+
+// Creates a layer from its cfg section; throws on an unknown section name.
+std::unique_ptr<Layer> make_layer(const std::string& section, LayerSite& site);
+std::vector<std::string> layer_section_names();
+
+}  // namespace cspnet

@@ -1,0 +1,94 @@
+#include "cspnet/executor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "cspnet/error.hpp"
+
+namespace cspnet {
+
+dnnl::memory::desc TensorView::desc() const {
+  using dims = dnnl::memory::dims;
+  return dnnl::memory::desc(dims{shape.n, shape.c, shape.h, shape.w}, dnnl::memory::data_type::f32,
+                            dims{image_stride, plane(), shape.w, 1});
+}
+
+struct Executor::State {
+  Network& net;
+  ExecOptions options;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  MemoryPlan plan;
+  std::unique_ptr<float, decltype(&std::free)> arena{nullptr, &std::free};
+  std::vector<TensorView> views;  // per tensor id (layers, then the input)
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  int copy_kernels = 0;
+
+  State(Network& network, ExecOptions opts) : net(network), options(opts) {}
+
+  TensorView view_of(int tensor) const {
+    int root = plan.root[size_t(tensor)];
+    const Shape& shape = tensor == net.size() ? net.input_shape() : net.layer(tensor).output_shape();
+    const Shape& root_shape = root == net.size() ? net.input_shape() : net.layer(root).output_shape();
+    float* base = arena.get() + plan.slot_offset[size_t(plan.slot[size_t(root)])];
+    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w, shape, root_shape.per_image()};
+  }
+};
+
+Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<State>(net, options)) {
+  State& s = *state_;
+  s.plan = plan_memory(net, options);
+  size_t bytes = size_t(std::max<int64_t>(s.plan.peak_bytes, 64));
+  bytes = (bytes + 63) / 64 * 64;
+  s.arena.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  if (!s.arena) throw Error(net.name() + ": cannot allocate " + std::to_string(bytes) + " bytes of activations");
+  std::memset(s.arena.get(), 0, bytes);
+  for (int t = 0; t <= net.size(); ++t) s.views.push_back(s.view_of(t));
+  for (int i = 0; i < net.size(); ++i) {
+    Layer& layer = net.layer(i);
+    CompileContext ctx{s.engine, s.options, {}, s.views[size_t(i)]};
+    for (int in : layer.inputs()) ctx.inputs.push_back(s.views[size_t(in < 0 ? net.size() : in)]);
+    std::unique_ptr<Kernel> kernel;
+    try {
+      kernel = layer.output_kind() == OutputKind::view ? nullptr : layer.compile(ctx);
+    } catch (const dnnl::error& e) {
+      throw Error(layer.where() + ": oneDNN cannot run this layer: " + e.what());
+    }
+    if (layer.output_kind() == OutputKind::concat && kernel) ++s.copy_kernels;
+    s.kernels.push_back(std::move(kernel));
+  }
+}
+
+Executor::~Executor() = default;
+
+std::vector<Tensor> Executor::forward(const Tensor& input) {
+  State& s = *state_;
+  if (!(input.shape() == s.net.input_shape()))
+    throw Error(s.net.name() + ": input shape " + std::to_string(input.shape().n) + "x" + input.shape().str() +
+                " does not match the network input " + std::to_string(s.net.batch()) + "x" +
+                s.net.input_shape().str());
+  const TensorView& in = s.views.back();
+  std::memcpy(in.data, input.data(), size_t(input.size()) * sizeof(float));
+  for (auto& kernel : s.kernels)
+    if (kernel) kernel->run(s.stream);
+  s.stream.wait();
+  std::vector<Tensor> outputs;
+  for (int layer : s.net.output_layers()) outputs.push_back(layer_output(layer));
+  return outputs;
+}
+
+Tensor Executor::layer_output(int layer) const {
+  const State& s = *state_;
+  if (layer < 0 || layer >= s.net.size())
+    throw Error("layer_output: layer " + std::to_string(layer) + " out of range 0.." + std::to_string(s.net.size() - 1));
+  const TensorView& view = s.views[size_t(layer)];
+  Tensor out(view.shape);
+  for (int64_t n = 0; n < view.shape.n; ++n)
+    std::memcpy(out.data() + n * view.shape.per_image(), view.image(n), size_t(view.shape.per_image()) * sizeof(float));
+  return out;
+}
+
+const MemoryPlan& Executor::plan() const { return state_->plan; }
+int Executor::copy_kernels() const { return state_->copy_kernels; }
+
+}  // namespace cspnet

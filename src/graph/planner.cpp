@@ -1,0 +1,136 @@
+// Liveness-based memory planning with zero-copy concatenation and views.
+#include <algorithm>
+#include <limits>
+
+#include "cspnet/error.hpp"
+#include "cspnet/executor.hpp"
+
+namespace cspnet {
+namespace {
+
+constexpr int kForever = std::numeric_limits<int>::max();
+constexpr int64_t kAlignFloats = 16;  // 64-byte alignment for every slot
+
+const Shape& tensor_shape(const Network& net, int tensor, const Shape& input) {
+  return tensor == net.size() ? input : net.layer(tensor).output_shape();
+}
+
+// Places route inputs inside the route's buffer and views inside their source.
+void place_tensors(const Network& net, const ExecOptions& options, std::vector<int>& parent,
+                   std::vector<int64_t>& offset, MemoryPlan& plan) {
+  const int input_id = net.size();
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    auto id = [&](int ref) { return ref < 0 ? input_id : ref; };
+    if (layer.output_kind() == OutputKind::view) {
+      parent[size_t(i)] = id(layer.inputs()[0]);
+      offset[size_t(i)] = layer.view_offset();
+      continue;
+    }
+    if (layer.output_kind() != OutputKind::concat) continue;
+    int64_t channel = 0;
+    const auto& ins = layer.inputs();
+    for (size_t k = 0; k < ins.size(); ++k) {
+      int p = ins[k];
+      bool repeated = std::find(ins.begin(), ins.begin() + long(k), p) != ins.begin() + long(k);
+      bool eligible = options.zero_copy_concat && !repeated && parent[size_t(p)] < 0 &&
+                      net.layer(p).output_kind() != OutputKind::view;
+      if (eligible) {
+        parent[size_t(p)] = i;
+        offset[size_t(p)] = channel;
+        ++plan.zero_copy_inputs;
+      } else {
+        ++plan.copied_inputs;
+      }
+      channel += net.layer(p).output_shape().c;  // routes only name layers, never the input
+    }
+  }
+}
+
+}  // namespace
+
+MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
+  const int count = net.size() + 1, input_id = net.size();
+  const Shape input = net.input_shape();
+  MemoryPlan plan;
+  std::vector<int> parent(size_t(count), -1);
+  std::vector<int64_t> offset(size_t(count), 0);
+  place_tensors(net, options, parent, offset, plan);
+
+  plan.root.assign(size_t(count), -1);
+  plan.root_channel.assign(size_t(count), 0);
+  for (int t = 0; t < count; ++t) {
+    int r = t;
+    int64_t channel = 0;
+    while (parent[size_t(r)] >= 0) {
+      channel += offset[size_t(r)];
+      r = parent[size_t(r)];
+    }
+    plan.root[size_t(t)] = r;
+    plan.root_channel[size_t(t)] = channel;
+  }
+
+  // Lifetimes of root buffers in steps: the input is written at step 0,
+  // layer i runs at step i+1.
+  std::vector<int> start(size_t(count), kForever), end(size_t(count), -1);
+  auto step_of = [&](int tensor) { return tensor == input_id ? 0 : tensor + 1; };
+  for (int t = 0; t < count; ++t) {
+    int r = plan.root[size_t(t)];
+    start[size_t(r)] = std::min(start[size_t(r)], step_of(t));
+    end[size_t(r)] = std::max(end[size_t(r)], step_of(t));
+  }
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs()) {
+      int r = plan.root[size_t(in < 0 ? input_id : in)];
+      end[size_t(r)] = std::max(end[size_t(r)], i + 1);
+    }
+  for (int out : net.output_layers()) end[size_t(plan.root[size_t(out)])] = kForever;
+  if (!options.reuse_memory)
+    for (auto& e : end) e = kForever;
+
+  // Greedy slot assignment in order of first use: best-fitting free slot,
+  // else grow the largest free one, else a new slot.
+  std::vector<int> roots;
+  for (int t = 0; t < count; ++t)
+    if (plan.root[size_t(t)] == t) roots.push_back(t);
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
+  plan.slot.assign(size_t(count), -1);
+  std::vector<int> slot_busy_until;
+  for (int r : roots) {
+    int64_t need = tensor_shape(net, r, input).count();
+    need = (need + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+    int best = -1;
+    for (size_t s = 0; s < slot_busy_until.size(); ++s) {
+      if (slot_busy_until[s] >= start[size_t(r)]) continue;
+      bool fits = plan.slot_floats[s] >= need;
+      if (best < 0) {
+        best = int(s);
+        continue;
+      }
+      bool best_fits = plan.slot_floats[size_t(best)] >= need;
+      if ((fits && (!best_fits || plan.slot_floats[s] < plan.slot_floats[size_t(best)])) ||
+          (!fits && !best_fits && plan.slot_floats[s] > plan.slot_floats[size_t(best)]))
+        best = int(s);
+    }
+    if (best < 0) {
+      best = int(slot_busy_until.size());
+      slot_busy_until.push_back(-1);
+      plan.slot_floats.push_back(0);
+    }
+    plan.slot_floats[size_t(best)] = std::max(plan.slot_floats[size_t(best)], need);
+    slot_busy_until[size_t(best)] = end[size_t(r)];
+    plan.slot[size_t(r)] = best;
+  }
+
+  int64_t total = 0;
+  for (int64_t floats : plan.slot_floats) {
+    plan.slot_offset.push_back(total);
+    total += floats;
+  }
+  plan.peak_bytes = total * int64_t(sizeof(float));
+  plan.naive_bytes = input.count() * int64_t(sizeof(float));
+  for (int i = 0; i < net.size(); ++i) plan.naive_bytes += net.layer(i).output_shape().count() * int64_t(sizeof(float));
+  return plan;
+}
+
+}  // namespace cspnet

@@ -1,0 +1,135 @@
+#include "cspnet/image.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "cspnet/error.hpp"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_FAILURE_USERMSG
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
+namespace cspnet {
+
+Tensor load_image_rgb(const std::string& path) {
+  int w = 0, h = 0, c = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &c))
+    throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
+  // Check the header's size before decoding allocates from it.
+  constexpr int64_t kMaxPixels = int64_t{1} << 28;
+  if (w <= 0 || h <= 0 || int64_t{w} * h > kMaxPixels)
+    throw Error(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) +
+                ", outside the supported 1.." + std::to_string(kMaxPixels) + " pixels");
+  std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(stbi_load(path.c_str(), &w, &h, &c, 3),
+                                                                     &stbi_image_free);
+  if (!pixels)
+    throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
+  Tensor image(Shape{1, 3, h, w});
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int k = 0; k < 3; ++k) image.at(0, k, y, x) = pixels.get()[(y * w + x) * 3 + k] / 255.f;
+  return image;
+}
+
+Tensor resize_image(const Tensor& im, int width, int height) {
+  const Shape& s = im.shape();
+  if (width <= 0 || height <= 0) throw Error("resize_image: target size must be positive");
+  Tensor part(Shape{1, s.c, s.h, width});
+  Tensor out(Shape{1, s.c, height, width});
+  float w_scale = width > 1 ? float(s.w - 1) / float(width - 1) : 0.f;
+  float h_scale = height > 1 ? float(s.h - 1) / float(height - 1) : 0.f;
+  for (int64_t k = 0; k < s.c; ++k)
+    for (int64_t r = 0; r < s.h; ++r)
+      for (int c = 0; c < width; ++c) {
+        float val;
+        if (c == width - 1 || s.w == 1) {
+          val = im.at(0, k, r, s.w - 1);
+        } else {
+          float sx = float(c) * w_scale;
+          int ix = int(sx);
+          float dx = sx - float(ix);
+          val = (1 - dx) * im.at(0, k, r, ix) + dx * im.at(0, k, r, ix + 1);
+        }
+        part.at(0, k, r, c) = val;
+      }
+  for (int64_t k = 0; k < s.c; ++k)
+    for (int r = 0; r < height; ++r) {
+      float sy = float(r) * h_scale;
+      int iy = int(sy);
+      float dy = sy - float(iy);
+      for (int c = 0; c < width; ++c) out.at(0, k, r, c) = (1 - dy) * part.at(0, k, iy, c);
+      if (r == height - 1 || s.h == 1) continue;
+      for (int c = 0; c < width; ++c) out.at(0, k, r, c) += dy * part.at(0, k, iy + 1, c);
+    }
+  return out;
+}
+
+Tensor letterbox_image(const Tensor& im, int width, int height) {
+  const Shape& s = im.shape();
+  int new_w = width, new_h = height;
+  if (double(width) / double(s.w) < double(height) / double(s.h)) {
+    new_h = int(s.h * width / s.w);
+  } else {
+    new_w = int(s.w * height / s.h);
+  }
+  new_w = std::max(new_w, 1);
+  new_h = std::max(new_h, 1);
+  Tensor resized = resize_image(im, new_w, new_h);
+  Tensor boxed(Shape{1, s.c, height, width}, 0.5f);
+  int dx = (width - new_w) / 2, dy = (height - new_h) / 2;
+  for (int64_t k = 0; k < s.c; ++k)
+    for (int y = 0; y < new_h; ++y)
+      for (int x = 0; x < new_w; ++x) boxed.at(0, k, y + dy, x + dx) = resized.at(0, k, y, x);
+  return boxed;
+}
+
+Tensor match_channels(const Tensor& image, int channels) {
+  const Shape& s = image.shape();
+  if (s.c == channels) return image;
+  if (channels == 1 && s.c == 3) {
+    Tensor grey(Shape{s.n, 1, s.h, s.w});
+    for (int64_t y = 0; y < s.h; ++y)
+      for (int64_t x = 0; x < s.w; ++x)
+        grey.at(0, 0, y, x) = (image.at(0, 0, y, x) + image.at(0, 1, y, x) + image.at(0, 2, y, x)) / 3.f;
+    return grey;
+  }
+  throw Error("the network expects " + std::to_string(channels) + " input channels; an image has " +
+              std::to_string(s.c) + " (only RGB and grey inputs are supported)");
+}
+
+void save_npy(const std::string& path, const Tensor& tensor) {
+  const Shape& s = tensor.shape();
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(s.n) + ", " +
+                     std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + "), }";
+  size_t total = 10 + dict.size() + 1;
+  dict.append((64 - total % 64) % 64, ' ');
+  dict.push_back('\n');
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  FILE* file = std::fopen(temp.c_str(), "wb");
+  if (!file) throw Error(path + ": cannot create: " + std::strerror(errno));
+  const char magic[] = "\x93NUMPY\x01\x00";
+  uint16_t header_len = uint16_t(dict.size());
+  bool ok = std::fwrite(magic, 1, 8, file) == 8 && std::fwrite(&header_len, 2, 1, file) == 1 &&
+            std::fwrite(dict.data(), 1, dict.size(), file) == dict.size() &&
+            std::fwrite(tensor.data(), 4, size_t(tensor.size()), file) == size_t(tensor.size());
+  ok = std::fclose(file) == 0 && ok;
+  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw Error(path + ": write failed: " + std::strerror(errno));
+  }
+}
+
+}  // namespace cspnet

@@ -1,0 +1,149 @@
+#include "cspnet/weights.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "cspnet/error.hpp"
+
+namespace cspnet {
+namespace {
+
+bool seen_is_64bit(const WeightsHeader& h) { return h.major * 10 + h.minor >= 2 && h.major < 1000; }
+// darknet stores connected weights transposed when either version number is huge.
+bool connected_transposed(const WeightsHeader& h) { return h.major > 1000 || h.minor > 1000; }
+int64_t header_bytes(const WeightsHeader& h) { return 12 + (seen_is_64bit(h) ? 8 : 4); }
+
+int64_t parameter_bytes(Network& net) {
+  int64_t total = 0;
+  for (int i = 0; i < net.size(); ++i)
+    for (const auto& blob : net.layer(i).darknet_params()) total += int64_t(blob.values->size()) * 4;
+  return total;
+}
+
+std::string layer_label(const Layer& layer) {
+  return "layer " + std::to_string(layer.index()) + " (" + std::string(layer.type()) + ", " + layer.where() + ")";
+}
+
+}  // namespace
+
+int64_t expected_weights_bytes(Network& net, const WeightsHeader& header) {
+  return header_bytes(header) + parameter_bytes(net);
+}
+
+WeightsHeader load_weights(Network& net, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open weights file");
+  in.seekg(0, std::ios::end);
+  const int64_t file_size = in.tellg();
+  in.seekg(0);
+  WeightsHeader header;
+  if (file_size < 12)
+    throw Error(path + ": " + std::to_string(file_size) +
+                " bytes is too short for a darknet weights header (12 bytes of major, minor, revision expected)");
+  in.read(reinterpret_cast<char*>(&header.major), 4);
+  in.read(reinterpret_cast<char*>(&header.minor), 4);
+  in.read(reinterpret_cast<char*>(&header.revision), 4);
+  if (header.major < 0 || header.minor < 0 || header.revision < 0)
+    throw Error(path + ": offset 0: invalid header version " + std::to_string(header.major) + "." +
+                std::to_string(header.minor) + "." + std::to_string(header.revision) +
+                " (expected non-negative major, minor, revision)");
+  const int64_t head = header_bytes(header);
+  if (file_size < head)
+    throw Error(path + ": offset 12: file ends inside the header (" + std::to_string(head) + " bytes expected, " +
+                std::to_string(file_size) + " present)");
+  if (seen_is_64bit(header)) {
+    in.read(reinterpret_cast<char*>(&header.seen), 8);
+  } else {
+    uint32_t seen32 = 0;
+    in.read(reinterpret_cast<char*>(&seen32), 4);
+    header.seen = seen32;
+  }
+  const int64_t expected = head + parameter_bytes(net);
+  const bool transposed = connected_transposed(header);
+
+  // Walk the layers first to find where a short file runs out, before
+  // touching any parameter.
+  if (file_size != expected) {
+    if (file_size > expected)
+      throw Error(path + ": " + std::to_string(file_size) + " bytes, but " + net.name() + " needs exactly " +
+                  std::to_string(expected) + " (header " + std::to_string(head) +
+                  " + parameters); the file has " + std::to_string(file_size - expected) +
+                  " extra bytes (weights for a different cfg?)");
+    int64_t offset = head;
+    for (int i = 0; i < net.size(); ++i)
+      for (const auto& blob : net.layer(i).darknet_params()) {
+        int64_t bytes = int64_t(blob.values->size()) * 4;
+        if (offset + bytes > file_size)
+          throw Error(path + ": truncated at offset " + std::to_string(file_size) + ": " +
+                      layer_label(net.layer(i)) + " needs " + std::to_string(bytes) + " bytes of " + blob.name +
+                      " at offset " + std::to_string(offset) + "; the file is " + std::to_string(file_size) +
+                      " bytes, " + std::to_string(expected) + " expected");
+        offset += bytes;
+      }
+  }
+  for (int i = 0; i < net.size(); ++i)
+    for (const auto& blob : net.layer(i).darknet_params()) {
+      auto& values = *blob.values;
+      in.read(reinterpret_cast<char*>(values.data()), std::streamsize(values.size() * 4));
+      if (!in) throw Error(path + ": read error in " + layer_label(net.layer(i)) + " " + blob.name);
+      if (transposed && blob.rows > 0) {
+        // Stored [inputs][outputs]; we keep [outputs][inputs].
+        std::vector<float> stored = values;
+        for (int64_t r = 0; r < blob.rows; ++r)
+          for (int64_t c = 0; c < blob.cols; ++c)
+            values[size_t(r * blob.cols + c)] = stored[size_t(c * blob.rows + r)];
+      }
+    }
+  return header;
+}
+
+void save_weights(Network& net, const std::string& path, const WeightsHeader& header) {
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  FILE* file = std::fopen(temp.c_str(), "wb");
+  if (!file) throw Error(path + ": cannot create " + temp + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    std::fclose(file);
+    std::remove(temp.c_str());
+    throw Error(path + ": " + what + ": " + std::strerror(errno));
+  };
+  WeightsHeader h = header;
+  bool ok = std::fwrite(&h.major, 4, 1, file) == 1 && std::fwrite(&h.minor, 4, 1, file) == 1 &&
+            std::fwrite(&h.revision, 4, 1, file) == 1;
+  if (seen_is_64bit(h)) {
+    ok = ok && std::fwrite(&h.seen, 8, 1, file) == 1;
+  } else {
+    uint32_t seen32 = uint32_t(h.seen);
+    ok = ok && std::fwrite(&seen32, 4, 1, file) == 1;
+  }
+  if (!ok) fail("write error in the header");
+  for (int i = 0; i < net.size(); ++i)
+    for (const auto& blob : net.layer(i).darknet_params()) {
+      std::vector<float> values = *blob.values;
+      if (connected_transposed(h) && blob.rows > 0)
+        for (int64_t r = 0; r < blob.rows; ++r)
+          for (int64_t c = 0; c < blob.cols; ++c) values[size_t(c * blob.rows + r)] = (*blob.values)[size_t(r * blob.cols + c)];
+      if (std::fwrite(values.data(), 4, values.size(), file) != values.size())
+        fail("write error in " + layer_label(net.layer(i)));
+    }
+  if (std::fflush(file) != 0 || fsync(fileno(file)) != 0) fail("cannot flush");
+  if (std::fclose(file) != 0) {
+    std::remove(temp.c_str());
+    throw Error(path + ": cannot close " + temp);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw Error(path + ": cannot rename " + temp + " into place: " + std::strerror(errno));
+  }
+}
+
+void init_weights(Network& net, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < net.size(); ++i) net.layer(i).init_parameters(rng);
+}
+
+}  // namespace cspnet

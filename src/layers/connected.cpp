@@ -1,0 +1,127 @@
+// [connected]: fully connected layer (optional batch norm) on oneDNN's
+// inner product; the input is flattened C*H*W per image.
+#include <cmath>
+
+#include "cspnet/activation.hpp"
+#include "cspnet/cfg.hpp"
+#include "layer_util.hpp"
+
+namespace cspnet {
+namespace {
+
+constexpr float kBatchNormEpsilon = 0.00001f;
+
+class ConnectedLayer final : public Layer {
+ public:
+  explicit ConnectedLayer(Options& o) {
+    outputs_ = o.get_int("output", 1);
+    if (outputs_ <= 0) o.fail("output", "a positive number of outputs");
+    batch_norm_ = o.get_int("batch_normalize", 0) != 0;
+    activation_ = parse_activation(o.get_string("activation", "logistic"), o.where("activation"));
+  }
+  std::string_view type() const override { return "connected"; }
+  int filters() const override { return outputs_; }
+
+  Shape infer(std::span<const Shape> in) override {
+    input_ = in[0];
+    size_t n = static_cast<size_t>(outputs_);
+    size_t count = n * static_cast<size_t>(input_.per_image());
+    if (weights_.size() != count) weights_.assign(count, 0.f);
+    biases_.resize(n, 0.f);
+    if (batch_norm_) {
+      scales_.resize(n, 1.f);
+      rolling_mean_.resize(n, 0.f);
+      rolling_variance_.resize(n, 1.f);
+    }
+    return Shape{input_.n, outputs_, 1, 1};
+  }
+
+  int64_t parameter_count() const override {
+    return int64_t(weights_.size()) + outputs_ * (batch_norm_ ? 2 : 1);
+  }
+  double bflops() const override { return 2.0 * double(outputs_) * double(input_.per_image()) / 1e9; }
+
+  std::vector<ParamBlob> darknet_params() override {
+    std::vector<ParamBlob> blobs{{"biases", &biases_}, {"weights", &weights_, outputs_, input_.per_image()}};
+    if (batch_norm_) {
+      blobs.push_back({"scales", &scales_});
+      blobs.push_back({"rolling_mean", &rolling_mean_});
+      blobs.push_back({"rolling_variance", &rolling_variance_});
+    }
+    return blobs;
+  }
+
+  void init_parameters(std::mt19937_64& rng) override {
+    fill_uniform(weights_, std::sqrt(6.f / float(input_.per_image())), rng);
+    fill_uniform(biases_, 0.1f, rng);
+    if (batch_norm_) {
+      std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
+      for (auto& v : scales_) v = around_one(rng);
+      for (auto& v : rolling_mean_) v = small(rng);
+      for (auto& v : rolling_variance_) v = around_one(rng);
+    }
+  }
+
+  std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
+    using namespace dnnl;
+    using dims = memory::dims;
+    const TensorView& in = ctx.inputs[0];
+    const TensorView& out = ctx.output;
+    // BN at inference is an affine map per output: fold it into the weights
+    // (this layer has no unfolded path: the fold is exact algebra).
+    std::vector<float> weights = weights_, bias = biases_;
+    if (batch_norm_) {
+      int64_t per_output = input_.per_image();
+      for (int o = 0; o < outputs_; ++o) {
+        float factor = scales_[o] / std::sqrt(rolling_variance_[o] + kBatchNormEpsilon);
+        for (int64_t k = 0; k < per_output; ++k) weights[o * per_output + k] *= factor;
+        bias[o] = biases_[o] - rolling_mean_[o] * factor;
+      }
+    }
+    dims weight_dims{outputs_, in.shape.c, in.shape.h, in.shape.w};
+    memory::desc bias_md(dims{outputs_}, memory::data_type::f32, memory::format_tag::x);
+    memory::desc dst_md(dims{out.shape.n, outputs_}, memory::data_type::f32, dims{out.image_stride, 1});
+    post_ops ops;
+    bool fused = ctx.options.fuse_activation && append_activation_post_op(activation_, ops);
+    primitive_attr attr;
+    attr.set_post_ops(ops);
+    inner_product_forward::primitive_desc pd(
+        {prop_kind::forward_inference, in.desc(),
+         memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_md, dst_md},
+        attr, ctx.engine);
+    memory user_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, ctx.engine,
+                        weights.data());
+    memory ip_weights(pd.weights_desc(), ctx.engine);
+    stream setup(ctx.engine);
+    reorder(user_weights, ip_weights).execute(setup, user_weights, ip_weights);
+    setup.wait();
+    memory bias_mem(bias_md, ctx.engine);
+    std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
+    auto sequence = std::make_unique<SequenceKernel>();
+    sequence->add(std::make_unique<PrimitiveKernel>(
+        inner_product_forward(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, memory_of(in, ctx.engine)},
+                                                                   {DNNL_ARG_WEIGHTS, ip_weights},
+                                                                   {DNNL_ARG_BIAS, bias_mem},
+                                                                   {DNNL_ARG_DST, memory(dst_md, ctx.engine, out.data)}}));
+    if (!fused && activation_ != Activation::linear) {
+      Activation act = activation_;
+      sequence->add(make_kernel([act, out](stream&) {
+        for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
+      }));
+    }
+    return sequence;
+  }
+
+ private:
+  int outputs_ = 1;
+  bool batch_norm_ = false;
+  Activation activation_ = Activation::logistic;
+  Shape input_{};
+  std::vector<float> weights_, biases_, scales_, rolling_mean_, rolling_variance_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_connected(LayerSite& site) { return std::make_unique<ConnectedLayer>(site.options); }
+
+}  // namespace cspnet

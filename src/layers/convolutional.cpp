@@ -1,0 +1,214 @@
+// [convolutional]: grouped/depthwise/dilated/strided 2-D convolution with
+// optional batch norm and an activation; runs on oneDNN.
+#include <cmath>
+
+#include "cspnet/activation.hpp"
+#include "cspnet/cfg.hpp"
+#include "layer_util.hpp"
+
+namespace cspnet {
+namespace {
+
+constexpr float kBatchNormEpsilon = 0.00001f;  // darknet's epsilon
+
+class ConvolutionalLayer final : public Layer {
+ public:
+  explicit ConvolutionalLayer(Options& o) {
+    filters_ = o.get_int("filters", 1);
+    size_ = o.get_int("size", 1);
+    int stride = o.get_int("stride", 1);
+    stride_x_ = o.get_int("stride_x", stride);
+    stride_y_ = o.get_int("stride_y", stride);
+    bool pad = o.get_int("pad", 0) != 0;
+    padding_ = o.get_int("padding", pad ? size_ / 2 : 0);
+    groups_ = o.get_int("groups", 1);
+    dilation_ = o.get_int("dilation", 1);
+    batch_norm_ = o.get_int("batch_normalize", 0) != 0;
+    activation_ = parse_activation(o.get_string("activation", "logistic"), o.where("activation"));
+    if (filters_ <= 0) o.fail("filters", "a positive number of filters");
+    if (size_ <= 0) o.fail("size", "a positive kernel size");
+    if (stride <= 0) o.fail("stride", "a positive stride");
+    if (stride_x_ <= 0) o.fail("stride_x", "a positive stride");
+    if (stride_y_ <= 0) o.fail("stride_y", "a positive stride");
+    if (padding_ < 0) o.fail("padding", "a non-negative padding");
+    if (groups_ <= 0) o.fail("groups", "a positive number of groups");
+    if (dilation_ <= 0) o.fail("dilation", "a positive dilation");
+    if (filters_ % groups_ != 0) o.fail("groups", "a divisor of filters=" + std::to_string(filters_));
+  }
+
+  std::string_view type() const override { return "conv"; }
+
+  Shape infer(std::span<const Shape> in) override {
+    const Shape& x = in[0];
+    if (x.c % groups_ != 0)
+      shape_error(*this, "groups=" + std::to_string(groups_) + " must divide the input channels " +
+                             std::to_string(x.c));
+    channels_ = x.c;
+    int64_t extent = int64_t{size_ - 1} * dilation_ + 1;
+    out_h_ = (x.h + 2 * padding_ - extent) / stride_y_ + 1;
+    out_w_ = (x.w + 2 * padding_ - extent) / stride_x_ + 1;
+    if (x.h + 2 * padding_ < extent || x.w + 2 * padding_ < extent)
+      shape_error(*this, "kernel extent " + std::to_string(extent) + " is larger than the padded input " +
+                             std::to_string(x.h + 2 * padding_) + "x" + std::to_string(x.w + 2 * padding_));
+    size_t count = static_cast<size_t>(weight_count());
+    if (weights_.size() != count) weights_.assign(count, 0.f);
+    size_t n = static_cast<size_t>(filters_);
+    biases_.resize(n, 0.f);
+    if (batch_norm_) {
+      scales_.resize(n, 1.f);
+      rolling_mean_.resize(n, 0.f);
+      rolling_variance_.resize(n, 1.f);
+    }
+    return Shape{x.n, filters_, out_h_, out_w_};
+  }
+
+  int filters() const override { return filters_; }
+  std::string geometry() const override {
+    std::string g = std::to_string(size_) + " x " + std::to_string(size_) + "/";
+    g += stride_x_ == stride_y_ ? std::to_string(stride_x_)
+                                : std::to_string(stride_x_) + "x" + std::to_string(stride_y_);
+    if (groups_ > 1) g += " g" + std::to_string(groups_);
+    if (dilation_ > 1) g += " d" + std::to_string(dilation_);
+    return g;
+  }
+  int64_t weight_count() const { return int64_t{filters_} * (channels_ / groups_) * size_ * size_; }
+  int64_t parameter_count() const override { return weight_count() + filters_ * (batch_norm_ ? 2 : 1); }
+  int64_t conv_weight_count() const override { return weight_count(); }
+  double conv_bflops() const override { return 2.0 * double(weight_count()) * double(out_h_ * out_w_) / 1e9; }
+  double bflops() const override { return conv_bflops(); }
+
+  std::vector<ParamBlob> darknet_params() override {
+    if (batch_norm_)
+      return {{"biases", &biases_},
+              {"scales", &scales_},
+              {"rolling_mean", &rolling_mean_},
+              {"rolling_variance", &rolling_variance_},
+              {"weights", &weights_}};
+    return {{"biases", &biases_}, {"weights", &weights_}};
+  }
+
+  void init_parameters(std::mt19937_64& rng) override {
+    // He-uniform keeps activations O(1) through deep random networks.
+    float fan_in = float(channels_ / groups_) * float(size_ * size_);
+    fill_uniform(weights_, std::sqrt(6.f / fan_in), rng);
+    fill_uniform(biases_, 0.1f, rng);
+    if (batch_norm_) {
+      std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
+      for (auto& v : scales_) v = around_one(rng);
+      for (auto& v : rolling_mean_) v = small(rng);
+      for (auto& v : rolling_variance_) v = around_one(rng);
+    }
+  }
+
+  std::unique_ptr<Kernel> compile(const CompileContext& ctx) override;
+
+ private:
+  int filters_ = 1, size_ = 1, stride_x_ = 1, stride_y_ = 1, padding_ = 0, groups_ = 1, dilation_ = 1;
+  bool batch_norm_ = false;
+  Activation activation_ = Activation::logistic;
+  int64_t channels_ = 0, out_h_ = 0, out_w_ = 0;
+  std::vector<float> weights_, biases_, scales_, rolling_mean_, rolling_variance_;
+};
+
+std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
+  using namespace dnnl;
+  using dims = memory::dims;
+  const TensorView& in = ctx.inputs[0];
+  const TensorView& out = ctx.output;
+  const bool fold = batch_norm_ && ctx.options.fold_batchnorm;
+
+  // Weights and bias as the primitive will see them (BN folded when asked).
+  std::vector<float> weights = weights_;
+  std::vector<float> bias = biases_;
+  if (fold) {
+    int64_t per_filter = weight_count() / filters_;
+    for (int f = 0; f < filters_; ++f) {
+      float factor = scales_[f] / std::sqrt(rolling_variance_[f] + kBatchNormEpsilon);
+      for (int64_t k = 0; k < per_filter; ++k) weights[f * per_filter + k] *= factor;
+      bias[f] = biases_[f] - rolling_mean_[f] * factor;
+    }
+  }
+  const bool with_bias = !batch_norm_ || fold;
+
+  int64_t extent_h = int64_t{size_ - 1} * dilation_ + 1, extent_w = extent_h;
+  int64_t pad_b = padding_after(in.shape.h, out_h_, extent_h, stride_y_, padding_);
+  int64_t pad_r = padding_after(in.shape.w, out_w_, extent_w, stride_x_, padding_);
+  // Negative trailing padding = unread trailing input rows/columns: crop them.
+  memory::desc src_md = cropped_desc(in, in.shape.h + std::min<int64_t>(pad_b, 0),
+                                     in.shape.w + std::min<int64_t>(pad_r, 0));
+  pad_b = std::max<int64_t>(pad_b, 0);
+  pad_r = std::max<int64_t>(pad_r, 0);
+
+  dims weight_dims = groups_ == 1 ? dims{filters_, channels_, size_, size_}
+                                  : dims{groups_, filters_ / groups_, channels_ / groups_, size_, size_};
+  auto user_weights_tag = groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw;
+  memory::desc weights_any(weight_dims, memory::data_type::f32, memory::format_tag::any);
+  memory::desc bias_md(dims{filters_}, memory::data_type::f32, memory::format_tag::x);
+
+  post_ops ops;
+  bool fused_activation = false;
+  if (ctx.options.fuse_activation && (!batch_norm_ || fold))
+    fused_activation = append_activation_post_op(activation_, ops);
+  primitive_attr attr;
+  attr.set_post_ops(ops);
+
+  dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1};
+  dims pad_l{padding_, padding_}, pad_rb{pad_b, pad_r};
+  auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                    src_md, weights_any, bias_md, out.desc(), strides, dilates,
+                                                    pad_l, pad_rb)
+                        : convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                    src_md, weights_any, out.desc(), strides, dilates, pad_l,
+                                                    pad_rb);
+  convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
+
+  // Reorder the weights once into the layout the primitive chose.
+  memory user_weights({weight_dims, memory::data_type::f32, user_weights_tag}, ctx.engine, weights.data());
+  memory conv_weights(pd.weights_desc(), ctx.engine);
+  stream setup(ctx.engine);
+  reorder(user_weights, conv_weights).execute(setup, user_weights, conv_weights);
+  setup.wait();
+  memory bias_mem(bias_md, ctx.engine);
+  std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
+
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(src_md, ctx.engine, in.data)},
+                                       {DNNL_ARG_WEIGHTS, conv_weights},
+                                       {DNNL_ARG_DST, memory_of(out, ctx.engine)}};
+  if (with_bias) args.emplace(DNNL_ARG_BIAS, bias_mem);
+  auto sequence = std::make_unique<SequenceKernel>();
+  sequence->add(std::make_unique<PrimitiveKernel>(convolution_forward(pd), std::move(args)));
+
+  if (batch_norm_ && !fold) {
+    auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |
+                 normalization_flags::use_shift;
+    batch_normalization_forward::primitive_desc bn_pd(
+        {prop_kind::forward_inference, out.desc(), kBatchNormEpsilon, flags}, ctx.engine);
+    auto vector_memory = [&](const std::vector<float>& values) {
+      memory m(bias_md, ctx.engine);
+      std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
+      return m;
+    };
+    std::unordered_map<int, memory> bn_args{{DNNL_ARG_SRC, memory_of(out, ctx.engine)},
+                                            {DNNL_ARG_DST, memory_of(out, ctx.engine)},
+                                            {DNNL_ARG_MEAN, vector_memory(rolling_mean_)},
+                                            {DNNL_ARG_VARIANCE, vector_memory(rolling_variance_)},
+                                            {DNNL_ARG_SCALE, vector_memory(scales_)},
+                                            {DNNL_ARG_SHIFT, vector_memory(biases_)}};
+    sequence->add(std::make_unique<PrimitiveKernel>(batch_normalization_forward(bn_pd), std::move(bn_args)));
+  }
+  if (!fused_activation && activation_ != Activation::linear) {
+    Activation act = activation_;
+    sequence->add(make_kernel([act, out](stream&) {
+      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
+    }));
+  }
+  return sequence;
+}
+
+}  // namespace
+
+std::unique_ptr<Layer> make_convolutional(LayerSite& site) {
+  return std::make_unique<ConvolutionalLayer>(site.options);
+}
+
+}  // namespace cspnet

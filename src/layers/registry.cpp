@@ -1,0 +1,66 @@
+// The layer registry: darknet section name -> factory. Adding a layer kind
+// adds its file and one line here.
+#include "cspnet/cfg.hpp"
+#include "cspnet/error.hpp"
+#include "cspnet/layer.hpp"
+
+namespace cspnet {
+
+std::unique_ptr<Layer> make_convolutional(LayerSite&);
+std::unique_ptr<Layer> make_maxpool(LayerSite&);
+std::unique_ptr<Layer> make_avgpool(LayerSite&);
+std::unique_ptr<Layer> make_route(LayerSite&);
+std::unique_ptr<Layer> make_shortcut(LayerSite&);
+std::unique_ptr<Layer> make_upsample(LayerSite&);
+std::unique_ptr<Layer> make_connected(LayerSite&);
+std::unique_ptr<Layer> make_softmax(LayerSite&);
+std::unique_ptr<Layer> make_dropout(LayerSite&);
+std::unique_ptr<Layer> make_cost(LayerSite&);
+std::unique_ptr<Layer> make_sam(LayerSite&);
+std::unique_ptr<Layer> make_scale_channels(LayerSite&);
+std::unique_ptr<Layer> make_yolo(LayerSite&);
+
+namespace {
+
+struct RegistryEntry {
+  const char* section;
+  std::unique_ptr<Layer> (*make)(LayerSite&);
+};
+
+// darknet's short aliases ([conv], [max], ...) are accepted too.
+constexpr RegistryEntry kRegistry[] = {
+    {"convolutional", make_convolutional}, {"conv", make_convolutional},
+    {"maxpool", make_maxpool},             {"max", make_maxpool},
+    {"avgpool", make_avgpool},             {"avg", make_avgpool},
+    {"route", make_route},
+    {"shortcut", make_shortcut},
+    {"upsample", make_upsample},
+    {"connected", make_connected},         {"conn", make_connected},
+    {"softmax", make_softmax},             {"soft", make_softmax},
+    {"dropout", make_dropout},
+    {"cost", make_cost},
+    {"sam", make_sam},
+    {"scale_channels", make_scale_channels},
+    {"yolo", make_yolo},
+};
+
+}  // namespace
+
+std::vector<std::string> layer_section_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : kRegistry) names.emplace_back(entry.section);
+  return names;
+}
+
+std::unique_ptr<Layer> make_layer(const std::string& section, LayerSite& site) {
+  for (const auto& entry : kRegistry)
+    if (section == entry.section) return entry.make(site);
+  std::string known;
+  for (const auto& entry : kRegistry) {
+    if (!known.empty()) known += ", ";
+    known += entry.section;
+  }
+  throw Error(site.options.where() + ": unknown section [" + section + "] (known: " + known + ")");
+}
+
+}  // namespace cspnet

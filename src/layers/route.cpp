@@ -1,0 +1,98 @@
+// [route]: channel concatenation of earlier layers; with groups/group_id each
+// input contributes its group_id-th contiguous chunk of C/groups channels.
+// One input: a view (no kernel). Several: the planner lets producers write
+// straight into their slice; the kernel copies only inputs not already there.
+#include <cstring>
+
+#include "cspnet/cfg.hpp"
+#include "layer_util.hpp"
+
+namespace cspnet {
+namespace {
+
+class RouteLayer final : public Layer {
+ public:
+  explicit RouteLayer(LayerSite& site) {
+    Options& o = site.options;
+    if (!o.has("layers")) throw Error(o.where() + ": missing required key 'layers' (a list of layer indices)");
+    std::vector<int> inputs;
+    for (int ref : o.get_ints("layers")) inputs.push_back(resolve_layer_ref(site, "layers", ref));
+    groups_ = o.get_int("groups", 1);
+    group_id_ = o.get_int("group_id", 0);
+    if (groups_ <= 0) o.fail("groups", "a positive number of groups");
+    if (group_id_ < 0 || group_id_ >= groups_)
+      o.fail("group_id", "a group index in 0.." + std::to_string(groups_ - 1));
+    set_inputs(std::move(inputs));
+  }
+
+  std::string_view type() const override { return "route"; }
+
+  Shape infer(std::span<const Shape> in) override {
+    Shape out{in[0].n, 0, in[0].h, in[0].w};
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i].h != out.h || in[i].w != out.w)
+        shape_error(*this, "input layer " + std::to_string(inputs()[i]) + " is " + in[i].str() +
+                               " but layer " + std::to_string(inputs()[0]) + " is " + in[0].str() +
+                               "; routed layers must share width and height");
+      if (in[i].c % groups_ != 0)
+        shape_error(*this, "groups=" + std::to_string(groups_) + " does not divide the " +
+                               std::to_string(in[i].c) + " channels of layer " + std::to_string(inputs()[i]));
+      out.c += in[i].c / groups_;
+    }
+    chunk_offset_ = in[0].c / groups_ * group_id_;
+    return out;
+  }
+
+  OutputKind output_kind() const override {
+    if (inputs().size() == 1) return OutputKind::view;
+    return groups_ == 1 ? OutputKind::concat : OutputKind::compute;
+  }
+  int64_t view_offset() const override { return chunk_offset_; }
+
+  std::string geometry() const override {
+    std::string text;
+    for (int in : inputs()) {
+      if (!text.empty()) text += ',';
+      text += std::to_string(in);
+    }
+    if (groups_ > 1) text += " g" + std::to_string(group_id_) + "/" + std::to_string(groups_);
+    return text;
+  }
+
+  std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
+    struct Copy {
+      TensorView src;
+      int64_t src_channel, dst_channel, channels;
+    };
+    std::vector<Copy> copies;
+    int64_t dst_channel = 0;
+    for (const TensorView& in : ctx.inputs) {
+      int64_t channels = in.shape.c / groups_;
+      const float* wanted = ctx.output.data + dst_channel * ctx.output.plane();
+      bool in_place = groups_ == 1 && in.data == wanted && in.image_stride == ctx.output.image_stride;
+      if (!in_place) copies.push_back(Copy{in, channels * group_id_, dst_channel, channels});
+      dst_channel += channels;
+    }
+    if (copies.empty()) return nullptr;  // every producer wrote into its slice
+    TensorView out = ctx.output;
+    return make_kernel([copies, out](dnnl::stream&) {
+      const int64_t plane = out.plane();
+      for (const Copy& copy : copies) {
+#pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < out.shape.n; ++n)
+          std::memcpy(out.image(n) + copy.dst_channel * plane, copy.src.image(n) + copy.src_channel * plane,
+                      static_cast<size_t>(copy.channels * plane) * sizeof(float));
+      }
+    });
+  }
+
+ private:
+  int groups_ = 1, group_id_ = 0;
+  int64_t chunk_offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_route(LayerSite& site) { return std::make_unique<RouteLayer>(site); }
+
+}  // namespace cspnet

@@ -1,0 +1,55 @@
+// [scale_channels]: squeeze-and-excitation scaling; out = layer `from`'s
+// C x H x W map times the previous layer's per-channel (C x 1 x 1) values.
+#include "cspnet/activation.hpp"
+#include "cspnet/cfg.hpp"
+#include "layer_util.hpp"
+
+namespace cspnet {
+namespace {
+
+class ScaleChannelsLayer final : public Layer {
+ public:
+  explicit ScaleChannelsLayer(LayerSite& site) {
+    Options& o = site.options;
+    if (site.index == 0) throw Error(o.where() + ": [scale_channels] cannot be the first layer");
+    if (!o.has("from")) throw Error(o.where() + ": missing required key 'from' (a layer index)");
+    int from = resolve_layer_ref(site, "from", o.get_int("from", 0));
+    if (o.get_int("scale_wh", 0) != 0) o.fail("scale_wh", "0 (per-position scaling is not supported)");
+    activation_ = parse_activation(o.get_string("activation", "linear"), o.where("activation"));
+    set_inputs({site.index - 1, from});
+  }
+  std::string_view type() const override { return "scale_channels"; }
+  std::string geometry() const override { return std::to_string(inputs()[1]); }
+  Shape infer(std::span<const Shape> in) override {
+    const Shape &scale = in[0], &map = in[1];
+    if (scale.h != 1 || scale.w != 1 || scale.c != map.c)
+      shape_error(*this, "the previous layer must be " + std::to_string(map.c) + "x1x1 (one value per channel of layer " +
+                             std::to_string(inputs()[1]) + "), got " + scale.str());
+    return map;
+  }
+  std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
+    TensorView scale = ctx.inputs[0], map = ctx.inputs[1], out = ctx.output;
+    Activation act = activation_;
+    return make_kernel([scale, map, out, act](dnnl::stream&) {
+      const int64_t plane = out.plane();
+#pragma omp parallel for collapse(2) schedule(static)
+      for (int64_t n = 0; n < out.shape.n; ++n)
+        for (int64_t c = 0; c < out.shape.c; ++c) {
+          float s = scale.image(n)[c];
+          const float* x = map.image(n) + c * plane;
+          float* y = out.image(n) + c * plane;
+          for (int64_t i = 0; i < plane; ++i) y[i] = s * x[i];
+        }
+      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
+    });
+  }
+
+ private:
+  Activation activation_ = Activation::linear;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_scale_channels(LayerSite& site) { return std::make_unique<ScaleChannelsLayer>(site); }
+
+}  // namespace cspnet

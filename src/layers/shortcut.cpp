@@ -1,0 +1,102 @@
+// [shortcut]: out = activation(alpha*previous + beta*sum of `from` layers).
+// Shapes may differ as in the original darknet: channels beyond the smaller
+// count pass through, and width/height differ by an integer factor (the
+// larger map is sampled with a stride, the smaller spread with a step).
+#include "cspnet/activation.hpp"
+#include "cspnet/cfg.hpp"
+#include "layer_util.hpp"
+
+#include <cstring>
+
+namespace cspnet {
+namespace {
+
+class ShortcutLayer final : public Layer {
+ public:
+  explicit ShortcutLayer(LayerSite& site) {
+    Options& o = site.options;
+    if (!o.has("from")) throw Error(o.where() + ": missing required key 'from' (a layer index)");
+    std::vector<int> inputs{site.index - 1};
+    if (site.index == 0) throw Error(o.where() + ": [shortcut] cannot be the first layer");
+    for (int ref : o.get_ints("from")) inputs.push_back(resolve_layer_ref(site, "from", ref));
+    activation_ = parse_activation(o.get_string("activation", "linear"), o.where("activation"));
+    alpha_ = o.get_float("alpha", 1.f);
+    beta_ = o.get_float("beta", 1.f);
+    std::string weights_type = o.get_string("weights_type", "none");
+    if (weights_type != "none") o.fail("weights_type", "none (weighted shortcuts are not supported)");
+    set_inputs(std::move(inputs));
+  }
+
+  std::string_view type() const override { return "shortcut"; }
+
+  Shape infer(std::span<const Shape> in) override {
+    out_ = in[0];
+    for (size_t i = 1; i < in.size(); ++i) {
+      const Shape& from = in[i];
+      // darknet's own consistency rule: the same integer ratio on both axes.
+      bool ok = from.w / out_.w == from.h / out_.h && out_.w / from.w == out_.h / from.h;
+      if (!ok)
+        shape_error(*this, "layer " + std::to_string(inputs()[i]) + " (" + from.str() +
+                               ") cannot be added to the previous layer (" + out_.str() +
+                               "): width and height must differ by the same integer ratio");
+    }
+    return out_;
+  }
+
+  std::string geometry() const override {
+    std::string text;
+    for (size_t i = 1; i < inputs().size(); ++i) {
+      if (i > 1) text += ',';
+      text += std::to_string(inputs()[i]);
+    }
+    return text;
+  }
+  double bflops() const override { return double(out_.per_image()) * double(inputs().size() - 1) / 1e9; }
+
+  std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
+    std::vector<TensorView> ins = ctx.inputs;
+    TensorView out = ctx.output;
+    Activation act = activation_;
+    float alpha = alpha_, beta = beta_;
+    return make_kernel([ins, out, act, alpha, beta](dnnl::stream&) {
+      const TensorView& prev = ins[0];
+      const int64_t per_image = out.shape.per_image();
+      for (int64_t n = 0; n < out.shape.n; ++n) {
+        const float* src = prev.image(n);
+        float* dst = out.image(n);
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * src[i];
+      }
+      for (size_t f = 1; f < ins.size(); ++f) add_sampled(ins[f], out, beta);
+      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), per_image);
+    });
+  }
+
+ private:
+  static void add_sampled(const TensorView& from, const TensorView& out, float beta) {
+    int64_t stride = std::max<int64_t>(from.shape.w / out.shape.w, 1);
+    int64_t sample = std::max<int64_t>(out.shape.w / from.shape.w, 1);
+    int64_t channels = std::min(from.shape.c, out.shape.c);
+    int64_t rows = std::min(from.shape.h, out.shape.h), cols = std::min(from.shape.w, out.shape.w);
+    for (int64_t n = 0; n < out.shape.n; ++n) {
+      const float* src = from.image(n);
+      float* dst = out.image(n);
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t y = 0; y < rows; ++y)
+          for (int64_t x = 0; x < cols; ++x)
+            dst[(c * out.shape.h + y * sample) * out.shape.w + x * sample] +=
+                beta * src[(c * from.shape.h + y * stride) * from.shape.w + x * stride];
+    }
+  }
+
+  Activation activation_ = Activation::linear;
+  float alpha_ = 1.f, beta_ = 1.f;
+  Shape out_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_shortcut(LayerSite& site) { return std::make_unique<ShortcutLayer>(site); }
+
+}  // namespace cspnet
