@@ -9,8 +9,11 @@ namespace cspnet {
 
 dnnl::memory::desc TensorView::desc() const {
   using dims = dnnl::memory::dims;
+  // With one image the image stride is irrelevant; describing the view as
+  // dense lets oneDNN pick its fast kernels (it treats any gap as non-dense).
+  int64_t stride = shape.n == 1 ? shape.per_image() : image_stride;
   return dnnl::memory::desc(dims{shape.n, shape.c, shape.h, shape.w}, dnnl::memory::data_type::f32,
-                            dims{image_stride, plane(), shape.w, 1});
+                            dims{stride, plane(), shape.w, 1});
 }
 
 struct Executor::State {

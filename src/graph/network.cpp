@@ -109,7 +109,8 @@ Network Network::from_cfg(const CfgFile& cfg, const ParseOptions& parse) {
     report_unused(options, parse, net.warnings_);
     net.layers_.push_back(std::move(layer));
   }
-  net.reshape(net.config_.width, net.config_.height, net.config_.batch);
+  // [net] batch is a training setting; inference starts at batch 1 like darknet.
+  net.reshape(net.config_.width, net.config_.height, 1);
   return net;
 }
 

@@ -52,7 +52,7 @@ class ConnectedLayer final : public Layer {
   }
 
   void init_parameters(std::mt19937_64& rng) override {
-    fill_uniform(weights_, std::sqrt(6.f / float(input_.per_image())), rng);
+    fill_uniform(weights_, std::sqrt(3.f / float(input_.per_image())), rng);
     fill_uniform(biases_, 0.1f, rng);
     if (batch_norm_) {
       std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);

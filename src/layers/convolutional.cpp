@@ -88,9 +88,11 @@ class ConvolutionalLayer final : public Layer {
   }
 
   void init_parameters(std::mt19937_64& rng) override {
-    // He-uniform keeps activations O(1) through deep random networks.
+    // Unit-gain (LeCun) uniform: with leaky/relu each conv halves the
+    // variance, which offsets the doubling at every residual sum, so deep
+    // random networks keep activations O(1) instead of exploding.
     float fan_in = float(channels_ / groups_) * float(size_ * size_);
-    fill_uniform(weights_, std::sqrt(6.f / fan_in), rng);
+    fill_uniform(weights_, std::sqrt(3.f / fan_in), rng);
     fill_uniform(biases_, 0.1f, rng);
     if (batch_norm_) {
       std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
