@@ -1,0 +1,29 @@
+#pragma once
+// Shared test helpers: locating cfg corpora and random inputs.
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "cspnet/tensor.hpp"
+
+namespace cspnet::tests {
+
+inline std::string shared_cfg(const std::string& name) { return std::string(CSPNET_SHARED_CFG_DIR) + "/" + name; }
+inline std::string test_cfg(const std::string& name) { return std::string(CSPNET_TEST_CFG_DIR) + "/" + name; }
+inline bool have_shared_cfg() { return std::filesystem::exists(shared_cfg("csdarknet53.cfg")); }
+
+inline Tensor random_input(const Shape& shape, uint32_t seed) {
+  Tensor t(shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  for (auto& v : t.values()) v = uniform(rng);
+  return t;
+}
+
+}  // namespace cspnet::tests
+
+#define CSPNET_REQUIRE_SHARED_CFG()                                                                      \
+  do {                                                                                                   \
+    if (!cspnet::tests::have_shared_cfg())                                                             \
+      GTEST_SKIP() << "../shared/cfg (the paper's official cfg files) is absent: " CSPNET_SHARED_CFG_DIR; \
+  } while (0)
