@@ -68,8 +68,9 @@ Shape checked_output(const Layer& layer, Shape shape) {
   if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
     throw Error(layer.where() + ": output shape " + std::to_string(shape.c) + "x" + std::to_string(shape.h) +
                 "x" + std::to_string(shape.w) + " is empty (the input is too small for this layer)");
-  if (shape.c > kMaxElementsPerImage || shape.h * shape.w > kMaxElementsPerImage ||
-      shape.per_image() > kMaxElementsPerImage)
+  // Each factor is checked first so that the products cannot overflow int64.
+  if (shape.c > kMaxElementsPerImage || shape.h > kMaxElementsPerImage || shape.w > kMaxElementsPerImage ||
+      shape.h * shape.w > kMaxElementsPerImage || shape.per_image() > kMaxElementsPerImage)
     throw Error(layer.where() + ": output shape " + shape.str() + " exceeds the supported " +
                 std::to_string(kMaxElementsPerImage) + " elements per image");
   return shape;

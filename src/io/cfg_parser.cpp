@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -36,7 +37,10 @@ bool parse_float(const std::string& text, float& out) {
   errno = 0;
   char* end = nullptr;
   double value = std::strtod(text.c_str(), &end);
-  if (errno != 0 || *end != '\0' || !std::isfinite(value)) return false;
+  // Beyond float's range the conversion below would be undefined behaviour.
+  if (errno != 0 || *end != '\0' || !std::isfinite(value) ||
+      std::fabs(value) > double(std::numeric_limits<float>::max()))
+    return false;
   out = static_cast<float>(value);
   return true;
 }
@@ -83,6 +87,8 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
 }
 
 CfgFile read_cfg_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a darknet .cfg file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open cfg file");
   std::ostringstream text;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <vector>
 
@@ -13,7 +14,9 @@
 namespace cspnet {
 namespace {
 
-bool seen_is_64bit(const WeightsHeader& h) { return h.major * 10 + h.minor >= 2 && h.major < 1000; }
+bool seen_is_64bit(const WeightsHeader& h) {
+  return int64_t{h.major} * 10 + h.minor >= 2 && h.major < 1000;  // int64: no overflow for huge versions
+}
 // darknet stores connected weights transposed when either version number is huge.
 bool connected_transposed(const WeightsHeader& h) { return h.major > 1000 || h.minor > 1000; }
 int64_t header_bytes(const WeightsHeader& h) { return 12 + (seen_is_64bit(h) ? 8 : 4); }
@@ -36,10 +39,14 @@ int64_t expected_weights_bytes(Network& net, const WeightsHeader& header) {
 }
 
 WeightsHeader load_weights(Network& net, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(path + ": is a directory, expected a darknet .weights file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open weights file");
   in.seekg(0, std::ios::end);
   const int64_t file_size = in.tellg();
+  if (file_size < 0) throw Error(path + ": cannot determine the file size (not a regular file?)");
   in.seekg(0);
   WeightsHeader header;
   if (file_size < 12)

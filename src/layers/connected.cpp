@@ -23,6 +23,7 @@ class ConnectedLayer final : public Layer {
   int filters() const override { return outputs_; }
 
   Shape infer(std::span<const Shape> in) override {
+    check_parameter_count(*this, double(outputs_) * double(in[0].per_image()), "output*inputs");
     input_ = in[0];
     size_t n = static_cast<size_t>(outputs_);
     size_t count = n * static_cast<size_t>(input_.per_image());
@@ -37,7 +38,7 @@ class ConnectedLayer final : public Layer {
   }
 
   int64_t parameter_count() const override {
-    return int64_t(weights_.size()) + outputs_ * (batch_norm_ ? 2 : 1);
+    return int64_t(weights_.size()) + int64_t{outputs_} * (batch_norm_ ? 2 : 1);
   }
   double bflops() const override { return 2.0 * double(outputs_) * double(input_.per_image()) / 1e9; }
 

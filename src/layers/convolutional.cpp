@@ -45,11 +45,14 @@ class ConvolutionalLayer final : public Layer {
                              std::to_string(x.c));
     channels_ = x.c;
     int64_t extent = int64_t{size_ - 1} * dilation_ + 1;
-    out_h_ = (x.h + 2 * padding_ - extent) / stride_y_ + 1;
-    out_w_ = (x.w + 2 * padding_ - extent) / stride_x_ + 1;
-    if (x.h + 2 * padding_ < extent || x.w + 2 * padding_ < extent)
+    const int64_t pad2 = 2 * int64_t{padding_};  // int64: padding may be near INT_MAX
+    out_h_ = (x.h + pad2 - extent) / stride_y_ + 1;
+    out_w_ = (x.w + pad2 - extent) / stride_x_ + 1;
+    if (x.h + pad2 < extent || x.w + pad2 < extent)
       shape_error(*this, "kernel extent " + std::to_string(extent) + " is larger than the padded input " +
-                             std::to_string(x.h + 2 * padding_) + "x" + std::to_string(x.w + 2 * padding_));
+                             std::to_string(x.h + pad2) + "x" + std::to_string(x.w + pad2));
+    check_parameter_count(*this, double(filters_) * double(x.c / groups_) * double(size_) * double(size_),
+                          "filters*channels/groups*size*size");
     size_t count = static_cast<size_t>(weight_count());
     if (weights_.size() != count) weights_.assign(count, 0.f);
     size_t n = static_cast<size_t>(filters_);
@@ -72,7 +75,7 @@ class ConvolutionalLayer final : public Layer {
     return g;
   }
   int64_t weight_count() const { return int64_t{filters_} * (channels_ / groups_) * size_ * size_; }
-  int64_t parameter_count() const override { return weight_count() + filters_ * (batch_norm_ ? 2 : 1); }
+  int64_t parameter_count() const override { return weight_count() + int64_t{filters_} * (batch_norm_ ? 2 : 1); }
   int64_t conv_weight_count() const override { return weight_count(); }
   double conv_bflops() const override { return 2.0 * double(weight_count()) * double(out_h_ * out_w_) / 1e9; }
   double bflops() const override { return conv_bflops(); }

@@ -1,6 +1,7 @@
 #pragma once
 // Small shared pieces for layer files: kernels made from lambdas, oneDNN
 // descriptor helpers and darknet's window arithmetic.
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -66,6 +67,21 @@ inline int64_t padding_after(int64_t in, int64_t out, int64_t extent, int64_t st
 
 [[noreturn]] inline void shape_error(const Layer& layer, const std::string& what) {
   throw Error(layer.where() + ": " + what);
+}
+
+// Largest parameter array one layer may hold: 2^28 floats (1 GiB), several
+// times the largest darknet layer (VGG's fc6, ~2^27). Checked before the
+// arrays are allocated; `count` is a double so the product cannot overflow.
+constexpr int64_t kMaxLayerParameters = int64_t{1} << 28;
+inline std::string format_count(double count) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.0f", count);
+  return text;
+}
+inline void check_parameter_count(const Layer& layer, double count, const std::string& formula) {
+  if (count > double(kMaxLayerParameters))
+    shape_error(layer, formula + " = " + format_count(count) + " parameters exceed the supported " +
+                           std::to_string(kMaxLayerParameters) + " per layer");
 }
 
 // Applies the darknet initialiser: uniform(-scale, scale).

@@ -16,7 +16,7 @@ class MaxpoolLayer final : public Layer {
     size_ = o.get_int("size", stride);
     stride_x_ = o.get_int("stride_x", stride);
     stride_y_ = o.get_int("stride_y", stride);
-    padding_ = o.get_int("padding", size_ - 1);
+    padding_ = o.get_int("padding", size_ > 0 ? size_ - 1 : 0);  // size is validated below
     depth_ = o.get_int("maxpool_depth", 0) != 0;
     out_channels_ = o.get_int("out_channels", 1);
     if (stride <= 0) o.fail("stride", "a positive stride");

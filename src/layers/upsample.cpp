@@ -1,5 +1,7 @@
 // [upsample]: nearest-neighbour upsampling by `stride` (times `scale`); a
 // negative stride sums stride x stride blocks down, as darknet does.
+#include <limits>
+
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
 
@@ -10,7 +12,8 @@ class UpsampleLayer final : public Layer {
  public:
   explicit UpsampleLayer(Options& o) {
     int stride = o.get_int("stride", 2);
-    if (stride == 0) o.fail("stride", "a non-zero stride");
+    if (stride == 0 || stride == std::numeric_limits<int>::min())  // INT_MIN: -stride overflows
+      o.fail("stride", "a non-zero stride");
     reverse_ = stride < 0;
     stride_ = reverse_ ? -stride : stride;
     scale_ = o.get_float("scale", 1.f);

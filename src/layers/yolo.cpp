@@ -20,6 +20,10 @@ constexpr const char* kTrainingKeys[] = {
     "delta_normalizer", "map", "embedding_layer", "track_history_size", "sim_thresh", "dets_for_track",
     "dets_for_show", "track_ciou_norm", "show_details"};
 
+// Bounds `num` before the default mask and anchors are allocated from it
+// (darknet's heads use 3 to 9).
+constexpr int kMaxAnchors = 1 << 16;
+
 class YoloLayer final : public Layer {
  public:
   explicit YoloLayer(Options& o) {
@@ -31,7 +35,8 @@ class YoloLayer final : public Layer {
     params_.new_coords = o.get_int("new_coords", 0) != 0;
     for (const char* key : kTrainingKeys) o.touch(key);
     if (params_.classes <= 0) o.fail("classes", "a positive number of classes");
-    if (params_.num <= 0) o.fail("num", "a positive number of anchors");
+    if (params_.num <= 0 || params_.num > kMaxAnchors)
+      o.fail("num", "a positive number of anchors (at most " + std::to_string(kMaxAnchors) + ")");
     if (params_.mask.empty())
       for (int i = 0; i < params_.num; ++i) params_.mask.push_back(i);
     for (int m : params_.mask)
@@ -47,7 +52,7 @@ class YoloLayer final : public Layer {
   const YoloParams* yolo() const override { return &params_; }
 
   Shape infer(std::span<const Shape> in) override {
-    int64_t want = int64_t(params_.mask.size()) * (params_.classes + 5);
+    int64_t want = int64_t(params_.mask.size()) * (int64_t{params_.classes} + 5);
     if (in[0].c != want)
       shape_error(*this, "input has " + std::to_string(in[0].c) + " channels, expected " + std::to_string(want) +
                              " = mask count " + std::to_string(params_.mask.size()) + " * (classes " +
