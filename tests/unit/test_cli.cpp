@@ -1,0 +1,356 @@
+// The `cspnet` command line, run as a separate process on temporary files:
+// exit codes (0 ok, 1 runtime error, 2 usage error), messages on stderr,
+// `info` text and JSON, `init` + `predict` on a generated BMP with a .npy
+// dump, and no files left behind when an output cannot be written.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cspnet/cspnet.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// 16x16x3 -> conv(BN) 8 -> maxpool 2/2 -> conv 4 (1x1) -> global avgpool -> softmax: 4 class scores.
+const char* kGoodCfg = R"([net]
+width=16
+height=16
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=4
+size=1
+activation=linear
+
+[avgpool]
+
+[softmax]
+groups=1
+)";
+
+// Layer 1 routes from layer 4: forward-pointing (line 11).
+const char* kBadCfg = R"([net]
+width=16
+height=16
+channels=3
+
+[convolutional]
+filters=8
+size=3
+
+[route]
+layers=4
+)";
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir_template[] = "/tmp/cspnet-cli-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    out_ = dir_ / "io";
+    fs::create_directory(out_);  // stdout/stderr captures live apart from the files under test
+    good_cfg_ = write("good.cfg", kGoodCfg);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& bytes) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+    return path.string();
+  }
+
+  // Runs `cspnet <args>` (args are already shell-quoted where needed).
+  Result cli(const std::string& args) {
+    const fs::path out = out_ / "stdout.txt", err = out_ / "stderr.txt";
+    const std::string command = std::string("'") + CSPNET_CLI_PATH + "' " + args + " >'" + out.string() + "' 2>'" +
+                                err.string() + "' </dev/null";
+    const int status = std::system(command.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    r.out = read_file(out);
+    r.err = read_file(err);
+    return r;
+  }
+
+  // Names of everything under the work directory except the captures.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::recursive_directory_iterator(dir_))
+      if (entry.path().parent_path() != out_ && entry.path() != out_)
+        names.push_back(fs::relative(entry.path(), dir_).string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  fs::path dir_, out_;
+  std::string good_cfg_;
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// A 24-bit uncompressed BMP (bottom-up rows padded to 4 bytes) of a colour gradient.
+std::string make_bmp(int width, int height) {
+  const int row = (width * 3 + 3) / 4 * 4;
+  const uint32_t pixels = uint32_t(row * height), file_size = 54 + pixels;
+  std::string b(54, '\0');
+  auto put16 = [&](size_t at, uint16_t v) { std::memcpy(&b[at], &v, 2); };
+  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&b[at], &v, 4); };
+  b[0] = 'B';
+  b[1] = 'M';
+  put32(2, file_size);
+  put32(10, 54);            // pixel data offset
+  put32(14, 40);            // BITMAPINFOHEADER
+  put32(18, uint32_t(width));
+  put32(22, uint32_t(height));
+  put16(26, 1);             // planes
+  put16(28, 24);            // bits per pixel
+  put32(30, 0);             // BI_RGB
+  put32(34, pixels);
+  put32(38, 2835);          // 72 dpi
+  put32(42, 2835);
+  for (int y = height - 1; y >= 0; --y) {
+    std::string line(size_t(row), '\0');
+    for (int x = 0; x < width; ++x) {
+      line[size_t(3 * x + 0)] = char(uint8_t(255 * x / std::max(width - 1, 1)));   // B
+      line[size_t(3 * x + 1)] = char(uint8_t(255 * y / std::max(height - 1, 1)));  // G
+      line[size_t(3 * x + 2)] = char(uint8_t((x * 37 + y * 11) % 256));           // R
+    }
+    b += line;
+  }
+  return b;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// ---- exit codes and messages ----
+
+TEST_F(Cli, BadCfgExitsOneWithFileLine) {
+  const std::string bad = write("bad.cfg", kBadCfg);
+  Result r = cli("info " + quote(bad));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "cspnet: error: " + bad + ":11: [route] key 'layers': expected an earlier layer"))
+      << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST_F(Cli, MissingCfgExitsOne) {
+  Result r = cli("info " + quote((dir_ / "nope.cfg").string()));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "nope.cfg: cannot open cfg file")) << r.err;
+}
+
+TEST_F(Cli, StrictTurnsUnusedKeyWarningIntoError) {
+  const std::string cfg = write("extra.cfg", std::string(kGoodCfg) + "colour=blue\n");
+  Result warn = cli("info " + quote(cfg));
+  EXPECT_EQ(warn.code, 0) << warn.err;
+  EXPECT_TRUE(contains(warn.err, "warning: " + cfg + ":27: [softmax] unused key 'colour'")) << warn.err;
+  Result strict = cli("info --strict " + quote(cfg));
+  EXPECT_EQ(strict.code, 1);
+  EXPECT_TRUE(contains(strict.err, cfg + ":27: [softmax] unused key 'colour'")) << strict.err;
+}
+
+TEST_F(Cli, MalformedSizeOptionExitsTwo) {
+  for (const char* size : {"12", "12x", "x12", "0x16", "16x-16", "16x16x3", "abc"}) {
+    Result r = cli("info " + quote(good_cfg_) + " --size " + quote(size));
+    EXPECT_EQ(r.code, 2) << "--size " << size << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "--size")) << r.err;
+  }
+}
+
+TEST_F(Cli, UnknownFlagExitsTwo) {
+  Result r = cli("info " + quote(good_cfg_) + " --frobnicate");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "frobnicate")) << r.err;
+}
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(cli("").code, 2);                                            // no subcommand
+  EXPECT_EQ(cli("frobnicate").code, 2);                                  // unknown subcommand
+  EXPECT_EQ(cli("info").code, 2);                                        // missing cfg
+  EXPECT_EQ(cli("info " + quote(good_cfg_) + " --batch 0").code, 2);     // not positive
+  EXPECT_EQ(cli("info " + quote(good_cfg_) + " --batch two").code, 2);   // not a number
+  EXPECT_EQ(cli("--threads=-1 info " + quote(good_cfg_)).code, 2);       // library usage error
+  EXPECT_EQ(cli("predict " + quote(good_cfg_)).code, 2);                 // missing image
+}
+
+// ---- info ----
+
+TEST_F(Cli, InfoPrintsTotalBflops) {
+  Result r = cli("info " + quote(good_cfg_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Total BFLOPS")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Parameters")) << r.out;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(Cli, InfoJsonParses) {
+  Result r = cli("info --json " + quote(good_cfg_) + " --size 32x24");
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_EQ(j["name"], "good");
+  EXPECT_EQ(j["input"], nlohmann::json({1, 3, 24, 32}));
+  ASSERT_EQ(j["layers"].size(), 5u);
+  EXPECT_EQ(j["layers"][0]["type"], "conv");
+  EXPECT_EQ(j["layers"][0]["output"], nlohmann::json({8, 24, 32}));
+  EXPECT_EQ(j["layers"][1]["output"], nlohmann::json({8, 12, 16}));
+  EXPECT_EQ(j["layers"][4]["output"], nlohmann::json({4, 1, 1}));
+  // conv 3x3x3x8 + bias + BN scale, conv 1x1x8x4 + bias.
+  EXPECT_EQ(j["parameters"], 8 * 27 + 16 + 4 * 8 + 4);
+  EXPECT_GT(j["bflops"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_activation_bytes"].get<int64_t>(), 0);
+}
+
+// ---- init + predict ----
+
+TEST_F(Cli, InitThenPredictWithDump) {
+  const std::string weights = (dir_ / "good.weights").string();
+  Result init = cli("init " + quote(good_cfg_) + " " + quote(weights) + " --seed 42");
+  ASSERT_EQ(init.code, 0) << init.err;
+  cspnet::Network net = cspnet::Network::from_cfg_file(good_cfg_);
+  EXPECT_EQ(int64_t(fs::file_size(weights)), cspnet::expected_weights_bytes(net, cspnet::WeightsHeader{}));
+
+  const std::string image = write("gradient.bmp", make_bmp(21, 13));
+  const std::string npy = (dir_ / "out.npy").string();
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --weights " + quote(weights) + " --dump " +
+                 quote(npy) + " --top 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "class ")) << r.out;
+  EXPECT_TRUE(r.err.empty()) << r.err;  // with --weights there is no random-parameters warning
+
+  // A valid version 1.0 .npy: magic, header length, dict padded to 64 bytes, then 1x4x1x1 float32.
+  const std::string bytes = read_file(npy);
+  ASSERT_GE(bytes.size(), 10u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  uint16_t header_len = 0;
+  std::memcpy(&header_len, &bytes[8], 2);
+  ASSERT_GE(bytes.size(), 10u + header_len);
+  const std::string header = bytes.substr(10, header_len);
+  EXPECT_EQ((10 + header_len) % 64, 0u);
+  EXPECT_EQ(header.back(), '\n');
+  EXPECT_TRUE(contains(header, "'descr': '<f4'")) << header;
+  EXPECT_TRUE(contains(header, "'fortran_order': False")) << header;
+  EXPECT_TRUE(contains(header, "'shape': (1, 4, 1, 1)")) << header;
+  ASSERT_EQ(bytes.size(), 10u + header_len + 4 * sizeof(float));
+  float scores[4];
+  std::memcpy(scores, &bytes[10 + header_len], sizeof scores);
+  float sum = 0;
+  for (float s : scores) {
+    EXPECT_GE(s, 0.f);
+    EXPECT_LE(s, 1.f);
+    sum += s;
+  }
+  EXPECT_NEAR(sum, 1.f, 1e-5f);  // a softmax
+
+  // Deterministic: the same weights and image give the same dump.
+  const std::string npy2 = (dir_ / "again.npy").string();
+  ASSERT_EQ(cli("predict " + quote(good_cfg_) + " " + quote(image) + " --weights " + quote(weights) + " --dump " +
+                quote(npy2))
+                .code,
+            0);
+  EXPECT_EQ(read_file(npy2), bytes);
+}
+
+TEST_F(Cli, PredictOnCorruptImageExitsOne) {
+  const std::string image = write("corrupt.bmp", "BM this is not really a bitmap");
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --seed 3");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cspnet: error: " + image + ": cannot decode image")) << r.err;
+}
+
+TEST_F(Cli, PredictOnImageWithAbsurdHeaderExitsOne) {
+  std::string bmp = make_bmp(4, 4);
+  const uint32_t huge = 100000;
+  std::memcpy(&bmp[18], &huge, 4);
+  std::memcpy(&bmp[22], &huge, 4);
+  const std::string image = write("huge.bmp", bmp);
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, image + ": ")) << r.err;
+}
+
+TEST_F(Cli, PredictWithMissingImageExitsOne) {
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote((dir_ / "none.png").string()));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "none.png: cannot decode image")) << r.err;
+}
+
+TEST_F(Cli, PredictWithTruncatedWeightsExitsOne) {
+  const std::string weights = (dir_ / "good.weights").string();
+  ASSERT_EQ(cli("init " + quote(good_cfg_) + " " + quote(weights)).code, 0);
+  const std::string bytes = read_file(weights);
+  const std::string cut = write("cut.weights", bytes.substr(0, bytes.size() - 10));
+  const std::string image = write("gradient.bmp", make_bmp(8, 8));
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --weights " + quote(cut));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cut + ": truncated at offset")) << r.err;
+  EXPECT_TRUE(contains(r.err, "layer 2 (conv, " + good_cfg_ + ":18: [convolutional])")) << r.err;
+}
+
+TEST_F(Cli, InitWithUnwritablePathExitsOneAndLeavesNothing) {
+  const auto before = listing();
+  Result r = cli("init " + quote(good_cfg_) + " " + quote((dir_ / "no-such-dir" / "out.weights").string()));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cspnet: error: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "no-such-dir/out.weights: cannot create")) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "no-such-dir"));
+  EXPECT_EQ(listing(), before);
+
+  // The output path is an existing directory: the write succeeds, the rename
+  // fails, and the temporary file must be removed.
+  fs::create_directory(dir_ / "taken");
+  const auto with_dir = listing();
+  Result r2 = cli("init " + quote(good_cfg_) + " " + quote((dir_ / "taken").string()));
+  EXPECT_EQ(r2.code, 1);
+  EXPECT_TRUE(contains(r2.err, "cannot rename")) << r2.err;
+  EXPECT_EQ(listing(), with_dir);
+}
+
+TEST_F(Cli, PredictDumpToUnwritablePathExitsOneAndLeavesNothing) {
+  const std::string image = write("gradient.bmp", make_bmp(8, 8));
+  const auto before = listing();
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --dump " +
+                 quote((dir_ / "no-such-dir" / "out.npy").string()));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "no-such-dir/out.npy: cannot create")) << r.err;
+  EXPECT_EQ(listing(), before);
+}
+
+}  // namespace
