@@ -106,6 +106,10 @@ class Cli : public ::testing::Test {
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     r.out = read_file(out);
     r.err = read_file(err);
+    // In sanitizer builds the CLI is instrumented too: a report is a failure
+    // even when the exit code happens to be the expected 1.
+    EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << args << ":\n" << r.err;
+    EXPECT_EQ(r.err.find("runtime error:"), std::string::npos) << args << ":\n" << r.err;
     return r;
   }
 
