@@ -29,9 +29,9 @@ std::vector<Detection> decode_yolo(const Network& net, const std::vector<Tensor>
   // Undo the letterbox: the image occupies new_w x new_h of the input.
   float new_w = net_w, new_h = net_h;
   if (net_w / float(image_w) < net_h / float(image_h)) {
-    new_h = float(image_h * int(net_w) / image_w);
+    new_h = std::floor(float(int64_t(image_h) * int64_t(net_w) / image_w));
   } else {
-    new_w = float(image_w * int(net_h) / image_h);
+    new_w = std::floor(float(int64_t(image_w) * int64_t(net_h) / image_h));
   }
   for (size_t o = 0; o < layers.size() && o < outputs.size(); ++o) {
     const YoloParams* p = net.layer(layers[o]).yolo();

@@ -125,6 +125,7 @@ void save_npy(const std::string& path, const Tensor& tensor) {
   bool ok = std::fwrite(magic, 1, 8, file) == 8 && std::fwrite(&header_len, 2, 1, file) == 1 &&
             std::fwrite(dict.data(), 1, dict.size(), file) == dict.size() &&
             std::fwrite(tensor.data(), 4, size_t(tensor.size()), file) == size_t(tensor.size());
+  ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
   ok = std::fclose(file) == 0 && ok;
   if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());

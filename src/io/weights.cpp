@@ -114,9 +114,10 @@ void save_weights(Network& net, const std::string& path, const WeightsHeader& he
   FILE* file = std::fopen(temp.c_str(), "wb");
   if (!file) throw Error(path + ": cannot create " + temp + ": " + std::strerror(errno));
   auto fail = [&](const std::string& what) {
+    const int saved_errno = errno;  // fclose/remove may overwrite it
     std::fclose(file);
     std::remove(temp.c_str());
-    throw Error(path + ": " + what + ": " + std::strerror(errno));
+    throw Error(path + ": " + what + ": " + std::strerror(saved_errno));
   };
   WeightsHeader h = header;
   bool ok = std::fwrite(&h.major, 4, 1, file) == 1 && std::fwrite(&h.minor, 4, 1, file) == 1 &&
