@@ -9,6 +9,7 @@
 #include <iostream>
 #include <numeric>
 
+#include "bench.hpp"
 #include "cspnet/cspnet.hpp"
 
 namespace {
@@ -203,6 +204,21 @@ int main(int argc, char** argv) {
   init->add_option("out", init_out, "output .weights")->required();
   init->add_option("--seed", seed, "random seed");
 
+  CommonOptions bench_opts;
+  cli::BenchOptions bench_cfg;
+  std::string compare;
+  bool no_fold = false, no_fuse = false, no_zero_copy = false;
+  auto* bench = app.add_subcommand("bench", "time inference: median/min/max, images/s, GFLOP/s, % of FMA peak");
+  add_common(*bench, bench_opts);
+  bench->add_option("--weights", bench_cfg.weights, "darknet .weights (default: random, seed 1)");
+  bench->add_option("--runs", bench_cfg.runs, "timed runs")->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(CLI::NonNegativeNumber);
+  bench->add_flag("--layers", bench_cfg.per_layer, "per-layer time table (waits after every layer)");
+  bench->add_option("--compare", compare, "also time a peer in the same process")->check(CLI::IsMember({"opencv"}));
+  bench->add_flag("--no-fold-bn", no_fold, "keep batch norm as its own primitive");
+  bench->add_flag("--no-fuse", no_fuse, "no activation post-ops");
+  bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +229,15 @@ int main(int argc, char** argv) {
     if (*info) return run_info(info_opts, json);
     if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
     if (*init) return run_init(init_opts, init_out, seed);
+    if (*bench) {
+      Network net = load_network(bench_opts);
+      bench_cfg.cfg_path = bench_opts.cfg;
+      bench_cfg.compare_opencv = compare == "opencv";
+      bench_cfg.exec.fold_batchnorm = !no_fold;
+      bench_cfg.exec.fuse_activation = !no_fuse;
+      bench_cfg.exec.zero_copy_concat = !no_zero_copy;
+      return cli::run_bench(net, bench_cfg);
+    }
   } catch (const UsageError& e) {
     std::cerr << "cspnet: usage error: " << e.what() << "\n";
     return 2;

@@ -8,5 +8,6 @@
 #include "cspnet/image.hpp"
 #include "cspnet/layer.hpp"
 #include "cspnet/network.hpp"
+#include "cspnet/peak.hpp"
 #include "cspnet/tensor.hpp"
 #include "cspnet/weights.hpp"

@@ -41,6 +41,9 @@ class Executor {
   Tensor layer_output(int layer) const;
 
   const MemoryPlan& plan() const;
+  // Per-layer wall time (ms) of the last forward; empty unless
+  // options.profile_layers. Views and zero-copy routes take 0.
+  const std::vector<double>& layer_times_ms() const;
   // Number of route layers that run a copy kernel (0 when every concat is zero-copy).
   int copy_kernels() const;
 

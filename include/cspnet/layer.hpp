@@ -38,6 +38,7 @@ struct ExecOptions {
   bool fuse_activation = true;   // activations as oneDNN post-ops where oneDNN has them
   bool zero_copy_concat = true;  // producers write into their slice of a route's buffer
   bool reuse_memory = true;      // liveness-based buffer reuse (off: every tensor kept)
+  bool profile_layers = false;   // time every layer (waits on the stream after each)
 };
 
 struct CompileContext {

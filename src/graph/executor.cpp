@@ -1,5 +1,6 @@
 #include "cspnet/executor.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -26,6 +27,7 @@ struct Executor::State {
   std::vector<TensorView> views;  // per tensor id (layers, then the input)
   std::vector<std::unique_ptr<Kernel>> kernels;
   int copy_kernels = 0;
+  std::vector<double> layer_times_ms;
 
   State(Network& network, ExecOptions opts) : net(network), options(opts) {}
 
@@ -72,8 +74,19 @@ std::vector<Tensor> Executor::forward(const Tensor& input) {
                 s.net.input_shape().str());
   const TensorView& in = s.views.back();
   std::memcpy(in.data, input.data(), size_t(input.size()) * sizeof(float));
-  for (auto& kernel : s.kernels)
-    if (kernel) kernel->run(s.stream);
+  if (s.options.profile_layers) {
+    s.layer_times_ms.assign(s.kernels.size(), 0.0);
+    for (size_t i = 0; i < s.kernels.size(); ++i) {
+      if (!s.kernels[i]) continue;
+      auto start = std::chrono::steady_clock::now();
+      s.kernels[i]->run(s.stream);
+      s.stream.wait();
+      s.layer_times_ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+  } else {
+    for (auto& kernel : s.kernels)
+      if (kernel) kernel->run(s.stream);
+  }
   s.stream.wait();
   std::vector<Tensor> outputs;
   for (int layer : s.net.output_layers()) outputs.push_back(layer_output(layer));
@@ -92,6 +105,7 @@ Tensor Executor::layer_output(int layer) const {
 }
 
 const MemoryPlan& Executor::plan() const { return state_->plan; }
+const std::vector<double>& Executor::layer_times_ms() const { return state_->layer_times_ms; }
 int Executor::copy_kernels() const { return state_->copy_kernels; }
 
 }  // namespace cspnet

@@ -19,8 +19,9 @@ constexpr NamedActivation kActivations[] = {
     {"swish", Activation::swish},   {"hard_mish", Activation::hard_mish}, {"gelu", Activation::gelu},
 };
 
-constexpr double kSeluAlpha = 1.6732632423543772;
-constexpr double kSeluScale = 1.0507009873554805;
+// darknet's own (rounded) SELU constants, so outputs match darknet's.
+constexpr double kSeluAlpha = 1.6732;
+constexpr double kSeluScale = 1.0507;
 
 }  // namespace
 

@@ -1,0 +1,114 @@
+#include "bench.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include "cspnet/cspnet.hpp"
+
+namespace cspnet::cli {
+namespace {
+
+struct Stats {
+  double median = 0, min = 0, max = 0;
+};
+
+Stats summarise(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  return Stats{times[times.size() / 2], times.front(), times.back()};
+}
+
+// A progress line on a terminal, nothing otherwise (the summary follows).
+void show_progress(int done, int total, double elapsed_s) {
+  if (!isatty(fileno(stderr))) return;
+  double rate = done / std::max(elapsed_s, 1e-9);
+  std::fprintf(stderr, "\r  run %d/%d  %.1f runs/s  ETA %.1f s   ", done, total, rate, (total - done) / rate);
+  if (done == total) std::fprintf(stderr, "\r%60s\r", "");
+}
+
+void print_layer_table(const Network& net, const std::vector<double>& total_ms, int runs) {
+  double sum = std::accumulate(total_ms.begin(), total_ms.end(), 0.0);
+  std::printf("\n   layer   type             ms/run   share   GFLOP/s  output\n");
+  for (int i = 0; i < net.size(); ++i) {
+    double ms = total_ms[size_t(i)] / runs;
+    double gflops = ms > 0 ? net.layer(i).bflops() / (ms / 1e3) * double(net.batch()) : 0;
+    std::printf("%8d %-15s %8.3f %6.1f%% %9.1f  %s\n", i, std::string(net.layer(i).type()).c_str(), ms,
+                100 * total_ms[size_t(i)] / std::max(sum, 1e-9), gflops, net.layer(i).output_shape().str().c_str());
+  }
+}
+
+}  // namespace
+
+int run_bench(Network& net, const BenchOptions& o) {
+  const int threads = num_threads();
+  std::string weights = o.weights;
+  std::string temp_weights;
+  if (weights.empty()) {
+    init_weights(net, 1);
+  } else {
+    load_weights(net, weights);
+  }
+  ExecOptions exec = o.exec;
+  exec.profile_layers = o.per_layer;
+  Executor executor(net, exec);
+  Tensor input(net.input_shape(), 0.5f);
+
+  for (int i = 0; i < o.warmup; ++i) executor.forward(input);
+  std::vector<double> times;
+  std::vector<double> layer_ms(size_t(net.size()), 0.0);
+  auto begin = std::chrono::steady_clock::now();
+  for (int r = 0; r < o.runs; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    executor.forward(input);
+    auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    if (o.per_layer)
+      for (size_t i = 0; i < layer_ms.size(); ++i) layer_ms[i] += executor.layer_times_ms()[i];
+    show_progress(r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
+  }
+  Stats stats = summarise(times);
+  const double peak = measure_fma_peak_gflops(threads);
+  const double gflop = net.bflops() * double(net.batch());
+  const double achieved = gflop / (stats.median / 1e3);
+  const Shape in = net.input_shape();
+  std::printf("%s: %lldx%lld batch %lld, %d threads, %d runs (+%d warm-up)\n", net.name().c_str(), (long long)in.w,
+              (long long)in.h, (long long)in.n, threads, o.runs, o.warmup);
+  std::printf("  cspnet: median %.2f ms, min %.2f, max %.2f; %.1f images/s; %.1f GFLOP/s = %.0f%% of the measured "
+              "FMA peak %.1f GFLOP/s (%.3f BFLOPs/image)\n",
+              stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, achieved, 100 * achieved / peak,
+              peak, net.bflops());
+  if (o.per_layer) print_layer_table(net, layer_ms, o.runs);
+
+  if (o.compare_opencv) {
+    if (in.n != 1) throw UsageError("--compare opencv runs at batch 1 only");
+    if (weights.empty()) {
+      temp_weights = (std::filesystem::temp_directory_path() / ("cspnet-bench-" + std::to_string(getpid()) + ".weights")).string();
+      save_weights(net, temp_weights);
+      weights = temp_weights;
+    }
+    double theirs = 0;
+    try {
+      theirs = time_opencv_ms(o.cfg_path, weights, input, o.runs, o.warmup);
+    } catch (...) {
+      if (!temp_weights.empty()) std::filesystem::remove(temp_weights);
+      throw;
+    }
+    if (!temp_weights.empty()) std::filesystem::remove(temp_weights);
+    // Our median again, right after OpenCV's, so both see similar machine load.
+    std::vector<double> again;
+    for (int r = 0; r < o.runs; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      executor.forward(input);
+      again.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    double ours = std::min(stats.median, summarise(again).median);
+    std::printf("  OpenCV DNN: median %.2f ms; OpenCV / cspnet = %.2fx\n", theirs, theirs / ours);
+  }
+  return 0;
+}
+
+}  // namespace cspnet::cli

@@ -1,0 +1,28 @@
+#pragma once
+// `cspnet bench`: latency/throughput of a network, against the machine's
+// FMA peak and optionally OpenCV DNN in the same process.
+#include <string>
+
+#include "cspnet/network.hpp"
+
+namespace cspnet::cli {
+
+struct BenchOptions {
+  int runs = 20;
+  int warmup = 3;
+  bool per_layer = false;
+  bool compare_opencv = false;
+  std::string cfg_path;
+  std::string weights;  // empty: deterministic random weights
+  ExecOptions exec;
+};
+
+int run_bench(Network& net, const BenchOptions& options);
+
+// Median ms of OpenCV DNN on the same cfg/weights/input; throws if this
+// build has no OpenCV peer.
+double time_opencv_ms(const std::string& cfg, const std::string& weights, const Tensor& input, int runs,
+                      int warmup);
+bool opencv_peer_available();
+
+}  // namespace cspnet::cli
