@@ -14,6 +14,7 @@ namespace cspnet {
 struct MemoryPlan {
   std::vector<int> root;               // per tensor: the tensor whose buffer holds it
   std::vector<int64_t> root_channel;   // per tensor: first channel inside the root
+  std::vector<bool> blocked;           // per tensor: nChw16c (else plain NCHW)
   std::vector<int> slot;               // per root tensor: its buffer slot (-1 if not a root)
   std::vector<int64_t> slot_floats;    // per slot: size in floats
   std::vector<int64_t> slot_offset;    // per slot: offset in the arena, in floats

@@ -19,18 +19,32 @@ namespace cspnet {
 
 class Options;
 
-// A planned tensor inside the executor's arena: NCHW whose images may be
-// further apart than C*H*W when it is a channel slice of a larger buffer
-// (zero-copy concat, route groups). Channels, rows, columns stay dense.
+// Channel block of the blocked activation layout (oneDNN's nChw16c).
+constexpr int64_t kChannelBlock = 16;
+
+// A planned tensor inside the executor's arena. Layout per image: plain
+// NCHW, or blocked [C/16][H][W][16] (nChw16c; C is then a multiple of 16).
+// Images may be further apart than C*H*W when the tensor is a channel slice
+// of a larger buffer (zero-copy concat, route groups); in both layouts a
+// slice starting at channel c0 (a multiple of 16 when blocked) begins
+// c0*H*W floats into its image.
 struct TensorView {
   float* data = nullptr;
   Shape shape{};
   int64_t image_stride = 0;  // floats from one image to the next
+  bool blocked = false;
 
   float* image(int64_t n) const { return data + n * image_stride; }
   int64_t plane() const { return shape.h * shape.w; }
-  bool dense() const { return image_stride == shape.per_image(); }
-  dnnl::memory::desc desc() const;  // strided nchw descriptor for oneDNN
+  bool dense() const { return shape.n == 1 || image_stride == shape.per_image(); }
+  TensorView first_image() const {
+    TensorView one = *this;
+    one.shape.n = 1;
+    return one;
+  }
+  // oneDNN descriptor; a non-dense blocked view has none (use first_image()
+  // per image, see layer_util.hpp).
+  dnnl::memory::desc desc() const;
 };
 
 struct ExecOptions {
@@ -39,6 +53,7 @@ struct ExecOptions {
   bool zero_copy_concat = true;  // producers write into their slice of a route's buffer
   bool reuse_memory = true;      // liveness-based buffer reuse (off: every tensor kept)
   bool profile_layers = false;   // time every layer (waits on the stream after each)
+  bool blocked_layout = true;    // keep activations in nChw16c between layers where legal
 };
 
 struct CompileContext {
@@ -59,6 +74,13 @@ struct ParamBlob {
   const char* name;
   std::vector<float>* values;
   int64_t rows = 0, cols = 0;  // for connected weights: darknet may store them transposed
+};
+
+// How a layer constrains the layout of its activations (see the planner).
+enum class LayoutRule {
+  any,    // a oneDNN layer: each input and the output may be plain or blocked
+  same,   // inputs and output share one layout, which may be blocked
+  plain,  // plain NCHW only
 };
 
 enum class OutputKind {
@@ -84,6 +106,7 @@ class Layer {
   virtual Shape infer(std::span<const Shape> inputs) = 0;
 
   virtual OutputKind output_kind() const { return OutputKind::compute; }
+  virtual LayoutRule layout_rule() const { return LayoutRule::plain; }
   virtual int64_t view_offset() const { return 0; }
 
   // Columns of the per-layer table.

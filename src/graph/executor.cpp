@@ -10,11 +10,15 @@ namespace cspnet {
 
 dnnl::memory::desc TensorView::desc() const {
   using dims = dnnl::memory::dims;
+  const dims shape_dims{shape.n, shape.c, shape.h, shape.w};
+  if (blocked) {
+    if (!dense()) throw Error("internal: a blocked view strided across images has no oneDNN descriptor");
+    return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
+  }
   // With one image the image stride is irrelevant; describing the view as
   // dense lets oneDNN pick its fast kernels (it treats any gap as non-dense).
-  int64_t stride = shape.n == 1 ? shape.per_image() : image_stride;
-  return dnnl::memory::desc(dims{shape.n, shape.c, shape.h, shape.w}, dnnl::memory::data_type::f32,
-                            dims{stride, plane(), shape.w, 1});
+  int64_t stride = dense() ? shape.per_image() : image_stride;
+  return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dims{stride, plane(), shape.w, 1});
 }
 
 struct Executor::State {
@@ -36,7 +40,8 @@ struct Executor::State {
     const Shape& shape = tensor == net.size() ? net.input_shape() : net.layer(tensor).output_shape();
     const Shape& root_shape = root == net.size() ? net.input_shape() : net.layer(root).output_shape();
     float* base = arena.get() + plan.slot_offset[size_t(plan.slot[size_t(root)])];
-    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w, shape, root_shape.per_image()};
+    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w, shape, root_shape.per_image(),
+                      plan.blocked[size_t(tensor)]};
   }
 };
 
@@ -99,8 +104,24 @@ Tensor Executor::layer_output(int layer) const {
     throw Error("layer_output: layer " + std::to_string(layer) + " out of range 0.." + std::to_string(s.net.size() - 1));
   const TensorView& view = s.views[size_t(layer)];
   Tensor out(view.shape);
-  for (int64_t n = 0; n < view.shape.n; ++n)
-    std::memcpy(out.data() + n * view.shape.per_image(), view.image(n), size_t(view.shape.per_image()) * sizeof(float));
+  const int64_t per_image = view.shape.per_image();
+  if (!view.blocked) {
+    for (int64_t n = 0; n < view.shape.n; ++n)
+      std::memcpy(out.data() + n * per_image, view.image(n), size_t(per_image) * sizeof(float));
+    return out;
+  }
+  // Blocked: reorder each image to plain NCHW.
+  TensorView one = view.first_image();
+  TensorView plain{nullptr, one.shape, per_image, false};
+  dnnl::memory src(one.desc(), s.engine, view.data), dst(plain.desc(), s.engine, out.data());
+  dnnl::reorder copy(src, dst);
+  dnnl::stream stream(s.engine);
+  for (int64_t n = 0; n < view.shape.n; ++n) {
+    src.set_data_handle(view.image(n));
+    dst.set_data_handle(out.data() + n * per_image);
+    copy.execute(stream, src, dst);
+  }
+  stream.wait();
   return out;
 }
 

@@ -47,6 +47,47 @@ void place_tensors(const Network& net, const ExecOptions& options, std::vector<i
   }
 }
 
+// Tensors that must share a layout form classes (union-find): everything in
+// one root buffer, and the operands of every layer whose rule is `same`. A
+// class is blocked when every member can be (channels and channel offset
+// multiples of the block) and none is forced plain (plain-only layers, the
+// network input and outputs).
+void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
+  const int count = net.size() + 1, input_id = net.size();
+  plan.blocked.assign(size_t(count), false);
+  if (!options.blocked_layout) return;
+  std::vector<int> parent(static_cast<size_t>(count));
+  for (int t = 0; t < count; ++t) parent[size_t(t)] = t;
+  auto find = [&](int t) {
+    while (parent[size_t(t)] != t) t = parent[size_t(t)] = parent[size_t(parent[size_t(t)])];
+    return t;
+  };
+  auto unite = [&](int a, int b) { parent[size_t(find(a))] = find(b); };
+  std::vector<bool> can_block(size_t(count), false);
+  for (int t = 0; t < count; ++t) {
+    const Shape& s = t == input_id ? net.input_shape() : net.layer(t).output_shape();
+    can_block[size_t(t)] = s.c % kChannelBlock == 0 && plan.root_channel[size_t(t)] % kChannelBlock == 0;
+    unite(t, plan.root[size_t(t)]);
+  }
+  can_block[size_t(input_id)] = false;
+  for (int o : net.output_layers()) can_block[size_t(o)] = false;
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    LayoutRule rule = layer.output_kind() == OutputKind::compute ? layer.layout_rule() : LayoutRule::same;
+    if (rule == LayoutRule::any) continue;
+    for (int in : layer.inputs()) {
+      int t = in < 0 ? input_id : in;
+      unite(t, i);
+      if (rule == LayoutRule::plain) can_block[size_t(t)] = false;
+    }
+    if (rule == LayoutRule::plain) can_block[size_t(i)] = false;
+  }
+  std::vector<bool> class_ok(size_t(count), true);
+  for (int t = 0; t < count; ++t)
+    if (!can_block[size_t(t)]) class_ok[size_t(find(t))] = false;
+  for (int t = 0; t < count; ++t) plan.blocked[size_t(t)] = class_ok[size_t(find(t))];
+}
+
 }  // namespace
 
 MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
@@ -69,6 +110,8 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
     plan.root[size_t(t)] = r;
     plan.root_channel[size_t(t)] = channel;
   }
+
+  choose_layouts(net, options, plan);
 
   // Lifetimes of root buffers in steps: the input is written at step 0,
   // layer i runs at step i+1.

@@ -8,6 +8,7 @@ namespace {
 class AvgpoolLayer final : public Layer {
  public:
   std::string_view type() const override { return "avg"; }
+  LayoutRule layout_rule() const override { return LayoutRule::any; }
   Shape infer(std::span<const Shape> in) override {
     input_ = in[0];
     return Shape{input_.n, input_.c, 1, 1};
@@ -15,13 +16,16 @@ class AvgpoolLayer final : public Layer {
   std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
     using namespace dnnl;
     const TensorView& in = ctx.inputs[0];
+    const bool each_image = per_image({in, ctx.output});
     pooling_forward::primitive_desc pd(
-        {prop_kind::forward_inference, algorithm::pooling_avg_exclude_padding, in.desc(), ctx.output.desc(),
-         memory::dims{1, 1}, memory::dims{in.shape.h, in.shape.w}, memory::dims{0, 0}, memory::dims{0, 0}},
+        {prop_kind::forward_inference, algorithm::pooling_avg_exclude_padding, arg_view(in, each_image).desc(),
+         arg_view(ctx.output, each_image).desc(), memory::dims{1, 1}, memory::dims{in.shape.h, in.shape.w},
+         memory::dims{0, 0}, memory::dims{0, 0}},
         ctx.engine);
-    return std::make_unique<PrimitiveKernel>(
-        pooling_forward(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, memory_of(in, ctx.engine)},
-                                                             {DNNL_ARG_DST, memory_of(ctx.output, ctx.engine)}});
+    return std::make_unique<ViewPrimitiveKernel>(
+        pooling_forward(pd), std::unordered_map<int, memory>{},
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, ctx.output, each_image)}, each_image,
+        ctx.engine);
   }
 
  private:

@@ -20,6 +20,7 @@ class ConnectedLayer final : public Layer {
     activation_ = parse_activation(o.get_string("activation", "logistic"), o.where("activation"));
   }
   std::string_view type() const override { return "connected"; }
+  LayoutRule layout_rule() const override { return LayoutRule::any; }
   int filters() const override { return outputs_; }
 
   Shape infer(std::span<const Shape> in) override {
@@ -81,13 +82,16 @@ class ConnectedLayer final : public Layer {
     }
     dims weight_dims{outputs_, in.shape.c, in.shape.h, in.shape.w};
     memory::desc bias_md(dims{outputs_}, memory::data_type::f32, memory::format_tag::x);
-    memory::desc dst_md(dims{out.shape.n, outputs_}, memory::data_type::f32, dims{out.image_stride, 1});
+    // The output is O x 1 x 1: the same memory in plain and blocked layouts.
+    const bool each_image = per_image({in, out});
+    const int64_t rows = each_image ? 1 : out.shape.n;
+    memory::desc dst_md(dims{rows, outputs_}, memory::data_type::f32, dims{outputs_, 1});
     post_ops ops;
     bool fused = ctx.options.fuse_activation && append_activation_post_op(activation_, ops);
     primitive_attr attr;
     attr.set_post_ops(ops);
     inner_product_forward::primitive_desc pd(
-        {prop_kind::forward_inference, in.desc(),
+        {prop_kind::forward_inference, arg_view(in, each_image).desc(),
          memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_md, dst_md},
         attr, ctx.engine);
     memory user_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, ctx.engine,
@@ -99,11 +103,11 @@ class ConnectedLayer final : public Layer {
     memory bias_mem(bias_md, ctx.engine);
     std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
     auto sequence = std::make_unique<SequenceKernel>();
-    sequence->add(std::make_unique<PrimitiveKernel>(
-        inner_product_forward(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, memory_of(in, ctx.engine)},
-                                                                   {DNNL_ARG_WEIGHTS, ip_weights},
-                                                                   {DNNL_ARG_BIAS, bias_mem},
-                                                                   {DNNL_ARG_DST, memory(dst_md, ctx.engine, out.data)}}));
+    sequence->add(std::make_unique<ViewPrimitiveKernel>(
+        inner_product_forward(pd),
+        std::unordered_map<int, memory>{{DNNL_ARG_WEIGHTS, ip_weights}, {DNNL_ARG_BIAS, bias_mem}},
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), ViewArg{DNNL_ARG_DST, out, dst_md}}, each_image,
+        ctx.engine));
     if (!fused && activation_ != Activation::linear) {
       Activation act = activation_;
       sequence->add(make_kernel([act, out](stream&) {

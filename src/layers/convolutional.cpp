@@ -37,6 +37,7 @@ class ConvolutionalLayer final : public Layer {
   }
 
   std::string_view type() const override { return "conv"; }
+  LayoutRule layout_rule() const override { return LayoutRule::any; }
 
   Shape infer(std::span<const Shape> in) override {
     const Shape& x = in[0];
@@ -138,11 +139,8 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   int64_t extent_h = int64_t{size_ - 1} * dilation_ + 1, extent_w = extent_h;
   int64_t pad_b = padding_after(in.shape.h, out_h_, extent_h, stride_y_, padding_);
   int64_t pad_r = padding_after(in.shape.w, out_w_, extent_w, stride_x_, padding_);
-  // Negative trailing padding = unread trailing input rows/columns: crop them.
-  memory::desc src_md = cropped_desc(in, in.shape.h + std::min<int64_t>(pad_b, 0),
-                                     in.shape.w + std::min<int64_t>(pad_r, 0));
-  pad_b = std::max<int64_t>(pad_b, 0);
-  pad_r = std::max<int64_t>(pad_r, 0);
+  const bool each_image = per_image({in, out});
+  const memory::desc src_md = arg_view(in, each_image).desc(), dst_md = arg_view(out, each_image).desc();
 
   dims weight_dims = groups_ == 1 ? dims{filters_, channels_, size_, size_}
                                   : dims{groups_, filters_ / groups_, channels_ / groups_, size_, size_};
@@ -159,13 +157,23 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
 
   dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1};
   dims pad_l{padding_, padding_}, pad_rb{pad_b, pad_r};
-  auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                    src_md, weights_any, bias_md, out.desc(), strides, dilates,
-                                                    pad_l, pad_rb)
-                        : convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                    src_md, weights_any, out.desc(), strides, dilates, pad_l,
-                                                    pad_rb);
-  convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
+  auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
+    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                      src, weights_any, bias_md, dst, strides, dilates, pad_l, pad_rb)
+                          : convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                      src, weights_any, dst, strides, dilates, pad_l, pad_rb);
+    return convolution_forward::primitive_desc(desc, attr, ctx.engine);
+  };
+  convolution_forward::primitive_desc pd = make_pd(src_md, dst_md);
+  if (is_reference_impl(pd.impl_info_str())) {
+    // e.g. a blocked input feeding a plain output whose channels are not a
+    // multiple of the block: let oneDNN choose both layouts and stage them.
+    auto any = [](const memory::desc& md) {
+      return memory::desc(md.dims(), memory::data_type::f32, memory::format_tag::any);
+    };
+    convolution_forward::primitive_desc staged = make_pd(any(src_md), any(dst_md));
+    if (!is_reference_impl(staged.impl_info_str())) pd = staged;
+  }
 
   // Reorder the weights once into the layout the primitive chose.
   memory user_weights({weight_dims, memory::data_type::f32, user_weights_tag}, ctx.engine, weights.data());
@@ -176,30 +184,31 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   memory bias_mem(bias_md, ctx.engine);
   std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
 
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(src_md, ctx.engine, in.data)},
-                                       {DNNL_ARG_WEIGHTS, conv_weights},
-                                       {DNNL_ARG_DST, memory_of(out, ctx.engine)}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_WEIGHTS, conv_weights}};
   if (with_bias) args.emplace(DNNL_ARG_BIAS, bias_mem);
   auto sequence = std::make_unique<SequenceKernel>();
-  sequence->add(std::make_unique<PrimitiveKernel>(convolution_forward(pd), std::move(args)));
+  sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
+                                                      std::vector<ViewArg>{ViewArg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false},
+                                                                           ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true}},
+                                                      each_image, ctx.engine));
 
   if (batch_norm_ && !fold) {
     auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |
                  normalization_flags::use_shift;
     batch_normalization_forward::primitive_desc bn_pd(
-        {prop_kind::forward_inference, out.desc(), kBatchNormEpsilon, flags}, ctx.engine);
+        {prop_kind::forward_inference, dst_md, kBatchNormEpsilon, flags}, ctx.engine);
     auto vector_memory = [&](const std::vector<float>& values) {
       memory m(bias_md, ctx.engine);
       std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
       return m;
     };
-    std::unordered_map<int, memory> bn_args{{DNNL_ARG_SRC, memory_of(out, ctx.engine)},
-                                            {DNNL_ARG_DST, memory_of(out, ctx.engine)},
-                                            {DNNL_ARG_MEAN, vector_memory(rolling_mean_)},
+    std::unordered_map<int, memory> bn_args{{DNNL_ARG_MEAN, vector_memory(rolling_mean_)},
                                             {DNNL_ARG_VARIANCE, vector_memory(rolling_variance_)},
                                             {DNNL_ARG_SCALE, vector_memory(scales_)},
                                             {DNNL_ARG_SHIFT, vector_memory(biases_)}};
-    sequence->add(std::make_unique<PrimitiveKernel>(batch_normalization_forward(bn_pd), std::move(bn_args)));
+    sequence->add(std::make_unique<ViewPrimitiveKernel>(
+        batch_normalization_forward(bn_pd), std::move(bn_args),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
   }
   if (!fused_activation && activation_ != Activation::linear) {
     Activation act = activation_;

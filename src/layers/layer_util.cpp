@@ -2,11 +2,38 @@
 
 namespace cspnet {
 
-dnnl::memory::desc cropped_desc(const TensorView& view, int64_t h, int64_t w) {
-  using dims = dnnl::memory::dims;
-  return dnnl::memory::desc(dims{view.shape.n, view.shape.c, h, w}, dnnl::memory::data_type::f32,
-                            dims{view.shape.n == 1 ? view.shape.c * view.plane() : view.image_stride,
-                                 view.plane(), view.shape.w, 1});
+ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
+                                         std::vector<ViewArg> view_args, bool per_image, const dnnl::engine& engine)
+    : primitive_(std::move(primitive)),
+      args_(std::move(fixed_args)),
+      view_args_(std::move(view_args)),
+      per_image_(per_image),
+      images_(view_args_.empty() ? 1 : view_args_.front().view.shape.n) {
+  for (const auto& a : view_args_) {
+    dnnl::memory view_memory(a.desc, engine, a.view.data);
+    view_memories_.push_back(view_memory);
+    if (a.staged.is_zero() || a.staged == a.desc) {
+      args_.insert_or_assign(a.arg, view_memory);
+      continue;
+    }
+    dnnl::memory staged(a.staged, engine);
+    args_.insert_or_assign(a.arg, staged);
+    dnnl::reorder reorder = a.output ? dnnl::reorder(staged, view_memory) : dnnl::reorder(view_memory, staged);
+    staging_.push_back(Staging{view_memory, staged, reorder, a.output});
+  }
+}
+
+void ViewPrimitiveKernel::run(dnnl::stream& stream) {
+  const int64_t passes = per_image_ ? images_ : 1;
+  for (int64_t n = 0; n < passes; ++n) {
+    if (per_image_)
+      for (size_t i = 0; i < view_args_.size(); ++i) view_memories_[i].set_data_handle(view_args_[i].view.image(n));
+    for (auto& stage : staging_)
+      if (!stage.output) stage.reorder.execute(stream, stage.view_memory, stage.staged);
+    primitive_.execute(stream, args_);
+    for (auto& stage : staging_)
+      if (stage.output) stage.reorder.execute(stream, stage.staged, stage.view_memory);
+  }
 }
 
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <initializer_list>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,56 @@ class PrimitiveKernel final : public Kernel {
   std::unordered_map<int, dnnl::memory> args_;
 };
 
+// A oneDNN primitive whose activation arguments are planner views. When the
+// batch's images are not evenly spaced (a channel slice of a larger buffer at
+// batch > 1) the primitive is built for one image and run once per image:
+// use `per_image(views)` to decide and `arg_view(view, per_image)` for the
+// descriptors the primitive is built from.
+struct ViewArg {
+  int arg;                  // DNNL_ARG_*
+  TensorView view;
+  dnnl::memory::desc desc;  // the view as stored (one image when run per image)
+  // The layout the primitive was built for, when it differs from `desc`:
+  // the view is reordered into (inputs) or out of (outputs) a staging buffer.
+  dnnl::memory::desc staged{};
+  bool output = false;
+};
+
+class ViewPrimitiveKernel final : public Kernel {
+ public:
+  ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
+                      std::vector<ViewArg> view_args, bool per_image, const dnnl::engine& engine);
+  void run(dnnl::stream& stream) override;
+
+ private:
+  struct Staging {
+    dnnl::memory view_memory, staged;
+    dnnl::reorder reorder;
+    bool output;
+  };
+  dnnl::primitive primitive_;
+  std::unordered_map<int, dnnl::memory> args_;
+  std::vector<ViewArg> view_args_;
+  std::vector<dnnl::memory> view_memories_;  // per view arg: bound to the arena
+  std::vector<Staging> staging_;
+  bool per_image_;
+  int64_t images_;
+};
+
+inline bool per_image(std::initializer_list<TensorView> views) {
+  for (const auto& view : views)
+    if (!view.dense()) return true;
+  return false;
+}
+inline TensorView arg_view(const TensorView& view, bool per_image) { return per_image ? view.first_image() : view; }
+inline ViewArg view_arg(int arg, const TensorView& view, bool per_image, bool output = false) {
+  return ViewArg{arg, view, arg_view(view, per_image).desc(), {}, output};
+}
+// oneDNN's reference implementations are orders of magnitude slower than its
+// JIT kernels; a layer that lands on one retries with layouts of oneDNN's
+// choosing and stages the views (see ViewArg::staged).
+inline bool is_reference_impl(const char* impl) { return std::string(impl).find("ref") != std::string::npos; }
+
 // Runs several kernels in order as one.
 class SequenceKernel final : public Kernel {
  public:
@@ -54,13 +105,9 @@ inline dnnl::memory memory_of(const TensorView& view, const dnnl::engine& engine
   return dnnl::memory(view.desc(), engine, view.data);
 }
 
-// A view restricted to its first h rows and w columns (same strides): used
-// when darknet's output arithmetic leaves trailing input cells unread, which
-// oneDNN would express as negative right padding.
-dnnl::memory::desc cropped_desc(const TensorView& view, int64_t h, int64_t w);
-
 // Right/bottom padding oneDNN needs so that its output size equals darknet's:
-// out = (in + pad_before + pad_after - extent) / stride + 1.
+// out = (in + pad_before + pad_after - extent) / stride + 1. Negative when
+// darknet's arithmetic leaves trailing input cells unread; oneDNN accepts that.
 inline int64_t padding_after(int64_t in, int64_t out, int64_t extent, int64_t stride, int64_t pad_before) {
   return (out - 1) * stride + extent - in - pad_before;
 }

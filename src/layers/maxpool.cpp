@@ -28,6 +28,7 @@ class MaxpoolLayer final : public Layer {
   }
 
   std::string_view type() const override { return depth_ ? "maxout" : "max"; }
+  LayoutRule layout_rule() const override { return depth_ ? LayoutRule::plain : LayoutRule::same; }
 
   Shape infer(std::span<const Shape> in) override {
     input_ = in[0];
@@ -65,16 +66,16 @@ class MaxpoolLayer final : public Layer {
     int64_t pad_before = padding_ / 2;
     int64_t pad_b = padding_after(in.shape.h, out_.h, size_, stride_y_, pad_before);
     int64_t pad_r = padding_after(in.shape.w, out_.w, size_, stride_x_, pad_before);
-    memory::desc src_md = cropped_desc(in, in.shape.h + std::min<int64_t>(pad_b, 0),
-                                       in.shape.w + std::min<int64_t>(pad_r, 0));
+    const bool each_image = per_image({in, ctx.output});
     pooling_forward::primitive_desc pd(
-        {prop_kind::forward_inference, algorithm::pooling_max, src_md, ctx.output.desc(),
-         memory::dims{stride_y_, stride_x_}, memory::dims{size_, size_}, memory::dims{pad_before, pad_before},
-         memory::dims{std::max<int64_t>(pad_b, 0), std::max<int64_t>(pad_r, 0)}},
+        {prop_kind::forward_inference, algorithm::pooling_max, arg_view(in, each_image).desc(),
+         arg_view(ctx.output, each_image).desc(), memory::dims{stride_y_, stride_x_}, memory::dims{size_, size_},
+         memory::dims{pad_before, pad_before}, memory::dims{pad_b, pad_r}},
         ctx.engine);
-    return std::make_unique<PrimitiveKernel>(
-        pooling_forward(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, memory(src_md, ctx.engine, in.data)},
-                                                             {DNNL_ARG_DST, memory_of(ctx.output, ctx.engine)}});
+    return std::make_unique<ViewPrimitiveKernel>(
+        pooling_forward(pd), std::unordered_map<int, memory>{},
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, ctx.output, each_image)}, each_image,
+        ctx.engine);
   }
 
   std::unique_ptr<Kernel> compile_maxout(const CompileContext& ctx) const {

@@ -40,6 +40,8 @@ class RouteLayer final : public Layer {
       out.c += in[i].c / groups_;
     }
     chunk_offset_ = in[0].c / groups_ * group_id_;
+    chunks_aligned_ = true;
+    for (const Shape& s : in) chunks_aligned_ = chunks_aligned_ && (s.c / groups_) % kChannelBlock == 0;
     return out;
   }
 
@@ -48,6 +50,9 @@ class RouteLayer final : public Layer {
     return groups_ == 1 ? OutputKind::concat : OutputKind::compute;
   }
   int64_t view_offset() const override { return chunk_offset_; }
+  // The copy kernel moves whole channel ranges: valid in the blocked layout
+  // when every range starts and ends on a channel block.
+  LayoutRule layout_rule() const override { return chunks_aligned_ ? LayoutRule::same : LayoutRule::plain; }
 
   std::string geometry() const override {
     std::string text;
@@ -89,6 +94,7 @@ class RouteLayer final : public Layer {
  private:
   int groups_ = 1, group_id_ = 0;
   int64_t chunk_offset_ = 0;
+  bool chunks_aligned_ = false;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@ class SamLayer final : public Layer {
     set_inputs({site.index - 1, from});
   }
   std::string_view type() const override { return "sam"; }
+  LayoutRule layout_rule() const override { return LayoutRule::same; }  // elementwise
   std::string geometry() const override { return std::to_string(inputs()[1]); }
   Shape infer(std::span<const Shape> in) override {
     if (!(in[0] == in[1]))

@@ -19,6 +19,7 @@ class ScaleChannelsLayer final : public Layer {
     set_inputs({site.index - 1, from});
   }
   std::string_view type() const override { return "scale_channels"; }
+  LayoutRule layout_rule() const override { return LayoutRule::same; }
   std::string geometry() const override { return std::to_string(inputs()[1]); }
   Shape infer(std::span<const Shape> in) override {
     const Shape &scale = in[0], &map = in[1];
@@ -30,15 +31,19 @@ class ScaleChannelsLayer final : public Layer {
   std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
     TensorView scale = ctx.inputs[0], map = ctx.inputs[1], out = ctx.output;
     Activation act = activation_;
-    return make_kernel([scale, map, out, act](dnnl::stream&) {
-      const int64_t plane = out.plane();
+    // The C x 1 x 1 scales are in channel order in both layouts; a blocked
+    // map interleaves 16 channels per cell.
+    const int64_t lanes = map.blocked ? kChannelBlock : 1;
+    return make_kernel([scale, map, out, act, lanes](dnnl::stream&) {
+      const int64_t plane = out.plane(), blocks = out.shape.c / lanes;
 #pragma omp parallel for collapse(2) schedule(static)
       for (int64_t n = 0; n < out.shape.n; ++n)
-        for (int64_t c = 0; c < out.shape.c; ++c) {
-          float s = scale.image(n)[c];
-          const float* x = map.image(n) + c * plane;
-          float* y = out.image(n) + c * plane;
-          for (int64_t i = 0; i < plane; ++i) y[i] = s * x[i];
+        for (int64_t b = 0; b < blocks; ++b) {
+          const float* s = scale.image(n) + b * lanes;
+          const float* x = map.image(n) + b * plane * lanes;
+          float* y = out.image(n) + b * plane * lanes;
+          for (int64_t i = 0; i < plane; ++i)
+            for (int64_t l = 0; l < lanes; ++l) y[i * lanes + l] = s[l] * x[i * lanes + l];
         }
       for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
     });

@@ -28,9 +28,13 @@ class ShortcutLayer final : public Layer {
   }
 
   std::string_view type() const override { return "shortcut"; }
+  // Equal shapes: an elementwise sum over each image, whatever the layout.
+  LayoutRule layout_rule() const override { return same_shapes_ ? LayoutRule::same : LayoutRule::plain; }
 
   Shape infer(std::span<const Shape> in) override {
     out_ = in[0];
+    same_shapes_ = true;
+    for (size_t i = 1; i < in.size(); ++i) same_shapes_ = same_shapes_ && in[i] == in[0];
     for (size_t i = 1; i < in.size(); ++i) {
       const Shape& from = in[i];
       // darknet's own consistency rule: the same integer ratio on both axes.
@@ -58,6 +62,17 @@ class ShortcutLayer final : public Layer {
     TensorView out = ctx.output;
     Activation act = activation_;
     float alpha = alpha_, beta = beta_;
+    if (same_shapes_ && ins.size() == 2)
+      return make_kernel([ins, out, act, alpha, beta](dnnl::stream&) {
+        const int64_t per_image = out.shape.per_image();
+        for (int64_t n = 0; n < out.shape.n; ++n) {
+          const float *a = ins[0].image(n), *b = ins[1].image(n);
+          float* dst = out.image(n);
+#pragma omp parallel for schedule(static)
+          for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i] + beta * b[i];
+          activate_array(act, dst, per_image);
+        }
+      });
     return make_kernel([ins, out, act, alpha, beta](dnnl::stream&) {
       const TensorView& prev = ins[0];
       const int64_t per_image = out.shape.per_image();
@@ -93,6 +108,7 @@ class ShortcutLayer final : public Layer {
   Activation activation_ = Activation::linear;
   float alpha_ = 1.f, beta_ = 1.f;
   Shape out_{};
+  bool same_shapes_ = true;
 };
 
 }  // namespace

@@ -19,6 +19,7 @@ class UpsampleLayer final : public Layer {
     scale_ = o.get_float("scale", 1.f);
   }
   std::string_view type() const override { return reverse_ ? "downsample" : "upsample"; }
+  LayoutRule layout_rule() const override { return LayoutRule::same; }
   std::string geometry() const override { return std::to_string(stride_) + "x"; }
 
   Shape infer(std::span<const Shape> in) override {
@@ -36,23 +37,30 @@ class UpsampleLayer final : public Layer {
     int64_t s = stride_;
     float scale = scale_;
     bool reverse = reverse_;
-    return make_kernel([in, out, s, scale, reverse](dnnl::stream&) {
+    // Blocked layout: planes of 16 interleaved channels, so each "channel
+    // plane" below is a channel block and each cell holds 16 values.
+    const int64_t lanes = in.blocked ? kChannelBlock : 1;
+    return make_kernel([in, out, s, scale, reverse, lanes](dnnl::stream&) {
       const TensorView& big = reverse ? in : out;
       const TensorView& small = reverse ? out : in;
+      const int64_t planes = in.shape.c / lanes;
 #pragma omp parallel for collapse(2) schedule(static)
       for (int64_t n = 0; n < in.shape.n; ++n)
-        for (int64_t c = 0; c < in.shape.c; ++c) {
-          float* b = big.image(n) + c * big.plane();
-          float* sm = small.image(n) + c * small.plane();
+        for (int64_t c = 0; c < planes; ++c) {
+          float* b = big.image(n) + c * big.plane() * lanes;
+          float* sm = small.image(n) + c * small.plane() * lanes;
           if (reverse)
-            for (int64_t i = 0; i < small.plane(); ++i) sm[i] = 0;
+            for (int64_t i = 0; i < small.plane() * lanes; ++i) sm[i] = 0;
           for (int64_t y = 0; y < big.shape.h; ++y)
             for (int64_t x = 0; x < big.shape.w; ++x) {
-              float& small_cell = sm[(y / s) * small.shape.w + x / s];
-              if (reverse)
-                small_cell += scale * b[y * big.shape.w + x];
-              else
-                b[y * big.shape.w + x] = scale * small_cell;
+              float* small_cell = sm + ((y / s) * small.shape.w + x / s) * lanes;
+              float* big_cell = b + (y * big.shape.w + x) * lanes;
+              for (int64_t l = 0; l < lanes; ++l) {
+                if (reverse)
+                  small_cell[l] += scale * big_cell[l];
+                else
+                  big_cell[l] = scale * small_cell[l];
+              }
             }
         }
     });

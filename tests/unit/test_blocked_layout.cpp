@@ -1,0 +1,134 @@
+// The blocked activation layout (nChw16c) chosen by the planner must give the
+// same numbers as plain NCHW, for every layer, at batch 1 and at batch > 1
+// (where channel slices are strided and oneDNN primitives run per image).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cspnet/cspnet.hpp"
+#include "test_helpers.hpp"
+
+namespace {
+
+using namespace cspnet;
+
+// Channel counts are multiples of 16 so the planner can block them; the
+// final [yolo]-free head has 20 channels and stays plain (a blocked input
+// feeding a plain output: the staged-layout path).
+const char* kBlockable = R"(
+[net]
+width=24
+height=20
+channels=3
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=1
+pad=1
+activation=leaky
+[route]
+layers=-1
+groups=2
+group_id=1
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+pad=1
+activation=mish
+[shortcut]
+from=-2
+activation=linear
+[convolutional]
+filters=16
+size=1
+activation=logistic
+[sam]
+from=-2
+[route]
+layers=-1,1
+[maxpool]
+size=3
+stride=1
+[avgpool]
+[convolutional]
+filters=32
+size=1
+activation=logistic
+[scale_channels]
+from=-3
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=2
+pad=1
+activation=swish
+[upsample]
+stride=2
+[route]
+layers=-1,-3
+[route]
+layers=-1,6
+groups=2
+group_id=0
+[convolutional]
+filters=20
+size=1
+activation=linear
+)";
+
+Network blockable(int batch) {
+  Network net = Network::from_cfg(parse_cfg_text(kBlockable, "blockable.cfg"));
+  net.reshape(24, 20, batch);
+  init_weights(net, 21);
+  return net;
+}
+
+void expect_same_as_plain(int batch) {
+  Network net = blockable(batch);
+  ExecOptions blocked, plain;
+  blocked.reuse_memory = plain.reuse_memory = false;
+  plain.blocked_layout = false;
+  MemoryPlan plan = plan_memory(net, blocked);
+  int blocked_tensors = 0;
+  for (int i = 0; i < net.size(); ++i) blocked_tensors += plan.blocked[size_t(i)];
+  ASSERT_GE(blocked_tensors, net.size() / 2) << "the planner blocked too few tensors for this test to mean much";
+  EXPECT_FALSE(plan.blocked[size_t(net.size() - 1)]) << "network outputs stay plain";
+
+  Tensor input = tests::random_input(net.input_shape(), 5);
+  Executor a(net, blocked), b(net, plain);
+  a.forward(input);
+  b.forward(input);
+  for (int i = 0; i < net.size(); ++i) {
+    Tensor x = a.layer_output(i), y = b.layer_output(i);
+    ASSERT_EQ(x.size(), y.size());
+    double scale = 0, worst = 0;
+    for (int64_t k = 0; k < x.size(); ++k) {
+      scale = std::max(scale, double(std::fabs(y.data()[k])));
+      worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
+    }
+    EXPECT_LE(worst, 1e-5 * std::max(1.0, scale))
+        << "layer " << i << " (" << net.layer(i).type() << ", blocked=" << plan.blocked[size_t(i)] << ")";
+  }
+}
+
+TEST(BlockedLayout, EveryLayerEqualsThePlainLayoutAtBatchOne) { expect_same_as_plain(1); }
+
+TEST(BlockedLayout, EveryLayerEqualsThePlainLayoutAtBatchThree) { expect_same_as_plain(3); }
+
+TEST(BlockedLayout, ChannelsOffTheBlockStayPlain) {
+  Network net = Network::from_cfg(parse_cfg_text(
+      "[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nfilters=24\nsize=1\nactivation=relu\n"
+      "[convolutional]\nfilters=32\nsize=1\nactivation=relu\n[route]\nlayers=-1\ngroups=4\ngroup_id=1\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n",
+      "plain.cfg"));
+  MemoryPlan plan = plan_memory(net, ExecOptions{});
+  EXPECT_FALSE(plan.blocked[0]);  // 24 channels
+  EXPECT_FALSE(plan.blocked[2]);  // an 8-channel slice starting at channel 8
+  EXPECT_FALSE(plan.blocked[1]);  // shares its buffer with that slice
+  EXPECT_FALSE(plan.blocked[size_t(net.size())]);  // the network input
+}
+
+}  // namespace
