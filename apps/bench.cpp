@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <cmath>
 #include <numeric>
+#include <random>
 
 #include "cspnet/cspnet.hpp"
 
@@ -39,6 +41,38 @@ void print_layer_table(const Network& net, const std::vector<double>& total_ms, 
     std::printf("%8d %-15s %8.3f %6.1f%% %9.1f  %s\n", i, std::string(net.layer(i).type()).c_str(), ms,
                 100 * total_ms[size_t(i)] / std::max(sum, 1e-9), gflops, net.layer(i).output_shape().str().c_str());
   }
+}
+
+// Reduced precision against fp32 on random inputs: top-1 agreement of the
+// (first) output and the largest error relative to the output's range.
+void report_precision(Network& net, const ExecOptions& reduced, int inputs) {
+  ExecOptions full = reduced;
+  full.precision = Precision::fp32;
+  full.profile_layers = false;
+  Executor a(net, reduced), b(net, full);
+  int agree = 0;
+  double worst = 0;
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  for (int k = 0; k < inputs; ++k) {
+    Tensor input(net.input_shape());
+    for (auto& v : input.values()) v = uniform(rng);
+    Tensor x = a.forward(input)[0], y = b.forward(input)[0];
+    const int64_t per = x.size() / x.shape().n;
+    double scale = 0, err = 0;
+    for (int64_t i = 0; i < x.size(); ++i) {
+      scale = std::max(scale, double(std::fabs(y.data()[i])));
+      err = std::max(err, double(std::fabs(x.data()[i] - y.data()[i])));
+    }
+    worst = std::max(worst, err / std::max(scale, 1e-30));
+    for (int64_t n = 0; n < x.shape().n; ++n) {
+      const float *px = x.data() + n * per, *py = y.data() + n * per;
+      agree += std::max_element(px, px + per) - px == std::max_element(py, py + per) - py;
+    }
+  }
+  const int total = inputs * int(net.batch());
+  std::printf("  bf16 vs fp32 on %d random inputs: top-1 agreement %.1f%% (%d/%d), max |bf16 - fp32| / max |fp32| = %.2e\n",
+              total, 100.0 * agree / total, agree, total, worst);
 }
 
 }  // namespace
@@ -75,13 +109,15 @@ int run_bench(Network& net, const BenchOptions& o) {
   const double gflop = net.bflops() * double(net.batch());
   const double achieved = gflop / (stats.median / 1e3);
   const Shape in = net.input_shape();
-  std::printf("%s: %lldx%lld batch %lld, %d threads, %d runs (+%d warm-up)\n", net.name().c_str(), (long long)in.w,
-              (long long)in.h, (long long)in.n, threads, o.runs, o.warmup);
+  std::printf("%s: %lldx%lld batch %lld, %d threads, %s, %d runs (+%d warm-up)\n", net.name().c_str(), (long long)in.w,
+              (long long)in.h, (long long)in.n, threads, exec.precision == Precision::bf16 ? "bf16" : "fp32", o.runs,
+              o.warmup);
   std::printf("  cspnet: median %.2f ms, min %.2f, max %.2f; %.1f images/s; %.1f GFLOP/s = %.0f%% of the measured "
               "FMA peak %.1f GFLOP/s (%.3f BFLOPs/image)\n",
               stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, achieved, 100 * achieved / peak,
               peak, net.bflops());
   if (o.per_layer) print_layer_table(net, layer_ms, o.runs);
+  if (exec.precision != Precision::fp32) report_precision(net, exec, o.accuracy_inputs);
 
   if (o.compare_opencv) {
     if (in.n != 1) throw UsageError("--compare opencv runs at batch 1 only");

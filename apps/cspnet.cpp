@@ -11,6 +11,7 @@
 
 #include "bench.hpp"
 #include "cspnet/cspnet.hpp"
+#include "zoo_commands.hpp"
 
 namespace {
 
@@ -215,9 +216,19 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(CLI::NonNegativeNumber);
   bench->add_flag("--layers", bench_cfg.per_layer, "per-layer time table (waits after every layer)");
   bench->add_option("--compare", compare, "also time a peer in the same process")->check(CLI::IsMember({"opencv"}));
+  std::string precision = "fp32";
+  bench->add_option("--precision", precision, "fp32, or bf16 convolutions (reports agreement with fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 vs fp32 check")
+      ->check(CLI::PositiveNumber);
+  bool no_blocked = false;
+  bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW");
   bench->add_flag("--no-fold-bn", no_fold, "keep batch norm as its own primitive");
   bench->add_flag("--no-fuse", no_fuse, "no activation post-ops");
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
+
+  cli::ZooCommands zoo_commands;
+  zoo_commands.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -229,6 +240,7 @@ int main(int argc, char** argv) {
     if (*info) return run_info(info_opts, json);
     if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
     if (*init) return run_init(init_opts, init_out, seed);
+    if (zoo_commands.selected()) return zoo_commands.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;
@@ -236,6 +248,8 @@ int main(int argc, char** argv) {
       bench_cfg.exec.fold_batchnorm = !no_fold;
       bench_cfg.exec.fuse_activation = !no_fuse;
       bench_cfg.exec.zero_copy_concat = !no_zero_copy;
+      bench_cfg.exec.blocked_layout = !no_blocked;
+      bench_cfg.exec.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
       return cli::run_bench(net, bench_cfg);
     }
   } catch (const UsageError& e) {

@@ -47,6 +47,11 @@ struct TensorView {
   dnnl::memory::desc desc() const;
 };
 
+enum class Precision {
+  fp32,
+  bf16,  // convolutions take bf16 inputs and weights (fp32 accumulation and outputs)
+};
+
 struct ExecOptions {
   bool fold_batchnorm = true;    // fold BN into conv/connected weights at inference
   bool fuse_activation = true;   // activations as oneDNN post-ops where oneDNN has them
@@ -54,6 +59,7 @@ struct ExecOptions {
   bool reuse_memory = true;      // liveness-based buffer reuse (off: every tensor kept)
   bool profile_layers = false;   // time every layer (waits on the stream after each)
   bool blocked_layout = true;    // keep activations in nChw16c between layers where legal
+  Precision precision = Precision::fp32;
 };
 
 struct CompileContext {

@@ -145,7 +145,11 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   dims weight_dims = groups_ == 1 ? dims{filters_, channels_, size_, size_}
                                   : dims{groups_, filters_ / groups_, channels_ / groups_, size_, size_};
   auto user_weights_tag = groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw;
-  memory::desc weights_any(weight_dims, memory::data_type::f32, memory::format_tag::any);
+  // bf16: inputs and weights in bf16 (inputs converted on the way in, see
+  // ViewArg::staged), accumulation and outputs in fp32.
+  const bool bf16 = ctx.options.precision == Precision::bf16;
+  const auto compute_type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  memory::desc weights_any(weight_dims, compute_type, memory::format_tag::any);
   memory::desc bias_md(dims{filters_}, memory::data_type::f32, memory::format_tag::x);
 
   post_ops ops;
@@ -164,14 +168,15 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
                                                       src, weights_any, dst, strides, dilates, pad_l, pad_rb);
     return convolution_forward::primitive_desc(desc, attr, ctx.engine);
   };
-  convolution_forward::primitive_desc pd = make_pd(src_md, dst_md);
+  auto any = [](const memory::desc& md, memory::data_type type) {
+    return memory::desc(md.dims(), type, memory::format_tag::any);
+  };
+  convolution_forward::primitive_desc pd = make_pd(bf16 ? any(src_md, compute_type) : src_md, dst_md);
   if (is_reference_impl(pd.impl_info_str())) {
     // e.g. a blocked input feeding a plain output whose channels are not a
     // multiple of the block: let oneDNN choose both layouts and stage them.
-    auto any = [](const memory::desc& md) {
-      return memory::desc(md.dims(), memory::data_type::f32, memory::format_tag::any);
-    };
-    convolution_forward::primitive_desc staged = make_pd(any(src_md), any(dst_md));
+    convolution_forward::primitive_desc staged =
+        make_pd(any(src_md, compute_type), any(dst_md, memory::data_type::f32));
     if (!is_reference_impl(staged.impl_info_str())) pd = staged;
   }
 

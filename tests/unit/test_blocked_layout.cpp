@@ -3,6 +3,7 @@
 // (where channel slices are strided and oneDNN primitives run per image).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "cspnet/cspnet.hpp"
@@ -129,6 +130,37 @@ TEST(BlockedLayout, ChannelsOffTheBlockStayPlain) {
   EXPECT_FALSE(plan.blocked[2]);  // an 8-channel slice starting at channel 8
   EXPECT_FALSE(plan.blocked[1]);  // shares its buffer with that slice
   EXPECT_FALSE(plan.blocked[size_t(net.size())]);  // the network input
+}
+
+}  // namespace
+
+namespace {
+
+// bf16 keeps 8 significant bits: outputs stay within a few 1e-3 of fp32
+// relative to their range, and classifications agree.
+TEST(ReducedPrecision, Bf16ConvolutionsStayCloseToFp32) {
+  Network net = blockable(4);
+  ExecOptions fp32, bf16;
+  bf16.precision = Precision::bf16;
+  Executor full(net, fp32), reduced(net, bf16);
+  int agree = 0, total = 0;
+  for (uint32_t seed = 0; seed < 10; ++seed) {
+    Tensor input = tests::random_input(net.input_shape(), 100 + seed);
+    Tensor x = reduced.forward(input)[0], y = full.forward(input)[0];
+    double scale = 0, worst = 0;
+    for (int64_t k = 0; k < x.size(); ++k) {
+      scale = std::max(scale, double(std::fabs(y.data()[k])));
+      worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
+    }
+    EXPECT_GT(worst, 0.0) << "bf16 gave bit-identical results: is it running at all?";
+    EXPECT_LE(worst, 3e-2 * scale);
+    const int64_t per = x.size() / 4;
+    for (int64_t n = 0; n < 4; ++n, ++total) {
+      const float *px = x.data() + n * per, *py = y.data() + n * per;
+      agree += std::max_element(px, px + per) - px == std::max_element(py, py + per) - py;
+    }
+  }
+  EXPECT_GE(agree, total * 9 / 10);
 }
 
 }  // namespace
