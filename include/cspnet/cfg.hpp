@@ -16,6 +16,7 @@ struct CfgSection {
   std::string name;  // without brackets, lower-case as written
   int line = 0;
   std::vector<CfgEntry> entries;
+  std::string comment;  // written as '# ...' lines before the section; never parsed back
 };
 
 struct CfgFile {
@@ -27,6 +28,14 @@ struct CfgFile {
 // line is ignored (darknet strips it), every non-section line needs '='.
 CfgFile parse_cfg_text(const std::string& text, const std::string& path);
 CfgFile read_cfg_file(const std::string& path);
+
+// Darknet cfg text for a parsed or generated cfg: one '[section]' per
+// section, its comment as '#' lines before it, 'key=value' per entry.
+// parse_cfg_text(format_cfg(cfg)) gives back the same sections and entries.
+std::string format_cfg(const CfgFile& cfg);
+// Writes format_cfg(cfg) through a temporary file that is renamed into place,
+// so a failed write never leaves a partial cfg behind.
+void write_cfg_file(const CfgFile& cfg, const std::string& path);
 
 // Typed, usage-tracking access to one section's keys. Every error names
 // file:line, the section, the key and what was expected.

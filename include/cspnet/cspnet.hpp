@@ -1,13 +1,17 @@
 #pragma once
 // Umbrella header for the cspnet library.
 #include "cspnet/activation.hpp"
+#include "cspnet/blocks.hpp"
 #include "cspnet/cfg.hpp"
+#include "cspnet/csp_stage.hpp"
 #include "cspnet/detect.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/image.hpp"
 #include "cspnet/layer.hpp"
+#include "cspnet/model_builder.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/peak.hpp"
 #include "cspnet/tensor.hpp"
 #include "cspnet/weights.hpp"
+#include "cspnet/zoo.hpp"

@@ -71,7 +71,7 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
       if (line.back() != ']' || line.size() < 3)
         throw Error(path + ":" + std::to_string(line_no) + ": malformed section header '" + line +
                     "', expected [name]");
-      file.sections.push_back(CfgSection{line.substr(1, line.size() - 2), line_no, {}});
+      file.sections.push_back(CfgSection{line.substr(1, line.size() - 2), line_no, {}, {}});
       continue;
     }
     auto eq = line.find('=');
