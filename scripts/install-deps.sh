@@ -2,15 +2,20 @@
 # Installs everything cspnet's build, tests and benchmarks need on Debian 12.
 # The library itself needs only Debian packages; the test oracles add OpenCV
 # (test-only), python3-torch/numpy, and a small virtualenv with PyPI oracles.
-# Usage: scripts/install-deps.sh [--no-venv]
+# Usage: scripts/install-deps.sh [--no-venv] [--bench-venv]
+#   --bench-venv  also create .venv-bench with current PyTorch, onnx and
+#                 onnxruntime from PyPI for bench/bench_peers.py (several GB:
+#                 PyPI's Linux torch wheel brings CUDA libraries; not for CI)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 want_venv=1
+want_bench_venv=0
 for arg in "$@"; do
   case "$arg" in
     --no-venv) want_venv=0 ;;
-    *) echo "install-deps.sh: unknown option '$arg' (expected --no-venv)" >&2; exit 2 ;;
+    --bench-venv) want_bench_venv=1 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --no-venv or --bench-venv)" >&2; exit 2 ;;
   esac
 done
 
@@ -43,5 +48,15 @@ if [ "$want_venv" -eq 1 ]; then
   if ! "$venv/bin/pip" install -q onnx onnxruntime pycocotools; then
     echo "install-deps.sh: PyPI oracles could not be installed; tests that need them will skip" >&2
   fi
+fi
+if [ "$want_bench_venv" -eq 1 ]; then
+  # Separate from .venv: the tests' oracles keep Debian's torch, the peer
+  # benchmark wants the current release.
+  bench_venv="$here/.venv-bench"
+  if [ ! -x "$bench_venv/bin/python" ]; then
+    /usr/bin/python3 -m venv "$bench_venv"
+  fi
+  "$bench_venv/bin/pip" install -q --progress-bar off torch onnx onnxruntime numpy
+  "$bench_venv/bin/python" -c 'import torch, onnx, onnxruntime; print("install-deps.sh: .venv-bench: torch", torch.__version__, "onnxruntime", onnxruntime.__version__)'
 fi
 echo "install-deps.sh: done"
