@@ -102,11 +102,13 @@ void add_densenet_family(std::vector<ZooModel>& zoo) {
   zoo.push_back(model("densenet201", "DenseNet-201", "densenet", "", std::nullopt, DenseNetSpec{.depths = k201}, in));
   zoo.push_back(model("cspdensenet201", "CSPDenseNet-201", "densenet", "densenet201", std::nullopt,
                       DenseNetSpec{.depths = k201, .csp = true}, in));
+  // The paper's Elastic figures are the ELASTIC paper's, at 224x224 (docs/zoo.md).
+  const NetInput in224 = imagenet_input(224);
   zoo.push_back(model("densenet201-elastic", "DenseNet-201-Elastic", "densenet", "", PaperFigures{19.48, 8.77, 224},
-                      DenseNetSpec{.depths = k201_elastic, .elastic = true}, in));
+                      DenseNetSpec{.depths = k201_elastic, .elastic = true}, in224));
   zoo.push_back(model("cspdensenet201-elastic", "CSPDenseNet-201-Elastic", "densenet", "densenet201-elastic",
                       PaperFigures{20.17, 7.13, 224}, DenseNetSpec{.depths = k201_elastic, .elastic = true, .csp = true},
-                      in));
+                      in224));
   const std::vector<int> ref = {128, 256, 512, 1024}, ref_b = {64, 128, 256, 512};
   zoo.push_back(ZooModel{"cspdensenet_ref", "CSPDenseNet Ref.", "reference", "darknet_ref", in,
                          PaperFigures{3.48, 0.886, 256}, "", [ref](const NetInput& i) {

@@ -99,8 +99,8 @@ ModelBuilder resnet(const ResNetSpec& spec, const NetInput& input) {
 const std::vector<ResStage> kResNet10 = {{64, 64, 1}, {128, 128, 1}, {256, 256, 1}, {512, 512, 1}};
 const std::vector<ResStage> kResNet50 = {{64, 256, 3}, {128, 512, 4}, {256, 1024, 6}, {512, 2048, 3}};
 const std::vector<ResStage> kResNeXt50 = {{128, 256, 3}, {256, 512, 4}, {512, 1024, 6}, {1024, 2048, 3}};
-const std::vector<ResStage> kResNetSmall = {{16, 64, 1}, {32, 128, 2}, {64, 256, 2}};
-const std::vector<ResStage> kResNeXtSmall = {{32, 64, 1}, {64, 128, 2}, {128, 256, 2}};
+const std::vector<ResStage> kResNetSmall = {{16, 64, 2}, {32, 128, 3}, {64, 256, 3}};
+const std::vector<ResStage> kResNeXtSmall = {{32, 64, 2}, {64, 128, 3}, {128, 256, 3}};
 
 ResNetSpec small_spec(std::string name, const std::vector<ResStage>& stages, int cardinality, double fusion) {
   ResNetSpec spec{.name = std::move(name), .stages = stages, .cardinality = cardinality, .csp_fusion_factor = fusion};
