@@ -374,7 +374,18 @@ void fast_random_init(Network& net, uint32_t seed) {
   }
 }
 
-class ZooForward : public ::testing::TestWithParam<std::string> {};
+// One thread: these 32x32 passes are far too small to gain from a second
+// one, and on a loaded machine every OpenMP barrier of hundreds of tiny
+// layers would wait for a descheduled thread (seconds per model).
+class ZooForward : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    saved_threads_ = num_threads();
+    set_num_threads(1);
+  }
+  void TearDown() override { set_num_threads(saved_threads_); }
+  int saved_threads_ = 0;
+};
 
 TEST_P(ZooForward, RunsForwardAtASmallSize) {
   const ZooModel& model = zoo_model(GetParam());
