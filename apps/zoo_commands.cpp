@@ -1,10 +1,9 @@
 #include "zoo_commands.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cspnet/error.hpp"
 #include "cspnet/zoo.hpp"
@@ -39,13 +38,18 @@ int print_zoo(const std::string& family, bool json) {
     const int size = model.paper ? model.paper->size : model.input.width;
     const Counts c = count(model, size);
     if (json) {
-      nlohmann::json row = {{"name", model.name},         {"paper_name", model.paper_name},
-                            {"family", model.family},     {"baseline", model.baseline},
-                            {"size", size},               {"parameters", c.parameters},
-                            {"conv_weights", c.conv_weights}, {"bflops", c.bflops},
+      nlohmann::json row = {{"name", model.name},
+                            {"paper_name", model.paper_name},
+                            {"family", model.family},
+                            {"baseline", model.baseline},
+                            {"size", size},
+                            {"parameters", c.parameters},
+                            {"conv_weights", c.conv_weights},
+                            {"bflops", c.bflops},
                             {"official_cfg", model.official_cfg}};
       if (model.paper)
-        row["paper"] = {{"conv_weights_m", model.paper->conv_weights_m}, {"bflops", model.paper->bflops},
+        row["paper"] = {{"conv_weights_m", model.paper->conv_weights_m},
+                        {"bflops", model.paper->bflops},
                         {"size", model.paper->size}};
       rows.push_back(row);
       continue;
@@ -63,9 +67,10 @@ int print_zoo(const std::string& family, bool json) {
   if (json) {
     std::cout << rows.dump(2) << "\n";
   } else {
-    std::printf("\nconv wts = convolution weights; BFLOPs = 2*K*K*Cin/groups*Cout*Hout*Wout/1e9 over convolutions.\n"
-                "Models with a 'reproduces' cfg are identical to that cfg of the paper's release. docs/zoo.md\n"
-                "explains every other architecture and each difference from the paper's figures.\n");
+    std::printf(
+        "\nconv wts = convolution weights; BFLOPs = 2*K*K*Cin/groups*Cout*Hout*Wout/1e9 over convolutions.\n"
+        "Models with a 'reproduces' cfg are identical to that cfg of the paper's release. docs/zoo.md\n"
+        "explains every other architecture and each difference from the paper's figures.\n");
   }
   return 0;
 }
@@ -77,9 +82,10 @@ int print_ablation(const std::string& family, bool json) {
     const auto rows = peleenet_ablation(split);
     const double base = rows.front().bflops;
     if (!json)
-      std::printf("PeleeNet ablation at 224x224, split by %s:\n  %-28s %10s %8s %8s\n",
-                  split == Split::channel_slice ? "channel slice (paper Fig. 3)" : "two 1x1 convolutions (release cfgs)",
-                  "variant", "conv wts M", "BFLOPs", "vs base");
+      std::printf(
+          "PeleeNet ablation at 224x224, split by %s:\n  %-28s %10s %8s %8s\n",
+          split == Split::channel_slice ? "channel slice (paper Fig. 3)" : "two 1x1 convolutions (release cfgs)",
+          "variant", "conv wts M", "BFLOPs", "vs base");
     for (const auto& r : rows) {
       if (json) {
         out.push_back({{"split", split_name(split)},
@@ -99,8 +105,9 @@ int print_ablation(const std::string& family, bool json) {
   if (json)
     std::cout << out.dump(2) << "\n";
   else
-    std::printf("The paper (Table 1 text): fusion last cuts the computation by about 21%% at -0.1%% top-1;\n"
-                "CSPPeleeNet (zoo: csppeleenet = the gamma=0.50 fusion_last row of the convolution split) cuts 13%%.\n");
+    std::printf(
+        "The paper (Table 1 text): fusion last cuts the computation by about 21%% at -0.1%% top-1;\n"
+        "CSPPeleeNet (zoo: csppeleenet = the gamma=0.50 fusion_last row of the convolution split) cuts 13%%.\n");
   return 0;
 }
 
@@ -109,8 +116,9 @@ int print_ablation(const std::string& family, bool json) {
 void ZooCommands::add_to(CLI::App& app) {
   zoo_ = app.add_subcommand("zoo", "list the model zoo: parameters, conv weights, BFLOPs beside the paper's");
   zoo_->add_flag("--json", json_, "machine-readable output");
-  zoo_->add_option("--family", family_, "only this family (darknet, reference, resnet, resnext, densenet, peleenet, "
-                                        "mobilenetv2, small)");
+  zoo_->add_option("--family", family_,
+                   "only this family (darknet, reference, resnet, resnext, densenet, peleenet, "
+                   "mobilenetv2, small)");
   zoo_->add_option("--ablation", ablation_, "the paper's ablation for a family: peleenet (Table 1)");
 
   export_ = app.add_subcommand("export-cfg", "write a zoo model as a darknet .cfg");

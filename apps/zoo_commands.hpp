@@ -2,7 +2,6 @@
 // `cspnet zoo` (the model zoo beside the paper's figures, and the PeleeNet
 // ablation) and `cspnet export-cfg` (a zoo model as a darknet cfg).
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 namespace cspnet::cli {

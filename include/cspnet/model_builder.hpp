@@ -15,7 +15,7 @@ namespace cspnet {
 // One [convolutional] layer. Batch norm on by default, as in every backbone
 // of the paper; the classifier turns it off.
 struct ConvSpec {
-  int filters = 0;          // 0: as many filters as the input has channels
+  int filters = 0;  // 0: as many filters as the input has channels
   int size = 1;
   int stride = 1;
   int groups = 1;

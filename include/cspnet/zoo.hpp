@@ -24,7 +24,7 @@ struct PaperFigures {
 struct ZooModel {
   std::string name;        // the zoo's name, e.g. "cspdarknet53"
   std::string paper_name;  // as the paper names it, e.g. "CSPDarknet-53"
-  std::string family;      // darknet, resnet, resnext, densenet, peleenet, mobilenetv2, small
+  std::string family;      // darknet, reference, resnet, resnext, densenet, peleenet, mobilenetv2, small
   std::string baseline;    // the zoo name of the model it is the CSP version of; empty for a baseline
   NetInput input;          // default input (and [net] training keys)
   std::optional<PaperFigures> paper;

@@ -9,10 +9,14 @@ namespace cspnet {
 
 const char* fusion_name(Fusion fusion) {
   switch (fusion) {
-    case Fusion::csp: return "csp";
-    case Fusion::fusion_first: return "fusion_first";
-    case Fusion::fusion_last: return "fusion_last";
-    case Fusion::none: return "none";
+    case Fusion::csp:
+      return "csp";
+    case Fusion::fusion_first:
+      return "fusion_first";
+    case Fusion::fusion_last:
+      return "fusion_last";
+    case Fusion::none:
+      return "none";
   }
   return "?";
 }

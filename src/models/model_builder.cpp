@@ -7,10 +7,12 @@
 namespace cspnet {
 
 std::vector<std::pair<std::string, std::string>> imagenet_training_keys() {
-  return {{"batch", "128"},       {"subdivisions", "4"}, {"min_crop", "128"}, {"max_crop", "448"},
-          {"burn_in", "1000"},    {"learning_rate", "0.1"}, {"policy", "poly"}, {"power", "4"},
-          {"max_batches", "800000"}, {"momentum", "0.9"}, {"decay", "0.0005"}, {"angle", "7"},
-          {"hue", ".1"},          {"saturation", ".75"}, {"exposure", ".75"}, {"aspect", ".75"}};
+  return {{"batch", "128"},    {"subdivisions", "4"}, {"min_crop", "128"},
+          {"max_crop", "448"}, {"burn_in", "1000"},   {"learning_rate", "0.1"},
+          {"policy", "poly"},  {"power", "4"},        {"max_batches", "800000"},
+          {"momentum", "0.9"}, {"decay", "0.0005"},   {"angle", "7"},
+          {"hue", ".1"},       {"saturation", ".75"}, {"exposure", ".75"},
+          {"aspect", ".75"}};
 }
 
 ModelBuilder::ModelBuilder(std::string name, NetInput input, std::string activation)
@@ -39,8 +41,7 @@ void ModelBuilder::check_layer(int layer, const char* what) const {
 
 std::string ModelBuilder::relative(int layer) const { return std::to_string(layer - layers()); }
 
-int ModelBuilder::add(std::string section, std::vector<std::pair<std::string, std::string>> entries,
-                      int out_channels) {
+int ModelBuilder::add(std::string section, std::vector<std::pair<std::string, std::string>> entries, int out_channels) {
   if (out_channels <= 0)
     throw Error(cfg_.path + ": layer " + std::to_string(layers()) + " [" + section + "] would have " +
                 std::to_string(out_channels) + " channels");
@@ -87,7 +88,9 @@ int ModelBuilder::maxpool(int size, int stride, int from) {
 
 int ModelBuilder::global_avgpool() { return add("avgpool", {}, channels(last())); }
 
-int ModelBuilder::upsample(int stride) { return add("upsample", {{"stride", std::to_string(stride)}}, channels(last())); }
+int ModelBuilder::upsample(int stride) {
+  return add("upsample", {{"stride", std::to_string(stride)}}, channels(last()));
+}
 
 int ModelBuilder::route(const std::vector<int>& layers) {
   if (layers.empty()) throw Error(cfg_.path + ": a route needs at least one layer");
@@ -116,8 +119,8 @@ int ModelBuilder::route_group(int layer, int groups, int group_id) {
 int ModelBuilder::channel_slice(int layer, int begin, int end) {
   const int c = channels(layer);
   if (begin < 0 || end > c || begin >= end)
-    throw Error(cfg_.path + ": channel slice [" + std::to_string(begin) + ", " + std::to_string(end) +
-                ") of layer " + std::to_string(layer) + " with " + std::to_string(c) + " channels");
+    throw Error(cfg_.path + ": channel slice [" + std::to_string(begin) + ", " + std::to_string(end) + ") of layer " +
+                std::to_string(layer) + " with " + std::to_string(c) + " channels");
   if (begin == 0 && end == c) return route({layer});
   // Darknet can only address equal, aligned chunks (groups/group_id): cover
   // the range greedily with the largest aligned chunk that fits, then concat.

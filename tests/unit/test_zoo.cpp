@@ -245,13 +245,12 @@ TEST_P(ZooPaperFigures, OursAgainstThePaper) {
   EXPECT_LE(std::fabs(net.conv_bflops() / row.paper_bflops - 1), row.bflops_tolerance) << row.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Paper, ZooPaperFigures, ::testing::ValuesIn(kPaperRows),
-                         [](const auto& info) {
-                           std::string name = info.param.name;
-                           for (auto& ch : name)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Paper, ZooPaperFigures, ::testing::ValuesIn(kPaperRows), [](const auto& info) {
+  std::string name = info.param.name;
+  for (auto& ch : name)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+});
 
 TEST(ZooPaperFigures, EveryModelWithPaperFiguresHasARow) {
   std::set<std::string> rows;

@@ -105,16 +105,17 @@ struct StageCase {
 
 TEST(CspStage, EveryFusionAndSplitProducesThePapersLayerOrder) {
   const std::vector<std::string> dense = {"convolutional", "convolutional", "route"};
-  auto with = [](std::vector<std::string> head, const std::vector<std::string>& blocks,
-                 std::vector<std::string> tail) {
+  auto with = [](std::vector<std::string> head, const std::vector<std::string>& blocks, std::vector<std::string> tail) {
     for (int i = 0; i < 2; ++i) head.insert(head.end(), blocks.begin(), blocks.end());
     head.insert(head.end(), tail.begin(), tail.end());
     return head;
   };
   const std::vector<StageCase> cases = {
       // Part 2 (8 channels) grows to 8 + 2*4 = 16; part 1 keeps 8.
-      {Fusion::csp, Split::channel_slice, 0.5, with({"route", "route"}, dense, {"convolutional", "route", "convolutional"}), 24},
-      {Fusion::fusion_first, Split::channel_slice, 0.5, with({"route", "route"}, dense, {"route", "convolutional"}), 24},
+      {Fusion::csp, Split::channel_slice, 0.5,
+       with({"route", "route"}, dense, {"convolutional", "route", "convolutional"}), 24},
+      {Fusion::fusion_first, Split::channel_slice, 0.5, with({"route", "route"}, dense, {"route", "convolutional"}),
+       24},
       {Fusion::fusion_last, Split::channel_slice, 0.5, with({"route", "route"}, dense, {"convolutional", "route"}), 24},
       {Fusion::csp, Split::convolution, 0.5,
        with({"convolutional", "route", "convolutional"}, dense, {"convolutional", "route", "convolutional"}), 24},
@@ -187,20 +188,45 @@ struct BlockCase {
 TEST(Blocks, EveryKindAppendsItsLayersAndOutputWidth) {
   const std::vector<BlockCase> cases = {
       {"dense", DenseLayer{8, 4, 0, 0}, 16, 24, 1, {"convolutional", "convolutional", "route"}},
-      {"dense-elastic", DenseLayer{8, 4, 0, 2}, 16, 24, 1,
+      {"dense-elastic",
+       DenseLayer{8, 4, 0, 2},
+       16,
+       24,
+       1,
        {"maxpool", "convolutional", "convolutional", "upsample", "route", "convolutional", "convolutional", "shortcut",
         "route"}},
-      {"dense-se", DenseLayer{8, 4, 2, 0}, 16, 24, 1,
+      {"dense-se",
+       DenseLayer{8, 4, 2, 0},
+       16,
+       24,
+       1,
        {"convolutional", "convolutional", "avgpool", "convolutional", "convolutional", "scale_channels", "route"}},
-      {"two-way", TwoWayDenseLayer{8, 2, 0}, 16, 24, 1,
+      {"two-way",
+       TwoWayDenseLayer{8, 2, 0},
+       16,
+       24,
+       1,
        {"convolutional", "convolutional", "route", "convolutional", "convolutional", "convolutional", "route"}},
-      {"resnet", Bottleneck{8, 32, 1, 2, 0}, 16, 32, 2, {"convolutional", "convolutional", "convolutional", "shortcut"}},
-      {"resnext-se", Bottleneck{16, 32, 4, 1, 4}, 16, 32, 1,
+      {"resnet",
+       Bottleneck{8, 32, 1, 2, 0},
+       16,
+       32,
+       2,
+       {"convolutional", "convolutional", "convolutional", "shortcut"}},
+      {"resnext-se",
+       Bottleneck{16, 32, 4, 1, 4},
+       16,
+       32,
+       1,
        {"convolutional", "convolutional", "convolutional", "avgpool", "convolutional", "convolutional",
         "scale_channels", "shortcut"}},
       {"basic", BasicResidual{16, 1}, 16, 16, 1, {"convolutional", "convolutional", "shortcut"}},
       {"darknet", DarknetResidual{8, 16}, 16, 16, 1, {"convolutional", "convolutional", "shortcut"}},
-      {"inverted", InvertedResidual{96, 16, 1, 1, 0}, 16, 16, 1,
+      {"inverted",
+       InvertedResidual{96, 16, 1, 1, 0},
+       16,
+       16,
+       1,
        {"convolutional", "convolutional", "convolutional", "shortcut"}},
       {"inverted-strided", InvertedResidual{0, 24, 2, 2, 0}, 16, 24, 2, {"convolutional", "convolutional"}},
   };

@@ -64,14 +64,17 @@ void add_darknet_family(std::vector<ZooModel>& zoo) {
                  "darknet53.cfg",
                  [](const NetInput& in) { return darknet("darknet53", in, 32, kDarknet53, false, kImageNetClasses); }});
   zoo.push_back({"cspdarknet53", "CSPDarknet-53", "darknet", "darknet53", imagenet_input(256),
-                 PaperFigures{27.61, 13.07, 256}, "csdarknet53.cfg",
-                 [](const NetInput& in) { return darknet("cspdarknet53", in, 32, kDarknet53, true, kImageNetClasses); }});
+                 PaperFigures{27.61, 13.07, 256}, "csdarknet53.cfg", [](const NetInput& in) {
+                   return darknet("cspdarknet53", in, 32, kDarknet53, true, kImageNetClasses);
+                 }});
   zoo.push_back({"darknet_ref", "Darknet Ref.", "reference", "", imagenet_input(256), PaperFigures{7.31, 0.96, 256},
                  "darknet.cfg", darknet_reference});
-  zoo.push_back({"darknet-small", "Darknet (small)", "small", "", small_input(), std::nullopt, "",
-                 [](const NetInput& in) { return darknet("darknet-small", in, 16, kDarknetSmall, false, kSmallClasses); }});
-  zoo.push_back({"cspdarknet-small", "CSPDarknet (small)", "small", "darknet-small", small_input(), std::nullopt, "",
-                 [](const NetInput& in) { return darknet("cspdarknet-small", in, 16, kDarknetSmall, true, kSmallClasses); }});
+  zoo.push_back(
+      {"darknet-small", "Darknet (small)", "small", "", small_input(), std::nullopt, "",
+       [](const NetInput& in) { return darknet("darknet-small", in, 16, kDarknetSmall, false, kSmallClasses); }});
+  zoo.push_back(
+      {"cspdarknet-small", "CSPDarknet (small)", "small", "darknet-small", small_input(), std::nullopt, "",
+       [](const NetInput& in) { return darknet("cspdarknet-small", in, 16, kDarknetSmall, true, kSmallClasses); }});
 }
 
 }  // namespace cspnet::zoo_detail

@@ -10,7 +10,7 @@ struct DenseNetSpec {
   std::string name{};
   std::vector<int> depths{};  // dense layers per stage
   int growth = 32;
-  int bottleneck = 4;       // DenseNet-BC: 1x1 to 4k before the 3x3
+  int bottleneck = 4;  // DenseNet-BC: 1x1 to 4k before the 3x3
   bool elastic = false;
   bool csp = false;
   int stem = 64;
@@ -90,8 +90,14 @@ namespace {
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, DenseNetSpec spec, NetInput input) {
   spec.name = name;
-  return ZooModel{std::move(name), std::move(paper_name), std::move(family), std::move(baseline), std::move(input),
-                  paper, "", [spec](const NetInput& in) { return densenet(spec, in); }};
+  return ZooModel{std::move(name),
+                  std::move(paper_name),
+                  std::move(family),
+                  std::move(baseline),
+                  std::move(input),
+                  paper,
+                  "",
+                  [spec](const NetInput& in) { return densenet(spec, in); }};
 }
 
 }  // namespace
@@ -107,8 +113,8 @@ void add_densenet_family(std::vector<ZooModel>& zoo) {
   zoo.push_back(model("densenet201-elastic", "DenseNet-201-Elastic", "densenet", "", PaperFigures{19.48, 8.77, 224},
                       DenseNetSpec{.depths = k201_elastic, .elastic = true}, in224));
   zoo.push_back(model("cspdensenet201-elastic", "CSPDenseNet-201-Elastic", "densenet", "densenet201-elastic",
-                      PaperFigures{20.17, 7.13, 224}, DenseNetSpec{.depths = k201_elastic, .elastic = true, .csp = true},
-                      in224));
+                      PaperFigures{20.17, 7.13, 224},
+                      DenseNetSpec{.depths = k201_elastic, .elastic = true, .csp = true}, in224));
   const std::vector<int> ref = {128, 256, 512, 1024}, ref_b = {64, 128, 256, 512};
   zoo.push_back(ZooModel{"cspdensenet_ref", "CSPDenseNet Ref.", "reference", "darknet_ref", in,
                          PaperFigures{3.48, 0.886, 256}, "", [ref](const NetInput& i) {
@@ -121,8 +127,8 @@ void add_densenet_family(std::vector<ZooModel>& zoo) {
   DenseNetSpec small{.depths = {4, 4, 4}, .growth = 12, .stem = 24, .imagenet_stem = false, .classes = kSmallClasses};
   zoo.push_back(model("densenet-small", "DenseNet-BC (small)", "small", "", std::nullopt, small, small_input()));
   small.csp = true;
-  zoo.push_back(model("cspdensenet-small", "CSPDenseNet (small)", "small", "densenet-small", std::nullopt, small,
-                      small_input()));
+  zoo.push_back(
+      model("cspdensenet-small", "CSPDenseNet (small)", "small", "densenet-small", std::nullopt, small, small_input()));
 }
 
 }  // namespace cspnet::zoo_detail

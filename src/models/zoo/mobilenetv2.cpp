@@ -24,8 +24,8 @@ struct MobileNetSpec {
 
 // The release's MobileNet-v2 keeps the expansion conv even for t=1 and puts
 // the stride-2 of the 14x14 level on the 96-channel group (not the 64 one).
-const std::vector<InvertedStage> kMobileNetV2 = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 1},
-                                                 {6, 96, 3, 2},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+const std::vector<InvertedStage> kMobileNetV2 = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 1},
+                                                 {6, 96, 3, 2}, {6, 160, 3, 2}, {6, 320, 1, 1}};
 const std::vector<InvertedStage> kMobileNetV2Small = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 2, 2}, {6, 64, 2, 2}};
 
 struct FlatBlock {
@@ -44,7 +44,8 @@ std::vector<FlatBlock> flatten(const MobileNetSpec& spec) {
 }
 
 void baseline(ModelBuilder& b, const MobileNetSpec& spec) {
-  for (const auto& blk : flatten(spec)) append_block(b, InvertedResidual{blk.t * blk.in, blk.out, blk.stride, 1, 0}, b.last());
+  for (const auto& blk : flatten(spec))
+    append_block(b, InvertedResidual{blk.t * blk.in, blk.out, blk.stride, 1, 0}, b.last());
   b.conv(ConvSpec{.filters = spec.last_conv});
 }
 
@@ -97,8 +98,14 @@ ModelBuilder mobilenetv2(const MobileNetSpec& spec, const NetInput& input) {
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, MobileNetSpec spec, NetInput input) {
   spec.name = name;
-  return ZooModel{std::move(name), std::move(paper_name), std::move(family), std::move(baseline), std::move(input),
-                  paper, "", [spec](const NetInput& in) { return mobilenetv2(spec, in); }};
+  return ZooModel{std::move(name),
+                  std::move(paper_name),
+                  std::move(family),
+                  std::move(baseline),
+                  std::move(input),
+                  paper,
+                  "",
+                  [spec](const NetInput& in) { return mobilenetv2(spec, in); }};
 }
 
 }  // namespace
@@ -109,7 +116,8 @@ void add_mobilenetv2_family(std::vector<ZooModel>& zoo) {
                       MobileNetSpec{.stages = kMobileNetV2}, in));
   zoo.push_back(model("cspmobilenetv2", "CSPMobileNet-v2", "mobilenetv2", "mobilenetv2", PaperFigures{2.51, 0.764, 224},
                       MobileNetSpec{.stages = kMobileNetV2, .csp = true}, in));
-  MobileNetSpec small{.stem = 16, .stem_stride = 1, .stages = kMobileNetV2Small, .last_conv = 256, .classes = kSmallClasses};
+  MobileNetSpec small{
+      .stem = 16, .stem_stride = 1, .stages = kMobileNetV2Small, .last_conv = 256, .classes = kSmallClasses};
   zoo.push_back(model("mobilenetv2-small", "MobileNet-v2 (small)", "small", "", std::nullopt, small, small_input()));
   small.csp = true;
   zoo.push_back(model("cspmobilenetv2-small", "CSPMobileNet-v2 (small)", "small", "mobilenetv2-small", std::nullopt,

@@ -68,8 +68,14 @@ ModelBuilder peleenet(const PeleeSpec& spec, const NetInput& input) {
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, PeleeSpec spec, NetInput input) {
   spec.name = name;
-  return ZooModel{std::move(name), std::move(paper_name), std::move(family), std::move(baseline), std::move(input),
-                  paper, "", [spec](const NetInput& in) { return peleenet(spec, in); }};
+  return ZooModel{std::move(name),
+                  std::move(paper_name),
+                  std::move(family),
+                  std::move(baseline),
+                  std::move(input),
+                  paper,
+                  "",
+                  [spec](const NetInput& in) { return peleenet(spec, in); }};
 }
 
 // CSPPeleeNet (paper Table 3): split by two 1x1 convolutions (as the
@@ -90,11 +96,11 @@ void add_peleenet_family(std::vector<ZooModel>& zoo) {
   zoo.push_back(model("peleenet", "PeleeNet", "peleenet", "", pelee, PeleeSpec{}, in));
   zoo.push_back(model("csppeleenet", "CSPPeleeNet", "peleenet", "peleenet", csp, csp_peleenet("leaky", 0), in));
   zoo.push_back(model("peleenet-swish", "PeleeNet-swish", "peleenet", "", pelee, PeleeSpec{.activation = "swish"}, in));
-  zoo.push_back(model("csppeleenet-swish", "CSPPeleeNet-swish", "peleenet", "peleenet-swish", csp,
-                      csp_peleenet("swish", 0), in));
+  zoo.push_back(
+      model("csppeleenet-swish", "CSPPeleeNet-swish", "peleenet", "peleenet-swish", csp, csp_peleenet("swish", 0), in));
   zoo.push_back(model("peleenet-mish", "PeleeNet-mish", "peleenet", "", pelee, PeleeSpec{.activation = "mish"}, in));
-  zoo.push_back(model("csppeleenet-mish", "CSPPeleeNet-mish", "peleenet", "peleenet-mish", csp,
-                      csp_peleenet("mish", 0), in));
+  zoo.push_back(
+      model("csppeleenet-mish", "CSPPeleeNet-mish", "peleenet", "peleenet-mish", csp, csp_peleenet("mish", 0), in));
   zoo.push_back(model("peleenet-swish-se", "PeleeNet-swish-SE", "peleenet", "", PaperFigures{2.81, 1.017, 224},
                       PeleeSpec{.activation = "swish", .se_reduction = kPeleeSeReduction}, in));
   zoo.push_back(model("csppeleenet-swish-se", "CSPPeleeNet-swish-SE", "peleenet", "peleenet-swish-se",
@@ -106,18 +112,22 @@ void add_peleenet_family(std::vector<ZooModel>& zoo) {
                          PaperFigures{4.10, 1.103, 256}, "", [ref](const NetInput& i) {
                            return reference_csp_model("csppeleenet_ref", i, ref, repeat(TwoWayDenseLayer{64, 4, 0}, 3));
                          }});
-  zoo.push_back(ZooModel{"csppeleenetb_ref", "CSPPeleeNetb Ref.", "reference", "darknet_ref", ref_in,
-                         PaperFigures{2.01, 0.897, 256}, "", [ref_b](const NetInput& i) {
-                           return reference_csp_model("csppeleenetb_ref", i, ref_b,
-                                                      repeat(TwoWayDenseLayer{64, 2, 0}, 3));
-                         }});
+  zoo.push_back(
+      ZooModel{"csppeleenetb_ref", "CSPPeleeNetb Ref.", "reference", "darknet_ref", ref_in,
+               PaperFigures{2.01, 0.897, 256}, "", [ref_b](const NetInput& i) {
+                 return reference_csp_model("csppeleenetb_ref", i, ref_b, repeat(TwoWayDenseLayer{64, 2, 0}, 3));
+               }});
 
-  PeleeSpec small{.imagenet_stem = false, .stem = 16, .depths = {2, 3, 4}, .bottleneck_widths = {1, 2, 4},
-                  .growth = 16, .classes = kSmallClasses};
+  PeleeSpec small{.imagenet_stem = false,
+                  .stem = 16,
+                  .depths = {2, 3, 4},
+                  .bottleneck_widths = {1, 2, 4},
+                  .growth = 16,
+                  .classes = kSmallClasses};
   zoo.push_back(model("peleenet-small", "PeleeNet (small)", "small", "", std::nullopt, small, small_input()));
   small.fusion = Fusion::fusion_last;
-  zoo.push_back(model("csppeleenet-small", "CSPPeleeNet (small)", "small", "peleenet-small", std::nullopt, small,
-                      small_input()));
+  zoo.push_back(
+      model("csppeleenet-small", "CSPPeleeNet (small)", "small", "peleenet-small", std::nullopt, small, small_input()));
 }
 
 }  // namespace cspnet::zoo_detail
@@ -128,11 +138,12 @@ ModelBuilder peleenet_variant(const NetInput& input, double gamma, Fusion fusion
   std::string name = "peleenet";
   if (fusion != Fusion::none) {
     char label[64];
-    std::snprintf(label, sizeof label, "csppeleenet-%s-g%.2f-%s", split == Split::convolution ? "conv" : "slice",
-                  gamma, fusion_name(fusion));
+    std::snprintf(label, sizeof label, "csppeleenet-%s-g%.2f-%s", split == Split::convolution ? "conv" : "slice", gamma,
+                  fusion_name(fusion));
     name = label;
   }
-  return zoo_detail::peleenet(zoo_detail::PeleeSpec{.name = name, .fusion = fusion, .split = split, .gamma = gamma}, input);
+  return zoo_detail::peleenet(zoo_detail::PeleeSpec{.name = name, .fusion = fusion, .split = split, .gamma = gamma},
+                              input);
 }
 
 std::vector<AblationRow> peleenet_ablation(Split split) {

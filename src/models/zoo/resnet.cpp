@@ -15,11 +15,11 @@ struct ResStage {
 struct ResNetSpec {
   std::string name{};
   std::vector<ResStage> stages{};
-  bool basic_blocks = false;      // ResNet-10: two 3x3 per block instead of a bottleneck
-  int cardinality = 1;            // ResNeXt: 32
-  double csp_fusion_factor = 0;   // 0: the baseline; else the CSP stage's output = out * factor
+  bool basic_blocks = false;     // ResNet-10: two 3x3 per block instead of a bottleneck
+  int cardinality = 1;           // ResNeXt: 32
+  double csp_fusion_factor = 0;  // 0: the baseline; else the CSP stage's output = out * factor
   bool classifier_before_pool = false;
-  int stem = 64;                  // 7x7/2 + maxpool (ImageNet); small models: one 3x3, no pool
+  int stem = 64;  // 7x7/2 + maxpool (ImageNet); small models: one 3x3, no pool
   bool imagenet_stem = true;
   int classes = kImageNetClasses;
   std::string activation = "leaky";
@@ -59,8 +59,8 @@ void csp_stages(ModelBuilder& b, const ResNetSpec& spec) {
     int base = b.last();
     if (!first) {
       b.note("stage " + std::to_string(s + 1) + ": downsample");
-      base = b.conv(ConvSpec{.filters = b.channels(base), .size = 3, .stride = 2,
-                             .groups = spec.basic_blocks ? 1 : spec.cardinality});
+      base = b.conv(ConvSpec{
+          .filters = b.channels(base), .size = 3, .stride = 2, .groups = spec.basic_blocks ? 1 : spec.cardinality});
     }
     const std::string part_act = (first || last) ? act : "linear";
     int blocks = st.depth;
@@ -113,8 +113,10 @@ ResNetSpec small_spec(std::string name, const std::vector<ResStage>& stages, int
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, std::string official, ResNetSpec spec, NetInput input) {
   spec.name = name;
-  return ZooModel{std::move(name), std::move(paper_name), std::move(family), std::move(baseline), std::move(input),
-                  paper, std::move(official), [spec](const NetInput& in) { return resnet(spec, in); }};
+  return ZooModel{std::move(name),     std::move(paper_name),
+                  std::move(family),   std::move(baseline),
+                  std::move(input),    paper,
+                  std::move(official), [spec](const NetInput& in) { return resnet(spec, in); }};
 }
 
 }  // namespace
@@ -132,11 +134,11 @@ void add_resnet_family(std::vector<ZooModel>& zoo) {
   zoo.push_back(model("resnext50", "ResNeXt-50", "resnext", "", PaperFigures{22.19, 10.11, 256}, "resnext50.cfg",
                       ResNetSpec{.stages = kResNeXt50, .cardinality = 32}, in));
   zoo.push_back(model("cspresnext50", "CSPResNeXt-50", "resnext", "resnext50", PaperFigures{20.50, 7.93, 256},
-                      "csresnext50.cfg", ResNetSpec{.stages = kResNeXt50, .cardinality = 32, .csp_fusion_factor = 1}, in));
-  zoo.push_back(model("cspresnext50-mish", "CSPResNeXt-50 (Mish)", "resnext", "resnext50",
-                      PaperFigures{20.50, 7.93, 256}, "",
-                      ResNetSpec{.stages = kResNeXt50, .cardinality = 32, .csp_fusion_factor = 1, .activation = "mish"},
+                      "csresnext50.cfg", ResNetSpec{.stages = kResNeXt50, .cardinality = 32, .csp_fusion_factor = 1},
                       in));
+  zoo.push_back(
+      model("cspresnext50-mish", "CSPResNeXt-50 (Mish)", "resnext", "resnext50", PaperFigures{20.50, 7.93, 256}, "",
+            ResNetSpec{.stages = kResNeXt50, .cardinality = 32, .csp_fusion_factor = 1, .activation = "mish"}, in));
   zoo.push_back(model("resnet-small", "ResNet (small)", "small", "", std::nullopt, "",
                       small_spec("", kResNetSmall, 1, 0), small_input()));
   zoo.push_back(model("cspresnet-small", "CSPResNet (small)", "small", "resnet-small", std::nullopt, "",

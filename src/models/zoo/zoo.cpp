@@ -20,9 +20,8 @@ NetInput small_input() {
   NetInput input;
   input.width = input.height = 28;
   input.channels = 1;
-  input.training = {{"batch", "64"},          {"subdivisions", "1"}, {"learning_rate", "0.01"},
-                    {"policy", "poly"},       {"power", "2"},        {"max_batches", "20000"},
-                    {"momentum", "0.9"},      {"decay", "0.0005"}};
+  input.training = {{"batch", "64"}, {"subdivisions", "1"},    {"learning_rate", "0.01"}, {"policy", "poly"},
+                    {"power", "2"},  {"max_batches", "20000"}, {"momentum", "0.9"},       {"decay", "0.0005"}};
   return input;
 }
 
