@@ -16,6 +16,7 @@ const char* activation_name(Activation act);
 double activate(Activation act, double x);
 // Appends the activation as oneDNN eltwise post-op(s); false if oneDNN has none.
 bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
+bool has_activation_post_op(Activation act);
 // Applies the activation in place to `count` floats (parallel loop).
 void activate_array(Activation act, float* data, int64_t count);
 

@@ -15,6 +15,10 @@ struct MemoryPlan {
   std::vector<int> root;               // per tensor: the tensor whose buffer holds it
   std::vector<int64_t> root_channel;   // per tensor: first channel inside the root
   std::vector<bool> blocked;           // per tensor: nChw16c (else plain NCHW)
+  std::vector<int> accumulates_for;    // per layer: the shortcut it performs in place (-1 none)
+  std::vector<bool> folded;            // per layer: a shortcut done by its producer (no kernel)
+  std::vector<bool> overwritten;       // per tensor: its buffer is reused in place (residual fusion),
+                                       // so its value is gone after the step that reads it last
   std::vector<int> slot;               // per root tensor: its buffer slot (-1 if not a root)
   std::vector<int64_t> slot_floats;    // per slot: size in floats
   std::vector<int64_t> slot_offset;    // per slot: offset in the arena, in floats
@@ -38,7 +42,9 @@ class Executor {
   // Runs the network; returns the outputs of net.output_layers().
   std::vector<Tensor> forward(const Tensor& input);
   // A layer's output from the last forward. Only guaranteed for every layer
-  // when options.reuse_memory is false (otherwise its buffer may be reused).
+  // when options.reuse_memory is false (otherwise its buffer may be reused);
+  // throws for tensors that residual fusion overwrote in place
+  // (plan().overwritten; set options.fuse_residual=false to keep them).
   Tensor layer_output(int layer) const;
 
   const MemoryPlan& plan() const;

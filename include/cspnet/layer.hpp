@@ -13,6 +13,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "cspnet/activation.hpp"
 #include "cspnet/tensor.hpp"
 
 namespace cspnet {
@@ -60,6 +61,7 @@ struct ExecOptions {
   bool profile_layers = false;   // time every layer (waits on the stream after each)
   bool blocked_layout = true;    // keep activations in nChw16c between layers where legal
   Precision precision = Precision::fp32;
+  bool fuse_residual = true;     // darknet shortcut as a oneDNN sum post-op of the conv before it
 };
 
 struct CompileContext {
@@ -67,6 +69,10 @@ struct CompileContext {
   const ExecOptions& options;
   std::vector<TensorView> inputs;
   TensorView output;
+  // Residual fusion: the output already holds the residual; add to it, then
+  // apply `accumulate_then` (the shortcut's activation).
+  bool accumulate = false;
+  Activation accumulate_then = Activation::linear;
 };
 
 class Kernel {
@@ -130,6 +136,12 @@ class Layer {
   virtual std::unique_ptr<Kernel> compile(const CompileContext& ctx) = 0;
 
   virtual const YoloParams* yolo() const { return nullptr; }
+
+  // Residual fusion (see the planner): a producer that can add its result to
+  // what its output buffer holds, and a layer that is exactly
+  // act(input 0 + input 1) so it can be folded into input 0's producer.
+  virtual bool can_accumulate_into_output(const ExecOptions&, Activation /*then*/) const { return false; }
+  virtual bool is_fusable_residual_sum(Activation* /*then*/) const { return false; }
 
   // cfg location, for messages: "file:line: [section]".
   const std::string& where() const { return where_; }

@@ -57,10 +57,16 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
   for (int i = 0; i < net.size(); ++i) {
     Layer& layer = net.layer(i);
     CompileContext ctx{s.engine, s.options, {}, s.views[size_t(i)]};
+    const int shortcut = s.plan.accumulates_for[size_t(i)];
+    if (shortcut >= 0) {
+      ctx.accumulate = true;
+      net.layer(shortcut).is_fusable_residual_sum(&ctx.accumulate_then);
+    }
     for (int in : layer.inputs()) ctx.inputs.push_back(s.views[size_t(in < 0 ? net.size() : in)]);
     std::unique_ptr<Kernel> kernel;
     try {
-      kernel = layer.output_kind() == OutputKind::view ? nullptr : layer.compile(ctx);
+      const bool no_kernel = layer.output_kind() == OutputKind::view || s.plan.folded[size_t(i)];
+      kernel = no_kernel ? nullptr : layer.compile(ctx);
     } catch (const dnnl::error& e) {
       throw Error(layer.where() + ": oneDNN cannot run this layer: " + e.what());
     }
@@ -102,6 +108,9 @@ Tensor Executor::layer_output(int layer) const {
   const State& s = *state_;
   if (layer < 0 || layer >= s.net.size())
     throw Error("layer_output: layer " + std::to_string(layer) + " out of range 0.." + std::to_string(s.net.size() - 1));
+  if (s.plan.overwritten[size_t(layer)])
+    throw Error(s.net.layer(layer).where() + ": this layer's output was overwritten in place by residual fusion; "
+                "run with ExecOptions::fuse_residual = false to read it");
   const TensorView& view = s.views[size_t(layer)];
   Tensor out(view.shape);
   const int64_t per_image = view.shape.per_image();

@@ -16,12 +16,55 @@ const Shape& tensor_shape(const Network& net, int tensor, const Shape& input) {
 }
 
 // Places route inputs inside the route's buffer and views inside their source.
+int root_of(const std::vector<int>& parent, int t) {
+  while (parent[size_t(t)] >= 0) t = parent[size_t(t)];
+  return t;
+}
+
+// Residual fusion: shortcut j = act(p + f), with p = layer j-1. When p is a
+// convolution read only by j, and j is the last reader of f, p can write
+// straight into f's buffer with a oneDNN sum post-op (p += f in place), and
+// j becomes an alias of that buffer. f must not be read through a view or a
+// concat (its memory changes under them), nor be an output, nor be p's input.
+bool fuse_residual(const Network& net, const ExecOptions& options, const std::vector<std::vector<int>>& readers,
+                   int j, std::vector<int>& parent, std::vector<int64_t>& offset, MemoryPlan& plan) {
+  const Layer& shortcut = net.layer(j);
+  Activation then = Activation::linear;
+  if (!options.fuse_residual || !shortcut.is_fusable_residual_sum(&then)) return false;
+  const int p = shortcut.inputs()[0], f = shortcut.inputs()[1];
+  if (p != j - 1 || f < 0 || f == p || !net.layer(p).can_accumulate_into_output(options, then)) return false;
+  if (readers[size_t(p)] != std::vector<int>{j} || parent[size_t(p)] >= 0) return false;
+  const auto outputs = net.output_layers();
+  auto is_output = [&](int t) { return std::find(outputs.begin(), outputs.end(), t) != outputs.end(); };
+  if (is_output(p) || is_output(f) || is_output(j)) return false;
+  const bool f_is_alias = plan.folded[size_t(f)];
+  if (!f_is_alias && net.layer(f).output_kind() != OutputKind::compute) return false;
+  for (int reader : readers[size_t(f)])
+    if (reader > j || net.layer(reader).output_kind() != OutputKind::compute) return false;
+  for (int in : net.layer(p).inputs())
+    if (in < 0 || root_of(parent, in) == root_of(parent, f)) return false;
+  parent[size_t(p)] = f;
+  parent[size_t(j)] = f;
+  offset[size_t(p)] = offset[size_t(j)] = 0;
+  plan.accumulates_for[size_t(p)] = j;
+  plan.folded[size_t(j)] = true;
+  plan.overwritten[size_t(p)] = plan.overwritten[size_t(f)] = true;
+  return true;
+}
+
 void place_tensors(const Network& net, const ExecOptions& options, std::vector<int>& parent,
                    std::vector<int64_t>& offset, MemoryPlan& plan) {
   const int input_id = net.size();
+  std::vector<std::vector<int>> readers(size_t(net.size()) + 1);
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? input_id : in)].push_back(i);
+  plan.accumulates_for.assign(size_t(net.size()), -1);
+  plan.folded.assign(size_t(net.size()), false);
+  plan.overwritten.assign(size_t(net.size()) + 1, false);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     auto id = [&](int ref) { return ref < 0 ? input_id : ref; };
+    if (fuse_residual(net, options, readers, i, parent, offset, plan)) continue;
     if (layer.output_kind() == OutputKind::view) {
       parent[size_t(i)] = id(layer.inputs()[0]);
       offset[size_t(i)] = layer.view_offset();
@@ -34,7 +77,7 @@ void place_tensors(const Network& net, const ExecOptions& options, std::vector<i
       int p = ins[k];
       bool repeated = std::find(ins.begin(), ins.begin() + long(k), p) != ins.begin() + long(k);
       bool eligible = options.zero_copy_concat && !repeated && parent[size_t(p)] < 0 &&
-                      net.layer(p).output_kind() != OutputKind::view;
+                      net.layer(p).output_kind() != OutputKind::view && !plan.folded[size_t(p)];
       if (eligible) {
         parent[size_t(p)] = i;
         offset[size_t(p)] = channel;
@@ -73,7 +116,8 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
   for (int o : net.output_layers()) can_block[size_t(o)] = false;
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
-    LayoutRule rule = layer.output_kind() == OutputKind::compute ? layer.layout_rule() : LayoutRule::same;
+    LayoutRule rule = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)] ? layer.layout_rule()
+                                                                                              : LayoutRule::same;
     if (rule == LayoutRule::any) continue;
     for (int in : layer.inputs()) {
       int t = in < 0 ? input_id : in;

@@ -92,6 +92,11 @@ bool append_activation_post_op(Activation act, dnnl::post_ops& ops) {
   return false;
 }
 
+bool has_activation_post_op(Activation act) {
+  dnnl::post_ops scratch;
+  return append_activation_post_op(act, scratch);
+}
+
 void activate_array(Activation act, float* data, int64_t count) {
   if (act == Activation::linear) return;
 #pragma omp parallel for schedule(static)

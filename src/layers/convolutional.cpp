@@ -37,6 +37,15 @@ class ConvolutionalLayer final : public Layer {
   }
 
   std::string_view type() const override { return "conv"; }
+  bool can_accumulate_into_output(const ExecOptions& options, Activation then) const override {
+    // oneDNN 2.6 applies two eltwise post-ops of one algorithm with the first
+    // one's parameters (relu before the sum, leaky = relu(alpha 0.1) after it
+    // gave relu twice, tests/unit/test_residual_fusion.cpp): only fuse when at
+    // most one side has an activation, or both have the same.
+    const bool compatible = activation_ == Activation::linear || then == Activation::linear || activation_ == then;
+    return compatible && (!batch_norm_ || options.fold_batchnorm) && options.fuse_activation &&
+           has_activation_post_op(activation_);
+  }
   LayoutRule layout_rule() const override { return LayoutRule::any; }
 
   Shape infer(std::span<const Shape> in) override {
@@ -156,6 +165,12 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   bool fused_activation = false;
   if (ctx.options.fuse_activation && (!batch_norm_ || fold))
     fused_activation = append_activation_post_op(activation_, ops);
+  if (ctx.accumulate) {
+    // dst holds the shortcut's other operand: dst = then(act(conv) + dst).
+    if (!fused_activation) throw Error(where() + ": internal: residual fusion needs a fused activation");
+    ops.append_sum(1.f);
+    append_activation_post_op(ctx.accumulate_then, ops);
+  }
   primitive_attr attr;
   attr.set_post_ops(ops);
 
@@ -194,7 +209,8 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   auto sequence = std::make_unique<SequenceKernel>();
   sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
                                                       std::vector<ViewArg>{ViewArg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false},
-                                                                           ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true}},
+                                                                           ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true,
+                                                                                   ctx.accumulate}},
                                                       each_image, ctx.engine));
 
   if (batch_norm_ && !fold) {

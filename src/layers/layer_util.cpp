@@ -18,8 +18,10 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
     }
     dnnl::memory staged(a.staged, engine);
     args_.insert_or_assign(a.arg, staged);
-    dnnl::reorder reorder = a.output ? dnnl::reorder(staged, view_memory) : dnnl::reorder(view_memory, staged);
-    staging_.push_back(Staging{view_memory, staged, reorder, a.output});
+    Staging stage{view_memory, staged, std::nullopt, std::nullopt};
+    if (!a.output || a.accumulate) stage.load = dnnl::reorder(view_memory, staged);
+    if (a.output) stage.store = dnnl::reorder(staged, view_memory);
+    staging_.push_back(stage);
   }
 }
 
@@ -29,10 +31,10 @@ void ViewPrimitiveKernel::run(dnnl::stream& stream) {
     if (per_image_)
       for (size_t i = 0; i < view_args_.size(); ++i) view_memories_[i].set_data_handle(view_args_[i].view.image(n));
     for (auto& stage : staging_)
-      if (!stage.output) stage.reorder.execute(stream, stage.view_memory, stage.staged);
+      if (stage.load) stage.load->execute(stream, stage.view_memory, stage.staged);
     primitive_.execute(stream, args_);
     for (auto& stage : staging_)
-      if (stage.output) stage.reorder.execute(stream, stage.staged, stage.view_memory);
+      if (stage.store) stage.store->execute(stream, stage.staged, stage.view_memory);
   }
 }
 

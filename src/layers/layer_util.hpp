@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <initializer_list>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct ViewArg {
   // the view is reordered into (inputs) or out of (outputs) a staging buffer.
   dnnl::memory::desc staged{};
   bool output = false;
+  bool accumulate = false;  // an output the primitive adds to: staged in and out
 };
 
 class ViewPrimitiveKernel final : public Kernel {
@@ -63,8 +65,7 @@ class ViewPrimitiveKernel final : public Kernel {
  private:
   struct Staging {
     dnnl::memory view_memory, staged;
-    dnnl::reorder reorder;
-    bool output;
+    std::optional<dnnl::reorder> load, store;  // view -> staged before, staged -> view after
   };
   dnnl::primitive primitive_;
   std::unordered_map<int, dnnl::memory> args_;

@@ -28,6 +28,13 @@ class ShortcutLayer final : public Layer {
   }
 
   std::string_view type() const override { return "shortcut"; }
+  bool is_fusable_residual_sum(Activation* then) const override {
+    if (!same_shapes_ || inputs().size() != 2 || alpha_ != 1.f || beta_ != 1.f ||
+        !has_activation_post_op(activation_))
+      return false;
+    *then = activation_;
+    return true;
+  }
   // Equal shapes: an elementwise sum over each image, whatever the layout.
   LayoutRule layout_rule() const override { return same_shapes_ ? LayoutRule::same : LayoutRule::plain; }
 
