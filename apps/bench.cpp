@@ -119,6 +119,9 @@ int run_bench(Network& net, const BenchOptions& o) {
               "fp32 FMA peak %.1f GFLOP/s (%.3f BFLOPs/image)\n",
               stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, achieved, 100 * achieved / peak,
               peak, net.bflops());
+  std::printf("  memory: activations %.2f MiB planned (%.2f MiB unplanned), oneDNN scratchpad %.2f MiB shared\n",
+              executor.plan().peak_bytes / 1048576.0, executor.plan().naive_bytes / 1048576.0,
+              executor.scratchpad_bytes() / 1048576.0);
   if (o.per_layer) print_layer_table(net, layer_ms, o.runs);
   if (exec.precision != Precision::fp32) report_precision(net, exec, o.accuracy_inputs);
 

@@ -48,6 +48,8 @@ class Executor {
   Tensor layer_output(int layer) const;
 
   const MemoryPlan& plan() const;
+  // The one oneDNN scratchpad all primitives share (largest single need).
+  size_t scratchpad_bytes() const;
   // Per-layer wall time (ms) of the last forward; empty unless
   // options.profile_layers. Views and zero-copy routes take 0.
   const std::vector<double>& layer_times_ms() const;

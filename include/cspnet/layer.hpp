@@ -64,6 +64,22 @@ struct ExecOptions {
   bool fuse_residual = true;     // darknet shortcut as a oneDNN sum post-op of the conv before it
 };
 
+// One scratchpad buffer shared by every oneDNN primitive of an executor
+// (they run one at a time), sized to the largest need once all are compiled:
+// primitives use scratchpad_mode::user and bind() it.
+class SharedScratchpad {
+ public:
+  // Returns a memory object for `md` whose buffer is assigned by allocate().
+  dnnl::memory bind(const dnnl::memory::desc& md, const dnnl::engine& engine);
+  void allocate();
+  size_t bytes() const { return bytes_; }
+
+ private:
+  std::vector<dnnl::memory> memories_;
+  size_t bytes_ = 0;
+  std::vector<char> buffer_;
+};
+
 struct CompileContext {
   const dnnl::engine& engine;
   const ExecOptions& options;
@@ -73,6 +89,7 @@ struct CompileContext {
   // apply `accumulate_then` (the shortcut's activation).
   bool accumulate = false;
   Activation accumulate_then = Activation::linear;
+  SharedScratchpad* scratchpad = nullptr;  // null: each primitive keeps its own
 };
 
 class Kernel {

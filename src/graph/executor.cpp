@@ -31,6 +31,7 @@ struct Executor::State {
   std::vector<TensorView> views;  // per tensor id (layers, then the input)
   std::vector<std::unique_ptr<Kernel>> kernels;
   int copy_kernels = 0;
+  SharedScratchpad scratchpad;
   std::vector<double> layer_times_ms;
 
   State(Network& network, ExecOptions opts) : net(network), options(opts) {}
@@ -57,6 +58,7 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
   for (int i = 0; i < net.size(); ++i) {
     Layer& layer = net.layer(i);
     CompileContext ctx{s.engine, s.options, {}, s.views[size_t(i)]};
+    ctx.scratchpad = &s.scratchpad;
     const int shortcut = s.plan.accumulates_for[size_t(i)];
     if (shortcut >= 0) {
       ctx.accumulate = true;
@@ -73,9 +75,12 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
     if (layer.output_kind() == OutputKind::concat && kernel) ++s.copy_kernels;
     s.kernels.push_back(std::move(kernel));
   }
+  s.scratchpad.allocate();
 }
 
 Executor::~Executor() = default;
+
+size_t Executor::scratchpad_bytes() const { return state_->scratchpad.bytes(); }
 
 std::vector<Tensor> Executor::forward(const Tensor& input) {
   State& s = *state_;

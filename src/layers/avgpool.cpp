@@ -21,9 +21,9 @@ class AvgpoolLayer final : public Layer {
         {prop_kind::forward_inference, algorithm::pooling_avg_exclude_padding, arg_view(in, each_image).desc(),
          arg_view(ctx.output, each_image).desc(), memory::dims{1, 1}, memory::dims{in.shape.h, in.shape.w},
          memory::dims{0, 0}, memory::dims{0, 0}},
-        ctx.engine);
+        primitive_attributes(ctx), ctx.engine);
     return std::make_unique<ViewPrimitiveKernel>(
-        pooling_forward(pd), std::unordered_map<int, memory>{},
+        pooling_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, ctx.output, each_image)}, each_image,
         ctx.engine);
   }

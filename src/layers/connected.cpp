@@ -88,8 +88,7 @@ class ConnectedLayer final : public Layer {
     memory::desc dst_md(dims{rows, outputs_}, memory::data_type::f32, dims{outputs_, 1});
     post_ops ops;
     bool fused = ctx.options.fuse_activation && append_activation_post_op(activation_, ops);
-    primitive_attr attr;
-    attr.set_post_ops(ops);
+    const primitive_attr attr = primitive_attributes(ctx, ops);
     inner_product_forward::primitive_desc pd(
         {prop_kind::forward_inference, arg_view(in, each_image).desc(),
          memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_md, dst_md},
@@ -105,7 +104,7 @@ class ConnectedLayer final : public Layer {
     auto sequence = std::make_unique<SequenceKernel>();
     sequence->add(std::make_unique<ViewPrimitiveKernel>(
         inner_product_forward(pd),
-        std::unordered_map<int, memory>{{DNNL_ARG_WEIGHTS, ip_weights}, {DNNL_ARG_BIAS, bias_mem}},
+        scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, ip_weights}, {DNNL_ARG_BIAS, bias_mem}}),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), ViewArg{DNNL_ARG_DST, out, dst_md}}, each_image,
         ctx.engine));
     if (!fused && activation_ != Activation::linear) {

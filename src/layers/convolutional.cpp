@@ -171,8 +171,7 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
     ops.append_sum(1.f);
     append_activation_post_op(ctx.accumulate_then, ops);
   }
-  primitive_attr attr;
-  attr.set_post_ops(ops);
+  const primitive_attr attr = primitive_attributes(ctx, ops);
 
   dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1};
   dims pad_l{padding_, padding_}, pad_rb{pad_b, pad_r};
@@ -204,7 +203,7 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   memory bias_mem(bias_md, ctx.engine);
   std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
 
-  std::unordered_map<int, memory> args{{DNNL_ARG_WEIGHTS, conv_weights}};
+  std::unordered_map<int, memory> args = scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, conv_weights}});
   if (with_bias) args.emplace(DNNL_ARG_BIAS, bias_mem);
   auto sequence = std::make_unique<SequenceKernel>();
   sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
@@ -217,16 +216,17 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
     auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |
                  normalization_flags::use_shift;
     batch_normalization_forward::primitive_desc bn_pd(
-        {prop_kind::forward_inference, dst_md, kBatchNormEpsilon, flags}, ctx.engine);
+        {prop_kind::forward_inference, dst_md, kBatchNormEpsilon, flags}, primitive_attributes(ctx), ctx.engine);
     auto vector_memory = [&](const std::vector<float>& values) {
       memory m(bias_md, ctx.engine);
       std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
       return m;
     };
-    std::unordered_map<int, memory> bn_args{{DNNL_ARG_MEAN, vector_memory(rolling_mean_)},
-                                            {DNNL_ARG_VARIANCE, vector_memory(rolling_variance_)},
-                                            {DNNL_ARG_SCALE, vector_memory(scales_)},
-                                            {DNNL_ARG_SHIFT, vector_memory(biases_)}};
+    std::unordered_map<int, memory> bn_args = scratchpad_args(ctx, bn_pd.scratchpad_desc());
+    bn_args.insert({{DNNL_ARG_MEAN, vector_memory(rolling_mean_)},
+                    {DNNL_ARG_VARIANCE, vector_memory(rolling_variance_)},
+                    {DNNL_ARG_SCALE, vector_memory(scales_)},
+                    {DNNL_ARG_SHIFT, vector_memory(biases_)}});
     sequence->add(std::make_unique<ViewPrimitiveKernel>(
         batch_normalization_forward(bn_pd), std::move(bn_args),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));

@@ -1,5 +1,8 @@
 #include "layer_util.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace cspnet {
 
 ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
@@ -36,6 +39,33 @@ void ViewPrimitiveKernel::run(dnnl::stream& stream) {
     for (auto& stage : staging_)
       if (stage.store) stage.store->execute(stream, stage.staged, stage.view_memory);
   }
+}
+
+dnnl::memory SharedScratchpad::bind(const dnnl::memory::desc& md, const dnnl::engine& engine) {
+  bytes_ = std::max(bytes_, md.get_size());
+  memories_.emplace_back(md, engine, nullptr);
+  return memories_.back();
+}
+
+void SharedScratchpad::allocate() {
+  buffer_.assign(std::max<size_t>(bytes_, 1) + 64, 0);
+  // oneDNN wants its scratchpad 64-byte aligned.
+  auto address = reinterpret_cast<uintptr_t>(buffer_.data());
+  void* aligned = buffer_.data() + ((64 - address % 64) % 64);
+  for (auto& memory : memories_) memory.set_data_handle(aligned);
+}
+
+dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_ops ops) {
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  if (ctx.scratchpad) attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
+                                                      std::unordered_map<int, dnnl::memory> args) {
+  if (ctx.scratchpad) args.insert_or_assign(DNNL_ARG_SCRATCHPAD, ctx.scratchpad->bind(md, ctx.engine));
+  return args;
 }
 
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng) {

@@ -132,6 +132,13 @@ inline void check_parameter_count(const Layer& layer, double count, const std::s
                            std::to_string(kMaxLayerParameters) + " per layer");
 }
 
+// Attributes for a primitive of this context: the shared user-mode
+// scratchpad when the executor provides one. Pass the result's primitive's
+// scratchpad_desc() to scratchpad_args() for its arguments.
+dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_ops ops = {});
+std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
+                                                      std::unordered_map<int, dnnl::memory> args = {});
+
 // Applies the darknet initialiser: uniform(-scale, scale).
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng);
 

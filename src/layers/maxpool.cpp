@@ -71,9 +71,9 @@ class MaxpoolLayer final : public Layer {
         {prop_kind::forward_inference, algorithm::pooling_max, arg_view(in, each_image).desc(),
          arg_view(ctx.output, each_image).desc(), memory::dims{stride_y_, stride_x_}, memory::dims{size_, size_},
          memory::dims{pad_before, pad_before}, memory::dims{pad_b, pad_r}},
-        ctx.engine);
+        primitive_attributes(ctx), ctx.engine);
     return std::make_unique<ViewPrimitiveKernel>(
-        pooling_forward(pd), std::unordered_map<int, memory>{},
+        pooling_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, ctx.output, each_image)}, each_image,
         ctx.engine);
   }
