@@ -9,7 +9,6 @@
 namespace cspnet {
 namespace {
 
-constexpr float kBatchNormEpsilon = 0.00001f;
 
 class ConnectedLayer final : public Layer {
  public:
@@ -56,12 +55,7 @@ class ConnectedLayer final : public Layer {
   void init_parameters(std::mt19937_64& rng) override {
     fill_uniform(weights_, std::sqrt(3.f / float(input_.per_image())), rng);
     fill_uniform(biases_, 0.1f, rng);
-    if (batch_norm_) {
-      std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
-      for (auto& v : scales_) v = around_one(rng);
-      for (auto& v : rolling_mean_) v = small(rng);
-      for (auto& v : rolling_variance_) v = around_one(rng);
-    }
+    if (batch_norm_) init_batch_norm(scales_, rolling_mean_, rolling_variance_, rng);
   }
 
   std::unique_ptr<Kernel> compile(const CompileContext& ctx) override {
@@ -72,14 +66,7 @@ class ConnectedLayer final : public Layer {
     // BN at inference is an affine map per output: fold it into the weights
     // (this layer has no unfolded path: the fold is exact algebra).
     std::vector<float> weights = weights_, bias = biases_;
-    if (batch_norm_) {
-      int64_t per_output = input_.per_image();
-      for (int o = 0; o < outputs_; ++o) {
-        float factor = scales_[o] / std::sqrt(rolling_variance_[o] + kBatchNormEpsilon);
-        for (int64_t k = 0; k < per_output; ++k) weights[o * per_output + k] *= factor;
-        bias[o] = biases_[o] - rolling_mean_[o] * factor;
-      }
-    }
+    if (batch_norm_) fold_batch_norm(weights, bias, scales_, rolling_mean_, rolling_variance_);
     dims weight_dims{outputs_, in.shape.c, in.shape.h, in.shape.w};
     memory::desc bias_md(dims{outputs_}, memory::data_type::f32, memory::format_tag::x);
     // The output is O x 1 x 1: the same memory in plain and blocked layouts.

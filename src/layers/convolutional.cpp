@@ -9,7 +9,6 @@
 namespace cspnet {
 namespace {
 
-constexpr float kBatchNormEpsilon = 0.00001f;  // darknet's epsilon
 
 class ConvolutionalLayer final : public Layer {
  public:
@@ -107,12 +106,7 @@ class ConvolutionalLayer final : public Layer {
     float fan_in = float(channels_ / groups_) * float(size_ * size_);
     fill_uniform(weights_, std::sqrt(3.f / fan_in), rng);
     fill_uniform(biases_, 0.1f, rng);
-    if (batch_norm_) {
-      std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
-      for (auto& v : scales_) v = around_one(rng);
-      for (auto& v : rolling_mean_) v = small(rng);
-      for (auto& v : rolling_variance_) v = around_one(rng);
-    }
+    if (batch_norm_) init_batch_norm(scales_, rolling_mean_, rolling_variance_, rng);
   }
 
   std::unique_ptr<Kernel> compile(const CompileContext& ctx) override;
@@ -135,14 +129,7 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   // Weights and bias as the primitive will see them (BN folded when asked).
   std::vector<float> weights = weights_;
   std::vector<float> bias = biases_;
-  if (fold) {
-    int64_t per_filter = weight_count() / filters_;
-    for (int f = 0; f < filters_; ++f) {
-      float factor = scales_[f] / std::sqrt(rolling_variance_[f] + kBatchNormEpsilon);
-      for (int64_t k = 0; k < per_filter; ++k) weights[f * per_filter + k] *= factor;
-      bias[f] = biases_[f] - rolling_mean_[f] * factor;
-    }
-  }
+  if (fold) fold_batch_norm(weights, bias, scales_, rolling_mean_, rolling_variance_);
   const bool with_bias = !batch_norm_ || fold;
 
   int64_t extent_h = int64_t{size_ - 1} * dilation_ + 1, extent_w = extent_h;

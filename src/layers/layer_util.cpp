@@ -1,6 +1,7 @@
 #include "layer_util.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace cspnet {
@@ -66,6 +67,24 @@ std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx,
                                                       std::unordered_map<int, dnnl::memory> args) {
   if (ctx.scratchpad) args.insert_or_assign(DNNL_ARG_SCRATCHPAD, ctx.scratchpad->bind(md, ctx.engine));
   return args;
+}
+
+void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::vector<float>& variance,
+                     std::mt19937_64& rng) {
+  std::uniform_real_distribution<float> around_one(0.75f, 1.25f), small(-0.1f, 0.1f);
+  for (auto& v : scales) v = around_one(rng);
+  for (auto& v : mean) v = small(rng);
+  for (auto& v : variance) v = around_one(rng);
+}
+
+void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, const std::vector<float>& scales,
+                     const std::vector<float>& mean, const std::vector<float>& variance) {
+  const size_t per_output = weights.size() / bias.size();
+  for (size_t o = 0; o < bias.size(); ++o) {
+    float factor = scales[o] / std::sqrt(variance[o] + kBatchNormEpsilon);
+    for (size_t k = 0; k < per_output; ++k) weights[o * per_output + k] *= factor;
+    bias[o] -= mean[o] * factor;
+  }
 }
 
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng) {

@@ -139,6 +139,16 @@ dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_
 std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
                                                       std::unordered_map<int, dnnl::memory> args = {});
 
+// Batch norm inside convolutional/connected layers (darknet's epsilon).
+constexpr float kBatchNormEpsilon = 0.00001f;
+// Random statistics for initialisation: scales and variances near 1, means near 0.
+void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::vector<float>& variance,
+                     std::mt19937_64& rng);
+// Folds inference batch norm into `weights` (one row per output, bias.size()
+// rows) and `bias` (which holds BN's shift on entry).
+void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, const std::vector<float>& scales,
+                     const std::vector<float>& mean, const std::vector<float>& variance);
+
 // Applies the darknet initialiser: uniform(-scale, scale).
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng);
 
