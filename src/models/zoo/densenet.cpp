@@ -89,15 +89,9 @@ namespace {
 
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, DenseNetSpec spec, NetInput input) {
-  spec.name = name;
-  return ZooModel{std::move(name),
-                  std::move(paper_name),
-                  std::move(family),
-                  std::move(baseline),
-                  std::move(input),
-                  paper,
-                  "",
-                  [spec](const NetInput& in) { return densenet(spec, in); }};
+  return family_model(std::move(name), std::move(paper_name), std::move(family), std::move(baseline), paper, "",
+                      std::move(spec), std::move(input),
+                      [](const DenseNetSpec& s, const NetInput& in) { return densenet(s, in); });
 }
 
 }  // namespace

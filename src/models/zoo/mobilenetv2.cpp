@@ -97,15 +97,9 @@ ModelBuilder mobilenetv2(const MobileNetSpec& spec, const NetInput& input) {
 
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, MobileNetSpec spec, NetInput input) {
-  spec.name = name;
-  return ZooModel{std::move(name),
-                  std::move(paper_name),
-                  std::move(family),
-                  std::move(baseline),
-                  std::move(input),
-                  paper,
-                  "",
-                  [spec](const NetInput& in) { return mobilenetv2(spec, in); }};
+  return family_model(std::move(name), std::move(paper_name), std::move(family), std::move(baseline), paper, "",
+                      std::move(spec), std::move(input),
+                      [](const MobileNetSpec& s, const NetInput& in) { return mobilenetv2(s, in); });
 }
 
 }  // namespace

@@ -67,15 +67,9 @@ ModelBuilder peleenet(const PeleeSpec& spec, const NetInput& input) {
 
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, PeleeSpec spec, NetInput input) {
-  spec.name = name;
-  return ZooModel{std::move(name),
-                  std::move(paper_name),
-                  std::move(family),
-                  std::move(baseline),
-                  std::move(input),
-                  paper,
-                  "",
-                  [spec](const NetInput& in) { return peleenet(spec, in); }};
+  return family_model(std::move(name), std::move(paper_name), std::move(family), std::move(baseline), paper, "",
+                      std::move(spec), std::move(input),
+                      [](const PeleeSpec& s, const NetInput& in) { return peleenet(s, in); });
 }
 
 // CSPPeleeNet (paper Table 3): split by two 1x1 convolutions (as the

@@ -112,11 +112,9 @@ ResNetSpec small_spec(std::string name, const std::vector<ResStage>& stages, int
 
 ZooModel model(std::string name, std::string paper_name, std::string family, std::string baseline,
                std::optional<PaperFigures> paper, std::string official, ResNetSpec spec, NetInput input) {
-  spec.name = name;
-  return ZooModel{std::move(name),     std::move(paper_name),
-                  std::move(family),   std::move(baseline),
-                  std::move(input),    paper,
-                  std::move(official), [spec](const NetInput& in) { return resnet(spec, in); }};
+  return family_model(std::move(name), std::move(paper_name), std::move(family), std::move(baseline), paper,
+                      std::move(official), std::move(spec), std::move(input),
+                      [](const ResNetSpec& s, const NetInput& in) { return resnet(s, in); });
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #pragma once
 // Internal: each family file registers its models; shared helpers.
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "cspnet/zoo.hpp"
@@ -19,6 +22,17 @@ NetInput imagenet_input(int size);
 NetInput small_input();
 constexpr int kImageNetClasses = 1000;
 constexpr int kSmallClasses = 10;
+
+// A zoo entry built by `build(spec, input)`; the spec is named after the model.
+template <class Spec, class Build>
+ZooModel family_model(std::string name, std::string paper_name, std::string family, std::string baseline,
+                      std::optional<PaperFigures> paper, std::string official_cfg, Spec spec, NetInput input,
+                      Build build) {
+  spec.name = name;
+  return ZooModel{std::move(name),     std::move(paper_name), std::move(family),
+                  std::move(baseline), std::move(input),      paper,
+                  std::move(official_cfg), [spec, build](const NetInput& in) { return build(spec, in); }};
+}
 
 // Darknet's classifier: global average, a 1x1 convolution to the classes
 // (linear, no batch norm), softmax. resnet50.cfg puts the convolution before
