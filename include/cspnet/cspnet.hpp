@@ -3,6 +3,7 @@
 #include "cspnet/activation.hpp"
 #include "cspnet/blocks.hpp"
 #include "cspnet/cfg.hpp"
+#include "cspnet/dataset.hpp"
 #include "cspnet/csp_stage.hpp"
 #include "cspnet/detect.hpp"
 #include "cspnet/error.hpp"

@@ -6,6 +6,7 @@
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cspnet {
@@ -35,13 +36,18 @@ class ShortcutLayer final : public Layer {
     *then = activation_;
     return true;
   }
-  // Equal shapes: an elementwise sum over each image, whatever the layout.
-  LayoutRule layout_rule() const override { return same_shapes_ ? LayoutRule::same : LayoutRule::plain; }
+  // Equal width and height: channel c of every operand starts c*H*W floats
+  // into its image in both layouts (whole 16-channel blocks when blocked), so
+  // adding the first min(C) channels is a sum over a common prefix.
+  LayoutRule layout_rule() const override { return same_plane_ ? LayoutRule::same : LayoutRule::plain; }
 
   Shape infer(std::span<const Shape> in) override {
     out_ = in[0];
-    same_shapes_ = true;
-    for (size_t i = 1; i < in.size(); ++i) same_shapes_ = same_shapes_ && in[i] == in[0];
+    same_shapes_ = same_plane_ = true;
+    for (size_t i = 1; i < in.size(); ++i) {
+      same_shapes_ = same_shapes_ && in[i] == in[0];
+      same_plane_ = same_plane_ && in[i].h == in[0].h && in[i].w == in[0].w;
+    }
     for (size_t i = 1; i < in.size(); ++i) {
       const Shape& from = in[i];
       // darknet's own consistency rule: the same integer ratio on both axes.
@@ -69,14 +75,26 @@ class ShortcutLayer final : public Layer {
     TensorView out = ctx.output;
     Activation act = activation_;
     float alpha = alpha_, beta = beta_;
-    if (same_shapes_ && ins.size() == 2)
+    if (same_plane_)
       return make_kernel([ins, out, act, alpha, beta](dnnl::stream&) {
         const int64_t per_image = out.shape.per_image();
         for (int64_t n = 0; n < out.shape.n; ++n) {
-          const float *a = ins[0].image(n), *b = ins[1].image(n);
+          const float* a = ins[0].image(n);
           float* dst = out.image(n);
+          if (ins.size() == 2 && ins[1].shape.c >= out.shape.c) {
+            const float* b = ins[1].image(n);
 #pragma omp parallel for schedule(static)
-          for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i] + beta * b[i];
+            for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i] + beta * b[i];
+          } else {
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i];
+            for (size_t f = 1; f < ins.size(); ++f) {
+              const float* b = ins[f].image(n);
+              const int64_t common = std::min(ins[f].shape.c, out.shape.c) * out.plane();
+#pragma omp parallel for schedule(static)
+              for (int64_t i = 0; i < common; ++i) dst[i] += beta * b[i];
+            }
+          }
           activate_array(act, dst, per_image);
         }
       });
@@ -115,7 +133,7 @@ class ShortcutLayer final : public Layer {
   Activation activation_ = Activation::linear;
   float alpha_ = 1.f, beta_ = 1.f;
   Shape out_{};
-  bool same_shapes_ = true;
+  bool same_shapes_ = true, same_plane_ = true;
 };
 
 }  // namespace

@@ -164,3 +164,37 @@ TEST(ReducedPrecision, Bf16ConvolutionsStayCloseToFp32) {
 }
 
 }  // namespace
+
+namespace {
+
+// darknet's shortcut between maps of different channel counts (as in
+// csresnext50's first stage): the first min(C) channels are added, the rest
+// of the previous layer's pass through. Blocked, that is a common prefix.
+TEST(BlockedLayout, ShortcutsOverDifferentChannelCountsMatchThePlainLayout) {
+  Network net = Network::from_cfg(parse_cfg_text(
+      "[net]\nwidth=12\nheight=10\nchannels=3\n"
+      "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=leaky\n"
+      "[convolutional]\nfilters=16\nsize=1\nactivation=leaky\n"
+      "[shortcut]\nfrom=-2\nactivation=leaky\n"
+      "[convolutional]\nfilters=48\nsize=1\nactivation=linear\n"
+      "[shortcut]\nfrom=0\nactivation=linear\n"
+      "[convolutional]\nfilters=8\nsize=1\nactivation=linear\n",
+      "channels.cfg"));
+  net.reshape(12, 10, 2);
+  init_weights(net, 3);
+  ExecOptions blocked, plain;
+  blocked.reuse_memory = plain.reuse_memory = false;
+  plain.blocked_layout = false;
+  MemoryPlan plan = plan_memory(net, blocked);
+  ASSERT_TRUE(plan.blocked[2] && plan.blocked[4]) << "both shortcuts should run blocked";
+  Tensor input = tests::random_input(net.input_shape(), 6);
+  Executor a(net, blocked), b(net, plain);
+  a.forward(input);
+  b.forward(input);
+  for (int i : {2, 4, 5}) {
+    Tensor x = a.layer_output(i), y = b.layer_output(i);
+    for (int64_t k = 0; k < x.size(); ++k) ASSERT_NEAR(x.data()[k], y.data()[k], 1e-5f) << "layer " << i;
+  }
+}
+
+}  // namespace
