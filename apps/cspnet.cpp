@@ -223,6 +223,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   bool no_blocked = false;
   bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW");
+  bool no_residual = false;
+  bench->add_flag("--no-fuse-residual", no_residual, "run every shortcut as its own kernel");
   bench->add_flag("--no-fold-bn", no_fold, "keep batch norm as its own primitive");
   bench->add_flag("--no-fuse", no_fuse, "no activation post-ops");
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
@@ -249,6 +251,7 @@ int main(int argc, char** argv) {
       bench_cfg.exec.fuse_activation = !no_fuse;
       bench_cfg.exec.zero_copy_concat = !no_zero_copy;
       bench_cfg.exec.blocked_layout = !no_blocked;
+      bench_cfg.exec.fuse_residual = !no_residual;
       bench_cfg.exec.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
       return cli::run_bench(net, bench_cfg);
     }

@@ -37,13 +37,13 @@ class ConvolutionalLayer final : public Layer {
 
   std::string_view type() const override { return "conv"; }
   bool can_accumulate_into_output(const ExecOptions& options, Activation then) const override {
-    // oneDNN 2.6 applies two eltwise post-ops of one algorithm with the first
-    // one's parameters (relu before the sum, leaky = relu(alpha 0.1) after it
-    // gave relu twice, tests/unit/test_residual_fusion.cpp): only fuse when at
-    // most one side has an activation, or both have the same.
-    const bool compatible = activation_ == Activation::linear || then == Activation::linear || activation_ == then;
-    return compatible && (!batch_norm_ || options.fold_batchnorm) && options.fuse_activation &&
-           has_activation_post_op(activation_);
+    // oneDNN 2.6's JIT convolutions (blocked or not) take a sum post-op only
+    // as the first one: an activation before the sum sends them to the
+    // reference kernel (and two eltwise post-ops of one algorithm get the
+    // first one's parameters). So fuse only linear convolutions, as in
+    // ResNe(X)t blocks: dst = then(conv + dst).
+    return activation_ == Activation::linear && has_activation_post_op(then) &&
+           (!batch_norm_ || options.fold_batchnorm) && options.fuse_activation;
   }
   LayoutRule layout_rule() const override { return LayoutRule::any; }
 
