@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <map>
+#include <ostream>
 #include <set>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
@@ -21,6 +22,10 @@ struct Case {
   const char* cfg;
   int size;  // 0: the cfg's own
 };
+
+// Readable test names in CTest's output instead of the bytes of a Case.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.cfg;
+  if (c.size) *os << " at " << c.size << "x" << c.size; }
 
 // Every official cfg OpenCV 4.6 can run. resnet50.cfg, resnext50.cfg and
 // resnet10.cfg add tensors of different shapes in [shortcut] (the original

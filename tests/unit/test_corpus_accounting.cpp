@@ -2,6 +2,8 @@
 // official cfg files (measured with AlexeyAB darknet; see issue 2).
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "cspnet/cspnet.hpp"
 #include "test_helpers.hpp"
 
@@ -18,6 +20,8 @@ struct Expected {
   double conv_bflops;        // < 0: not published
   int64_t weights_unit = 1;  // 10000 when the reference is given as e.g. 22.73M
 };
+
+void PrintTo(const Expected& e, std::ostream* os) { *os << e.cfg; }
 
 const Expected kExpected[] = {
     {"csdarknet53.cfg", 0, 27605856, 27642184, 13.071, 13.067},
