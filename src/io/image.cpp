@@ -126,11 +126,12 @@ void save_npy(const std::string& path, const Tensor& tensor) {
             std::fwrite(dict.data(), 1, dict.size(), file) == dict.size() &&
             std::fwrite(tensor.data(), 4, size_t(tensor.size()), file) == size_t(tensor.size());
   ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
+  int saved_errno = errno;
   ok = std::fclose(file) == 0 && ok;
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw Error(path + ": write failed: " + std::strerror(errno));
-  }
+  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
+  if (ok) saved_errno = errno;  // the rename failed
+  std::remove(temp.c_str());
+  throw Error(path + ": write failed: " + std::strerror(saved_errno));
 }
 
 }  // namespace cspnet

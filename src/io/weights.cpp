@@ -14,8 +14,10 @@
 namespace cspnet {
 namespace {
 
+// darknet: an 8-byte `seen` from version 0.2 on, unless either number is
+// 1000 or more (the old transposed-connected marker).
 bool seen_is_64bit(const WeightsHeader& h) {
-  return int64_t{h.major} * 10 + h.minor >= 2 && h.major < 1000;  // int64: no overflow for huge versions
+  return int64_t{h.major} * 10 + h.minor >= 2 && h.major < 1000 && h.minor < 1000;  // int64: no overflow
 }
 // darknet stores connected weights transposed when either version number is huge.
 bool connected_transposed(const WeightsHeader& h) { return h.major > 1000 || h.minor > 1000; }
@@ -93,9 +95,13 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
         offset += bytes;
       }
   }
+  // Read everything first and only then replace the parameters, so that an
+  // I/O error half-way leaves the network as it was.
+  std::vector<std::vector<float>> loaded;
+  std::vector<std::vector<float>*> targets;
   for (int i = 0; i < net.size(); ++i)
     for (const auto& blob : net.layer(i).darknet_params()) {
-      auto& values = *blob.values;
+      std::vector<float> values(blob.values->size());
       in.read(reinterpret_cast<char*>(values.data()), std::streamsize(values.size() * 4));
       if (!in) throw Error(path + ": read error in " + layer_label(net.layer(i)) + " " + blob.name);
       if (transposed && blob.rows > 0) {
@@ -105,7 +111,10 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
           for (int64_t c = 0; c < blob.cols; ++c)
             values[size_t(r * blob.cols + c)] = stored[size_t(c * blob.rows + r)];
       }
+      loaded.push_back(std::move(values));
+      targets.push_back(blob.values);
     }
+  for (size_t k = 0; k < targets.size(); ++k) targets[k]->swap(loaded[k]);
   return header;
 }
 

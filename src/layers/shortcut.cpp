@@ -86,8 +86,13 @@ class ShortcutLayer final : public Layer {
 #pragma omp parallel for schedule(static)
             for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i] + beta * b[i];
           } else {
+            // darknet scales by alpha only where something is added; the
+            // channels beyond every `from` pass through unchanged.
+            int64_t common_max = 0;
+            for (size_t f = 1; f < ins.size(); ++f)
+              common_max = std::max(common_max, std::min(ins[f].shape.c, out.shape.c) * out.plane());
 #pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * a[i];
+            for (int64_t i = 0; i < per_image; ++i) dst[i] = i < common_max ? alpha * a[i] : a[i];
             for (size_t f = 1; f < ins.size(); ++f) {
               const float* b = ins[f].image(n);
               const int64_t common = std::min(ins[f].shape.c, out.shape.c) * out.plane();
@@ -104,16 +109,16 @@ class ShortcutLayer final : public Layer {
       for (int64_t n = 0; n < out.shape.n; ++n) {
         const float* src = prev.image(n);
         float* dst = out.image(n);
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < per_image; ++i) dst[i] = alpha * src[i];
+        std::memcpy(dst, src, size_t(per_image) * sizeof(float));
       }
-      for (size_t f = 1; f < ins.size(); ++f) add_sampled(ins[f], out, beta);
+      for (size_t f = 1; f < ins.size(); ++f) add_sampled(ins[f], out, alpha, beta);
       for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), per_image);
     });
   }
 
  private:
-  static void add_sampled(const TensorView& from, const TensorView& out, float beta) {
+  // darknet: out = alpha*out + beta*from at the sampled cells only.
+  static void add_sampled(const TensorView& from, const TensorView& out, float alpha, float beta) {
     int64_t stride = std::max<int64_t>(from.shape.w / out.shape.w, 1);
     int64_t sample = std::max<int64_t>(out.shape.w / from.shape.w, 1);
     int64_t channels = std::min(from.shape.c, out.shape.c);
@@ -124,9 +129,10 @@ class ShortcutLayer final : public Layer {
 #pragma omp parallel for schedule(static)
       for (int64_t c = 0; c < channels; ++c)
         for (int64_t y = 0; y < rows; ++y)
-          for (int64_t x = 0; x < cols; ++x)
-            dst[(c * out.shape.h + y * sample) * out.shape.w + x * sample] +=
-                beta * src[(c * from.shape.h + y * stride) * from.shape.w + x * stride];
+          for (int64_t x = 0; x < cols; ++x) {
+            float& cell = dst[(c * out.shape.h + y * sample) * out.shape.w + x * sample];
+            cell = alpha * cell + beta * src[(c * from.shape.h + y * stride) * from.shape.w + x * stride];
+          }
     }
   }
 
