@@ -172,7 +172,15 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   auto any = [](const memory::desc& md, memory::data_type type) {
     return memory::desc(md.dims(), type, memory::format_tag::any);
   };
-  convolution_forward::primitive_desc pd = make_pd(bf16 ? any(src_md, compute_type) : src_md, dst_md);
+  // bf16: first try the input's own layout in bf16 (the conversion is then
+  // elementwise, not a transposition), else oneDNN's choice.
+  auto same_layout = [](const memory::desc& md, memory::data_type type) {
+    memory::desc converted = md;
+    converted.data.data_type = static_cast<dnnl_data_type_t>(type);
+    return converted;
+  };
+  convolution_forward::primitive_desc pd = make_pd(bf16 ? same_layout(src_md, compute_type) : src_md, dst_md);
+  if (bf16 && is_reference_impl(pd.impl_info_str())) pd = make_pd(any(src_md, compute_type), dst_md);
   if (is_reference_impl(pd.impl_info_str())) {
     // e.g. a blocked input feeding a plain output whose channels are not a
     // multiple of the block: let oneDNN choose both layouts and stage them.
