@@ -9,8 +9,8 @@
 #
 # Builds take ${CSPNET_BUILD_LOCK:-/tmp/cspnet-build.lock} (flock) so that
 # they never overlap another build on a shared machine; JOBS sets -j (2).
-# New corpus entries go to a temporary directory: fuzz/corpus/ (the checked-in
-# seeds) is only read. Crash reproducers are written to build-fuzz/artifacts/.
+# New corpus entries go to a temporary directory: the seeds (fuzz/corpus/cfg,
+# and generated .weights) are only read. Crash reproducers are written to build-fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,24 @@ mkdir -p build-fuzz/artifacts
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
+# Seeds for the weights reader are generated (no binary files in git): the
+# fuzz target's network holds 220 floats; headers of every darknet version.
+python3 - "$work/seeds-weights" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+params = struct.pack("<220f", *[((i * 37) % 101 - 50) / 50.0 for i in range(220)])
+def write(name, header, body):
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(header + body)
+write("v0.2-seen64.weights", struct.pack("<iiiQ", 0, 2, 5, 1000), params)
+write("v0.1-seen32.weights", struct.pack("<iiiI", 0, 1, 0, 1000), params)
+write("v1001-transposed.weights", struct.pack("<iiiI", 1001, 0, 0, 0), params)
+write("header-only.weights", struct.pack("<iiiQ", 0, 2, 5, 0), b"")
+write("truncated.weights", struct.pack("<iiiQ", 0, 2, 5, 0), params[:313])
+PY
+declare -A seeds=([cfg]=fuzz/corpus/cfg [weights]="$work/seeds-weights")
+
 for target in cfg weights; do
   mkdir -p "$work/$target"
   dict=()
@@ -37,7 +55,7 @@ for target in cfg weights; do
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "build-fuzz/fuzz/fuzz_$target" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2560 -malloc_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="build-fuzz/artifacts/$target-" "$work/$target" "fuzz/corpus/$target" \
+      -artifact_prefix="build-fuzz/artifacts/$target-" "$work/$target" "${seeds[$target]}" \
       >"$work/$target.log" 2>&1; then
     status=1
     echo "fuzz_$target FAILED; the end of its log:"
