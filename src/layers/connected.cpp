@@ -94,12 +94,7 @@ class ConnectedLayer final : public Layer {
         scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, ip_weights}, {DNNL_ARG_BIAS, bias_mem}}),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), ViewArg{DNNL_ARG_DST, out, dst_md}}, each_image,
         ctx.engine));
-    if (!fused && activation_ != Activation::linear) {
-      Activation act = activation_;
-      sequence->add(make_kernel([act, out](stream&) {
-        for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
-      }));
-    }
+    if (!fused) sequence->add(activation_kernel(activation_, out));
     return sequence;
   }
 

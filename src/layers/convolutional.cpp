@@ -226,12 +226,7 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
         batch_normalization_forward(bn_pd), std::move(bn_args),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
   }
-  if (!fused_activation && activation_ != Activation::linear) {
-    Activation act = activation_;
-    sequence->add(make_kernel([act, out](stream&) {
-      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
-    }));
-  }
+  if (!fused_activation) sequence->add(activation_kernel(activation_, out));
   return sequence;
 }
 

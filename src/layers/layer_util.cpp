@@ -87,6 +87,15 @@ void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, cons
   }
 }
 
+void activate_view(Activation act, const TensorView& view) {
+  for (int64_t n = 0; n < view.shape.n; ++n) activate_array(act, view.image(n), view.shape.per_image());
+}
+
+std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view) {
+  if (act == Activation::linear) return nullptr;
+  return make_kernel([act, view](dnnl::stream&) { activate_view(act, view); });
+}
+
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng) {
   std::uniform_real_distribution<float> dist(-scale, scale);
   for (auto& v : values) v = dist(rng);

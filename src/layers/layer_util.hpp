@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cspnet/activation.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/layer.hpp"
 
@@ -27,18 +28,6 @@ class FunctionKernel final : public Kernel {
 inline std::unique_ptr<Kernel> make_kernel(std::function<void(dnnl::stream&)> body) {
   return std::make_unique<FunctionKernel>(std::move(body));
 }
-
-// A oneDNN primitive with its bound arguments, run as one kernel.
-class PrimitiveKernel final : public Kernel {
- public:
-  PrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> args)
-      : primitive_(std::move(primitive)), args_(std::move(args)) {}
-  void run(dnnl::stream& stream) override { primitive_.execute(stream, args_); }
-
- private:
-  dnnl::primitive primitive_;
-  std::unordered_map<int, dnnl::memory> args_;
-};
 
 // A oneDNN primitive whose activation arguments are planner views. When the
 // batch's images are not evenly spaced (a channel slice of a larger buffer at
@@ -93,7 +82,9 @@ inline bool is_reference_impl(const char* impl) { return std::string(impl).find(
 // Runs several kernels in order as one.
 class SequenceKernel final : public Kernel {
  public:
-  void add(std::unique_ptr<Kernel> kernel) { kernels_.push_back(std::move(kernel)); }
+  void add(std::unique_ptr<Kernel> kernel) {
+    if (kernel) kernels_.push_back(std::move(kernel));
+  }
   void run(dnnl::stream& stream) override {
     for (auto& kernel : kernels_) kernel->run(stream);
   }
@@ -101,10 +92,6 @@ class SequenceKernel final : public Kernel {
  private:
   std::vector<std::unique_ptr<Kernel>> kernels_;
 };
-
-inline dnnl::memory memory_of(const TensorView& view, const dnnl::engine& engine) {
-  return dnnl::memory(view.desc(), engine, view.data);
-}
 
 // Right/bottom padding oneDNN needs so that its output size equals darknet's:
 // out = (in + pad_before + pad_after - extent) / stride + 1. Negative when
@@ -148,6 +135,12 @@ void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::
 // rows) and `bias` (which holds BN's shift on entry).
 void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, const std::vector<float>& scales,
                      const std::vector<float>& mean, const std::vector<float>& variance);
+
+// Applies `act` in place to every image of a view (either layout: the
+// activation is elementwise).
+void activate_view(Activation act, const TensorView& view);
+// The same as a kernel; nullptr for the linear activation.
+std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view);
 
 // Applies the darknet initialiser: uniform(-scale, scale).
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng);

@@ -45,7 +45,7 @@ class ScaleChannelsLayer final : public Layer {
           for (int64_t i = 0; i < plane; ++i)
             for (int64_t l = 0; l < lanes; ++l) y[i * lanes + l] = s[l] * x[i * lanes + l];
         }
-      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), out.shape.per_image());
+      activate_view(act, out);
     });
   }
 

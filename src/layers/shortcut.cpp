@@ -112,7 +112,7 @@ class ShortcutLayer final : public Layer {
         std::memcpy(dst, src, size_t(per_image) * sizeof(float));
       }
       for (size_t f = 1; f < ins.size(); ++f) add_sampled(ins[f], out, alpha, beta);
-      for (int64_t n = 0; n < out.shape.n; ++n) activate_array(act, out.image(n), per_image);
+      activate_view(act, out);
     });
   }
 
