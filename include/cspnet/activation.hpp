@@ -19,5 +19,10 @@ bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
 bool has_activation_post_op(Activation act);
 // Applies the activation in place to `count` floats (parallel loop).
 void activate_array(Activation act, float* data, int64_t count);
+// Derivative of the activation at x, in double (the reference for tests).
+double activation_derivative(Activation act, double x);
+// Backward through the activation: dx = dy * act'(x) for `count` floats,
+// where x is the activation's input; dx may alias dy (parallel loop).
+void activation_backward(Activation act, const float* x, const float* dy, float* dx, int64_t count);
 
 }  // namespace cspnet

@@ -120,6 +120,53 @@ enum class OutputKind {
 
 struct YoloParams;
 
+// ---- Training -------------------------------------------------------------
+// Training runs on dense plain NCHW float32 tensors (batch included): each
+// layer's output and each gradient has its own buffer, owned by the
+// TrainingExecutor and fixed for the kernel's lifetime.
+struct TrainTensor {
+  float* data = nullptr;  // null in input_grads: no gradient is wanted there (the network input)
+  Shape shape{};
+  int64_t count() const { return shape.count(); }
+};
+
+struct TrainCompileContext {
+  const dnnl::engine& engine;
+  std::vector<TrainTensor> inputs;  // forward inputs, in inputs() order
+  TrainTensor output;               // forward output
+  // dL/d(input slot): backward() writes slot i's gradient here, overwriting
+  // what is there when accumulate_input_grad[i] is false and adding to it
+  // when true (a tensor read by several layers, or twice by one layer, sums
+  // its gradients). Slots are handled in order 0, 1, ... .
+  std::vector<TrainTensor> input_grads;
+  std::vector<bool> accumulate_input_grad;
+  TrainTensor output_grad;  // dL/d(output); backward() must not modify it
+};
+
+struct StepContext {
+  bool training = true;  // false: inference semantics (running statistics, no dropout)
+  uint64_t seed = 0;     // per forward pass, for stochastic layers (dropout); derived from run seed and step
+};
+
+class TrainKernel {
+ public:
+  virtual ~TrainKernel() = default;
+  // Reads the inputs, writes the output and keeps what backward() needs. In
+  // training mode batch norm also updates its running statistics.
+  virtual void forward(dnnl::stream& stream, const StepContext& step) = 0;
+  // Gradients for the last forward(): into the input gradients (see
+  // TrainCompileContext) and added to the layer's parameter gradients.
+  virtual void backward(dnnl::stream& stream) = 0;
+};
+
+// A trained array and its gradient (same length), in darknet_params() order.
+struct TrainableParam {
+  const char* name;
+  std::vector<float>* values;
+  std::vector<float>* grads;
+  bool decay;  // weight decay applies (darknet: convolution and connected weights only)
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -151,6 +198,12 @@ class Layer {
   virtual void init_parameters(std::mt19937_64& /*rng*/) {}
 
   virtual std::unique_ptr<Kernel> compile(const CompileContext& ctx) = 0;
+
+  // Training. compile_training() sizes the gradient arrays (zeroed) and
+  // returns the layer's kernel; the default throws "cannot be trained".
+  virtual std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx);
+  // Parameters the optimiser updates (running statistics are not among them).
+  virtual std::vector<TrainableParam> trainable_params() { return {}; }
 
   virtual const YoloParams* yolo() const { return nullptr; }
 

@@ -64,6 +64,10 @@ std::string base_name(const std::string& path) {
 
 }  // namespace
 
+std::unique_ptr<TrainKernel> Layer::compile_training(const TrainCompileContext&) {
+  throw Error(where() + ": a [" + std::string(type()) + "] layer cannot be trained");
+}
+
 Shape checked_output(const Layer& layer, Shape shape) {
   if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
     throw Error(layer.where() + ": output shape " + std::to_string(shape.c) + "x" + std::to_string(shape.h) +

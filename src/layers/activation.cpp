@@ -1,5 +1,6 @@
 #include "cspnet/activation.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cspnet/error.hpp"
@@ -122,6 +123,69 @@ void activate_array(Activation act, float* data, int64_t count) {
     }
     data[i] = y;
   }
+}
+
+namespace {
+
+// Written once as a template so the double reference and the float kernel
+// are the same formulas.
+template <typename T>
+T derivative(Activation act, T x) {
+  using std::exp;
+  using std::tanh;
+  switch (act) {
+    case Activation::linear: return T(1);
+    case Activation::logistic: {
+      T s = T(1) / (T(1) + exp(-x));
+      return s * (T(1) - s);
+    }
+    case Activation::relu: return x > 0 ? T(1) : T(0);
+    case Activation::relu6: return x > 0 && x < 6 ? T(1) : T(0);
+    case Activation::leaky: return x > 0 ? T(1) : T(0.1);
+    case Activation::tanh: {
+      T t = tanh(x);
+      return T(1) - t * t;
+    }
+    case Activation::elu: return x >= 0 ? T(1) : exp(x);
+    case Activation::selu: return x >= 0 ? T(kSeluScale) : T(kSeluScale * kSeluAlpha) * exp(x);
+    case Activation::mish: {
+      if (x > 20) {  // softplus is the identity there: d/dx x*tanh(x)
+        T t = tanh(x);
+        return t + x * (T(1) - t * t);
+      }
+      T softplus = std::log1p(exp(x));
+      T t = tanh(softplus);
+      T sigmoid = T(1) / (T(1) + exp(-x));
+      return t + x * (T(1) - t * t) * sigmoid;
+    }
+    case Activation::swish: {
+      T s = T(1) / (T(1) + exp(-x));
+      return s + x * s * (T(1) - s);
+    }
+    case Activation::hard_mish:
+      if (x > 0) return T(1);
+      if (x > -2) return x + T(1);
+      return T(0);
+    case Activation::gelu: {
+      T inner = T(0.797885) * x + T(0.035677) * x * x * x;
+      T t = tanh(inner);
+      return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * (T(0.797885) + T(3 * 0.035677) * x * x);
+    }
+  }
+  return T(1);
+}
+
+}  // namespace
+
+double activation_derivative(Activation act, double x) { return derivative<double>(act, x); }
+
+void activation_backward(Activation act, const float* x, const float* dy, float* dx, int64_t count) {
+  if (act == Activation::linear) {
+    if (dx != dy) std::copy(dy, dy + count, dx);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * derivative<float>(act, x[i]);
 }
 
 }  // namespace cspnet

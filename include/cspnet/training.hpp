@@ -1,0 +1,56 @@
+#pragma once
+// Forward and backward over a whole network for training, on dense plain
+// NCHW float32 tensors. Every layer output and every gradient has its own
+// buffer; layers' TrainKernels are compiled once for the network's batch and
+// input size.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cspnet/network.hpp"
+#include "cspnet/tensor.hpp"
+
+namespace cspnet {
+
+struct LossResult {
+  double loss = 0;     // mean softmax cross-entropy over the batch (with label smoothing)
+  int64_t correct = 0;  // top-1 hits against the hard labels
+};
+
+class TrainingExecutor {
+ public:
+  // Compiles every layer for the network's current batch and input size.
+  explicit TrainingExecutor(Network& net);
+  ~TrainingExecutor();
+  TrainingExecutor(const TrainingExecutor&) = delete;
+  TrainingExecutor& operator=(const TrainingExecutor&) = delete;
+
+  // Runs every layer forward on `input` (batch x C x H x W floats).
+  void forward(const float* input, const StepContext& step);
+  // The network's output (last layer) after forward(): class scores, or
+  // probabilities when the network ends in [softmax] (+ [cost]/[dropout]).
+  const Tensor& output() const;
+
+  // Softmax cross-entropy of the output against `targets` (batch x classes
+  // probability rows: one-hot, smoothed or mixed) and the gradient at the
+  // classifier's logits, scaled by `grad_scale` (1/batch for a mean over one
+  // batch; 1/(batch*subdivisions) with gradient accumulation). `labels` are
+  // the hard labels for the accuracy count.
+  LossResult softmax_cross_entropy(std::span<const float> targets, std::span<const int> labels, float grad_scale);
+  // Backward through every layer from the gradient set by the loss; adds
+  // into every layer's parameter gradients (see zero_gradients()).
+  void backward();
+  void zero_gradients();
+
+  int classes() const;
+  // Bytes of activations, gradients and kernel-owned buffers held for training.
+  int64_t memory_bytes() const;
+  int64_t output_and_gradient_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cspnet

@@ -1,0 +1,44 @@
+#pragma once
+// Shared pieces for the training kernels of layer files.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "cspnet/activation.hpp"
+#include "cspnet/layer.hpp"
+
+namespace cspnet {
+
+class FunctionTrainKernel final : public TrainKernel {
+ public:
+  using Forward = std::function<void(dnnl::stream&, const StepContext&)>;
+  using Backward = std::function<void(dnnl::stream&)>;
+  FunctionTrainKernel(Forward forward, Backward backward)
+      : forward_(std::move(forward)), backward_(std::move(backward)) {}
+  void forward(dnnl::stream& stream, const StepContext& step) override { forward_(stream, step); }
+  void backward(dnnl::stream& stream) override { backward_(stream); }
+
+ private:
+  Forward forward_;
+  Backward backward_;
+};
+
+inline std::unique_ptr<TrainKernel> make_train_kernel(FunctionTrainKernel::Forward forward,
+                                                      FunctionTrainKernel::Backward backward) {
+  return std::make_unique<FunctionTrainKernel>(std::move(forward), std::move(backward));
+}
+
+// dst = src (accumulate false) or dst += src, `count` floats, in parallel.
+void store_gradient(float* dst, const float* src, int64_t count, bool accumulate);
+// Gradient of input slot `slot` of `ctx`: stores `src` there unless no
+// gradient is wanted for that slot.
+void store_input_gradient(const TrainCompileContext& ctx, size_t slot, const float* src);
+
+// A uniform number in [0, 1) that depends only on (seed, index): stochastic
+// layers stay deterministic under any thread count and across resumes.
+float counter_uniform(uint64_t seed, uint64_t index);
+
+// Resizes `grads` like `values` and zeroes it.
+void zero_like(std::vector<float>& grads, const std::vector<float>& values);
+
+}  // namespace cspnet
