@@ -134,8 +134,148 @@ std::vector<double> ref_conv(const NetSize& s, const ConvSpec& a, const RefInput
       c, [&](const RefInputs& in, const RefParams& p) { return ref_conv(s, a, in, p); });
 }
 
+// [connected]: weights [outputs][inputs] over the flattened C*H*W input;
+// batch norm per output over the batch.
+std::vector<double> ref_connected(const NetSize& s, int outputs, bool bn, Activation act, const RefInputs& in,
+                                  const RefParams& p) {
+  const int64_t inputs = int64_t{s.channels} * s.height * s.width;
+  const auto& x = in.at(0);
+  const auto& w = p.at("weights");
+  std::vector<double> z(size_t(s.batch) * size_t(outputs), 0.0);
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t o = 0; o < outputs; ++o) {
+      double sum = 0;
+      for (int64_t i = 0; i < inputs; ++i) sum += w[size_t(o * inputs + i)] * x[size_t(n * inputs + i)];
+      z[size_t(n * outputs + o)] = bn ? sum : sum + p.at("biases")[size_t(o)];
+    }
+  if (bn) batch_norm_training(z, s.batch, outputs, 1, p);
+  for (double& v : z) v = cspnet::activate(act, v);
+  return z;
+}
+
+std::string connected_section(int outputs, bool bn, Activation act) {
+  return "[connected]\noutput=" + std::to_string(outputs) + "\nbatch_normalize=" + (bn ? "1" : "0") +
+         "\nactivation=" + cspnet::activation_name(act) + "\n";
+}
+
+::testing::AssertionResult check_connected(const NetSize& s, int outputs, bool bn, Activation act) {
+  GradientCase c{net_section(s) + connected_section(outputs, bn, act), -1, 3};
+  return check_layer_gradients(
+      c, [&](const RefInputs& in, const RefParams& p) { return ref_connected(s, outputs, bn, act, in, p); });
+}
+
 }  // namespace
 
-TEST(ConvolutionGradients, PlainConvolutionWithBiasMatchesFiniteDifferences) {
-  EXPECT_TRUE(check_conv({}, {}));
+const Activation kActivations[] = {Activation::linear, Activation::logistic, Activation::leaky, Activation::relu,
+                                   Activation::mish,   Activation::swish,    Activation::tanh,  Activation::elu};
+
+TEST(ConvolutionGradients, ConvolutionWithBiasMatchesFiniteDifferencesForEachActivation) {
+  for (Activation act : kActivations) {
+    ConvSpec a;
+    a.act = act;
+    EXPECT_TRUE(check_conv({}, a)) << cspnet::activation_name(act);
+  }
+}
+
+TEST(ConvolutionGradients, BatchNormWithBatchStatisticsMatchesFiniteDifferencesForEachActivation) {
+  for (Activation act : kActivations) {
+    ConvSpec a;
+    a.bn = true;
+    a.act = act;
+    EXPECT_TRUE(check_conv({}, a)) << cspnet::activation_name(act);
+  }
+}
+
+TEST(ConvolutionGradients, GroupedConvolutionMatchesFiniteDifferences) {
+  ConvSpec a;
+  a.groups = 2;
+  a.filters = 6;
+  EXPECT_TRUE(check_conv({}, a));
+  a.bn = true;
+  EXPECT_TRUE(check_conv({}, a));
+}
+
+TEST(ConvolutionGradients, DepthwiseConvolutionMatchesFiniteDifferences) {
+  ConvSpec a;
+  a.groups = 4;
+  a.filters = 4;
+  a.bn = true;
+  EXPECT_TRUE(check_conv({}, a));
+  a.filters = 8;  // two filters per channel
+  a.bn = false;
+  EXPECT_TRUE(check_conv({}, a));
+}
+
+TEST(ConvolutionGradients, DilatedConvolutionMatchesFiniteDifferences) {
+  ConvSpec a;
+  a.dilation = 2;
+  a.padding = 2;
+  EXPECT_TRUE(check_conv({9, 8, 3, 2}, a));
+}
+
+TEST(ConvolutionGradients, StridedConvolutionMatchesFiniteDifferences) {
+  ConvSpec a;
+  a.stride_x = a.stride_y = 2;
+  a.bn = true;
+  EXPECT_TRUE(check_conv({8, 9, 3, 2}, a));
+}
+
+TEST(ConvolutionGradients, UnequalStridesMatchFiniteDifferences) {
+  ConvSpec a;
+  a.stride_x = 2;
+  a.stride_y = 1;
+  EXPECT_TRUE(check_conv({}, a));
+  a.stride_x = 1;
+  a.stride_y = 3;
+  EXPECT_TRUE(check_conv({}, a));
+}
+
+TEST(ConvolutionGradients, PointwiseConvolutionMatchesFiniteDifferences) {
+  ConvSpec a;
+  a.size = 1;
+  a.padding = 0;
+  a.filters = 5;
+  a.bn = true;
+  EXPECT_TRUE(check_conv({}, a));
+}
+
+TEST(ConvolutionGradients, OddSizesWithUnreadTrailingCellsMatchFiniteDifferences) {
+  // 8 wide, 3x3 stride 2 without padding: column 7 is never read (oneDNN's
+  // right padding is negative); 5x5 kernels with padding 2 on 7x5 inputs.
+  ConvSpec a;
+  a.stride_x = a.stride_y = 2;
+  a.padding = 0;
+  a.filters = 3;
+  EXPECT_TRUE(check_conv({8, 7, 3, 2}, a));
+  ConvSpec b;
+  b.size = 5;
+  b.padding = 2;
+  b.filters = 3;
+  b.bn = true;
+  EXPECT_TRUE(check_conv({7, 5, 5, 2}, b));
+}
+
+TEST(ConvolutionGradients, SingleImageBatchMatchesFiniteDifferences) {
+  ConvSpec a;
+  EXPECT_TRUE(check_conv({7, 6, 4, 1}, a));
+  a.bn = true;  // statistics over the 6x7 plane
+  EXPECT_TRUE(check_conv({7, 6, 4, 1}, a));
+}
+
+TEST(ConvolutionGradients, WideLayerMatchesFiniteDifferences) {
+  // Enough channels for oneDNN's blocked JIT kernels.
+  ConvSpec a;
+  a.filters = 16;
+  a.bn = true;
+  EXPECT_TRUE(check_conv({6, 5, 16, 2}, a));
+}
+
+TEST(ConnectedGradients, ConnectedWithBiasMatchesFiniteDifferences) {
+  for (Activation act : {Activation::linear, Activation::leaky, Activation::logistic})
+    EXPECT_TRUE(check_connected({3, 2, 4, 3}, 5, false, act)) << cspnet::activation_name(act);
+}
+
+TEST(ConnectedGradients, ConnectedWithBatchNormMatchesFiniteDifferences) {
+  for (Activation act : {Activation::linear, Activation::leaky, Activation::mish})
+    EXPECT_TRUE(check_connected({3, 2, 4, 3}, 5, true, act)) << cspnet::activation_name(act);
 }
