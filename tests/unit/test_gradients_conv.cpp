@@ -4,7 +4,10 @@
 // inference engine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -164,6 +167,79 @@ std::string connected_section(int outputs, bool bn, Activation act) {
       c, [&](const RefInputs& in, const RefParams& p) { return ref_connected(s, outputs, bn, act, in, p); });
 }
 
+// A one-layer network at its [net] batch with the layer's training kernel
+// compiled on random inputs in [-1, 1].
+struct SingleLayer {
+  cspnet::Network net;
+  std::vector<float> input, output, output_grad, input_grad;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::unique_ptr<cspnet::TrainKernel> kernel;
+
+  SingleLayer(const std::string& cfg, uint64_t seed)
+      : net(cspnet::Network::from_cfg(cspnet::parse_cfg_text(cfg, "single_layer.cfg"))) {
+    net.reshape(net.config().width, net.config().height, net.config().batch);
+    cspnet::init_weights(net, seed);
+    const cspnet::Shape in = net.input_shape(), out = layer().output_shape();
+    std::mt19937_64 rng(seed + 1);
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    input.resize(size_t(in.count()));
+    for (float& v : input) v = dist(rng);
+    output.resize(size_t(out.count()));
+    output_grad.resize(size_t(out.count()));
+    input_grad.resize(size_t(in.count()));
+    kernel = layer().compile_training({engine,
+                                       {{input.data(), in}},
+                                       {output.data(), out},
+                                       {{input_grad.data(), in}},
+                                       {false},
+                                       {output_grad.data(), out}});
+  }
+  cspnet::Layer& layer() { return net.layer(net.size() - 1); }
+  RefParams params() {
+    RefParams p;
+    for (const auto& blob : layer().darknet_params()) p[blob.name] = {blob.values->begin(), blob.values->end()};
+    return p;
+  }
+  void forward(bool training) {
+    kernel->forward(stream, {training, 1});
+    stream.wait();
+  }
+};
+
+// Running statistics after one training forward whose pre-normalisation
+// values are `z` ([batch][channels][plane]): mean and unbiased variance
+// folded in with momentum 0.99.
+void expect_running_statistics(const std::vector<double>& z, int64_t batch, int64_t channels, int64_t plane,
+                               const RefParams& before, const RefParams& after) {
+  const double m = double(batch * plane);
+  for (int64_t c = 0; c < channels; ++c) {
+    double sum = 0, squares = 0;
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t i = 0; i < plane; ++i) sum += z[size_t((n * channels + c) * plane + i)];
+    const double mean = sum / m;
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t i = 0; i < plane; ++i) squares += std::pow(z[size_t((n * channels + c) * plane + i)] - mean, 2);
+    const double unbiased = squares / (m - 1);
+    const size_t k = size_t(c);
+    EXPECT_NEAR(after.at("rolling_mean")[k], 0.99 * before.at("rolling_mean")[k] + 0.01 * mean, 1e-6) << "channel " << c;
+    EXPECT_NEAR(after.at("rolling_variance")[k], 0.99 * before.at("rolling_variance")[k] + 0.01 * unbiased, 1e-6)
+        << "channel " << c;
+  }
+}
+
+// max |a - b| <= tolerance * max(1, max |b|)
+::testing::AssertionResult same_values(const std::vector<float>& a, const std::vector<float>& b, double tolerance) {
+  if (a.size() != b.size()) return ::testing::AssertionFailure() << a.size() << " values vs " << b.size();
+  double scale = 1, worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(double(b[i])));
+    worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+  }
+  if (worst <= tolerance * scale) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max difference " << worst << " > " << tolerance * scale;
+}
+
 }  // namespace
 
 const Activation kActivations[] = {Activation::linear, Activation::logistic, Activation::leaky, Activation::relu,
@@ -278,4 +354,53 @@ TEST(ConnectedGradients, ConnectedWithBiasMatchesFiniteDifferences) {
 TEST(ConnectedGradients, ConnectedWithBatchNormMatchesFiniteDifferences) {
   for (Activation act : {Activation::linear, Activation::leaky, Activation::mish})
     EXPECT_TRUE(check_connected({3, 2, 4, 3}, 5, true, act)) << cspnet::activation_name(act);
+}
+
+TEST(BatchNormTraining, ConvolutionRunningStatisticsFollowMomentumWithUnbiasedVariance) {
+  const NetSize size{7, 6, 4, 3};
+  ConvSpec spec;
+  spec.bn = true;
+  SingleLayer run(net_section(size) + spec.section(), 11);
+  const RefParams before = run.params();
+  run.forward(true);
+  // The convolution alone: no BN, zero bias, linear.
+  ConvSpec plain = spec;
+  plain.bn = false;
+  plain.act = Activation::linear;
+  RefParams no_bias = before;
+  std::fill(no_bias["biases"].begin(), no_bias["biases"].end(), 0.0);
+  const std::vector<double> z = ref_conv(size, plain, {{run.input.begin(), run.input.end()}}, no_bias);
+  const ConvGeometry g = conv_geometry(size, spec);
+  expect_running_statistics(z, size.batch, spec.filters, g.oh * g.ow, before, run.params());
+}
+
+TEST(BatchNormTraining, ConnectedRunningStatisticsFollowMomentumWithUnbiasedVariance) {
+  const NetSize size{3, 2, 4, 5};
+  SingleLayer run(net_section(size) + connected_section(6, true, Activation::leaky), 12);
+  const RefParams before = run.params();
+  run.forward(true);
+  RefParams no_bias = before;
+  std::fill(no_bias["biases"].begin(), no_bias["biases"].end(), 0.0);
+  const std::vector<double> z =
+      ref_connected(size, 6, false, Activation::linear, {{run.input.begin(), run.input.end()}}, no_bias);
+  expect_running_statistics(z, size.batch, 6, 1, before, run.params());
+}
+
+TEST(BatchNormTraining, InferenceModeForwardMatchesTheInferenceEngineAndKeepsStatistics) {
+  const NetSize size{9, 8, 16, 2};
+  ConvSpec conv;
+  conv.filters = 16;
+  conv.bn = true;
+  conv.act = Activation::mish;
+  for (const std::string& layer : {conv.section(), connected_section(7, true, Activation::leaky)}) {
+    SCOPED_TRACE(layer);
+    SingleLayer run(net_section(size) + layer, 13);
+    const RefParams before = run.params();
+    run.forward(false);
+    EXPECT_EQ(run.params(), before) << "inference forward changed the running statistics";
+    cspnet::Tensor input(run.net.input_shape());
+    std::copy(run.input.begin(), run.input.end(), input.values().begin());
+    cspnet::Executor executor(run.net);
+    EXPECT_TRUE(same_values(run.output, executor.forward(input).at(0).values(), 1e-5));
+  }
 }
