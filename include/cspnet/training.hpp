@@ -18,6 +18,11 @@ struct LossResult {
   int64_t correct = 0;  // top-1 hits against the hard labels
 };
 
+// The layer whose output the loss treats as class scores: the input of a
+// final plain [softmax] (trailing [cost] layers, the identity in training,
+// skipped), else the last layer.
+int logits_layer(const Network& net);
+
 class TrainingExecutor {
  public:
   // Compiles every layer for the network's current batch and input size.

@@ -8,21 +8,13 @@
 
 namespace cspnet {
 
-namespace {
-
-// The layer whose output the loss treats as class scores: the input of a
-// final plain [softmax] (skipping trailing [cost] layers, which are the
-// identity in training), else the last layer. Layers after it only turn the
-// scores into what the user sees and take no part in backward.
-int find_logits_layer(const Network& net) {
+int logits_layer(const Network& net) {
   int last = net.size() - 1;
   while (last > 0 && net.layer(last).type() == "cost") --last;
   const Layer& layer = net.layer(last);
   if (layer.is_plain_softmax() && layer.inputs().at(0) >= 0) return layer.inputs()[0];
   return last;
 }
-
-}  // namespace
 
 struct TrainingExecutor::Impl {
   Network& net;
@@ -47,7 +39,7 @@ struct TrainingExecutor::Impl {
       outputs.emplace_back(net.layer(i).output_shape());
       grads.emplace_back(net.layer(i).output_shape());
     }
-    logits = find_logits_layer(net);
+    logits = logits_layer(net);
     classes = net.layer(logits).output_shape().per_image();
 
     // Backward runs layers logits, logits-1, ..., 0 and each layer's slots in
