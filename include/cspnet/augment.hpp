@@ -25,14 +25,14 @@
 namespace cspnet {
 
 struct AugmentOptions {
-  int translate = 0;        // maximum shift in pixels (0: none)
-  bool flip = false;        // random horizontal flip
-  float angle = 0.f;        // maximum rotation in degrees
-  float saturation = 1.f;   // 1: none; s and 1/s give the same range
-  float exposure = 1.f;     // 1: none; s and 1/s give the same range
-  float hue = 0.f;          // maximum hue shift as a fraction of the circle
-  bool mixup = false;       // mix whole images of a batch
-  bool cutmix = false;      // paste a box from another image of the batch
+  int translate = 0;       // maximum shift in pixels (0: none)
+  bool flip = false;       // random horizontal flip
+  float angle = 0.f;       // maximum rotation in degrees
+  float saturation = 1.f;  // 1: none; s and 1/s give the same range
+  float exposure = 1.f;    // 1: none; s and 1/s give the same range
+  float hue = 0.f;         // maximum hue shift as a fraction of the circle
+  bool mixup = false;      // mix whole images of a batch
+  bool cutmix = false;     // paste a box from another image of the batch
 
   bool per_image() const {
     return translate > 0 || flip || angle != 0.f || saturation != 1.f || exposure != 1.f || hue != 0.f;

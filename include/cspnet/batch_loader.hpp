@@ -24,9 +24,9 @@
 // Every image of a batch is mixed (partners are read before any mixing). The
 // hard label (for accuracy) is the label with the larger weight (image i's on
 // a tie).
-#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cspnet/augment.hpp"
@@ -36,9 +36,9 @@
 namespace cspnet {
 
 struct Batch {
-  Tensor images;                // rows x C x H x W
-  std::vector<float> targets;   // rows x classes probability rows (each sums to 1)
-  std::vector<int> labels;      // rows hard labels
+  Tensor images;                 // rows x C x H x W
+  std::vector<float> targets;    // rows x classes probability rows (each sums to 1)
+  std::vector<int> labels;       // rows hard labels
   int64_t epoch = 0, index = 0;  // which batch of which epoch
   int rows() const { return static_cast<int>(labels.size()); }
 };
@@ -63,10 +63,10 @@ struct BatchLoaderOptions {
 };
 
 struct BatchLoaderStats {
-  int64_t batches = 0;            // returned by next()
+  int64_t batches = 0;  // returned by next()
   int64_t images = 0;
-  double wait_seconds = 0;        // time next() spent waiting for a batch (or building it, threads = 0)
-  double prepare_seconds = 0;     // total worker time spent preparing the delivered batches
+  double wait_seconds = 0;     // time next() spent waiting for a batch (or building it, threads = 0)
+  double prepare_seconds = 0;  // total worker time spent preparing the delivered batches
 };
 
 class BatchLoader {

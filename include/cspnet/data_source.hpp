@@ -132,7 +132,6 @@ void load_image_file(const std::string& path, int channels, int height, int widt
 //                            when there is no test/), and the test split uses
 //                            the training split's classes; otherwise DIR's
 //                            class folders serve both splits.
-std::unique_ptr<DataSource> make_data_source(const std::string& spec, bool train, int channels, int height,
-                                             int width);
+std::unique_ptr<DataSource> make_data_source(const std::string& spec, bool train, int channels, int height, int width);
 
 }  // namespace cspnet

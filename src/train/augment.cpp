@@ -42,8 +42,7 @@ float parse_float(const std::map<std::string, std::string>& keys, const char* ke
   errno = 0;
   const float number = std::strtof(begin, &end);
   const bool parsed = !value->empty() && end == begin + value->size() && errno == 0 && std::isfinite(number);
-  if (!parsed || number > high || number < low || (low_open && number == low))
-    bad_value(where, key, *value, expected);
+  if (!parsed || number > high || number < low || (low_open && number == low)) bad_value(where, key, *value, expected);
   return number;
 }
 
@@ -156,12 +155,24 @@ void distort_rgb(float* chw, int64_t plane, float hue_shift, float saturation_sc
       const float f = sector - float(index);
       const float p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
       switch (index) {
-        case 0: out_r = v, out_g = t, out_b = p; break;
-        case 1: out_r = q, out_g = v, out_b = p; break;
-        case 2: out_r = p, out_g = v, out_b = t; break;
-        case 3: out_r = p, out_g = q, out_b = v; break;
-        case 4: out_r = t, out_g = p, out_b = v; break;
-        default: out_r = v, out_g = p, out_b = q; break;
+        case 0:
+          out_r = v, out_g = t, out_b = p;
+          break;
+        case 1:
+          out_r = q, out_g = v, out_b = p;
+          break;
+        case 2:
+          out_r = p, out_g = v, out_b = t;
+          break;
+        case 3:
+          out_r = p, out_g = q, out_b = v;
+          break;
+        case 4:
+          out_r = t, out_g = p, out_b = v;
+          break;
+        default:
+          out_r = v, out_g = p, out_b = q;
+          break;
       }
     }
     red[i] = std::clamp(out_r, 0.f, 1.f);

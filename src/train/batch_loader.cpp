@@ -1,6 +1,7 @@
 #include "cspnet/batch_loader.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -22,9 +23,7 @@ using data_random::Stream;
 // Independent key families under the seed.
 enum KeyFamily : uint64_t { kPermutation = 11, kAugment = 12, kMix = 13 };
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Mixes each row of `batch` with another row (see batch_loader.hpp).
 void mix_batch(Batch& batch, int classes, const AugmentOptions& augment, uint64_t key) {
@@ -49,8 +48,10 @@ void mix_batch(Batch& batch, int classes, const AugmentOptions& augment, uint64_
       const float side = std::sqrt(1.f - lambda);
       const int64_t cut_w = int64_t(float(s.w) * side), cut_h = int64_t(float(s.h) * side);
       const int64_t cx = int64_t(stream.below(uint64_t(s.w))), cy = int64_t(stream.below(uint64_t(s.h)));
-      const int64_t x1 = std::clamp(cx - cut_w / 2, int64_t{0}, s.w), x2 = std::clamp(cx + (cut_w + 1) / 2, int64_t{0}, s.w);
-      const int64_t y1 = std::clamp(cy - cut_h / 2, int64_t{0}, s.h), y2 = std::clamp(cy + (cut_h + 1) / 2, int64_t{0}, s.h);
+      const int64_t x1 = std::clamp(cx - cut_w / 2, int64_t{0}, s.w),
+                    x2 = std::clamp(cx + (cut_w + 1) / 2, int64_t{0}, s.w);
+      const int64_t y1 = std::clamp(cy - cut_h / 2, int64_t{0}, s.h),
+                    y2 = std::clamp(cy + (cut_h + 1) / 2, int64_t{0}, s.h);
       for (int64_t k = 0; k < s.c; ++k)
         for (int64_t y = y1; y < y2; ++y)
           for (int64_t x = x1; x < x2; ++x) out[k * plane + y * s.w + x] = other[k * plane + y * s.w + x];
@@ -126,9 +127,8 @@ BatchLoader::BatchLoader(std::shared_ptr<const DataSource> source, const BatchLo
     Pool& pool = *pool_;
     std::unique_lock lock(pool.mutex);
     for (;;) {
-      pool.work_cv.wait(lock, [&] {
-        return pool.stopping || pool.claim_ordinal < pool.consume_ordinal + pool.prefetch;
-      });
+      pool.work_cv.wait(lock,
+                        [&] { return pool.stopping || pool.claim_ordinal < pool.consume_ordinal + pool.prefetch; });
       if (pool.stopping) return;
       const int64_t ordinal = pool.claim_ordinal++;
       const uint64_t generation = pool.generation;
@@ -266,8 +266,8 @@ Batch BatchLoader::prepare(int64_t epoch, int64_t index) const {
     try {
       source_->load(image, pixels, &label);
     } catch (const Error& error) {
-      throw Error(std::string(error.what()) + " (image " + std::to_string(image) + ", batch " +
-                  std::to_string(index) + " of epoch " + std::to_string(epoch) + ")");
+      throw Error(std::string(error.what()) + " (image " + std::to_string(image) + ", batch " + std::to_string(index) +
+                  " of epoch " + std::to_string(epoch) + ")");
     }
     if (label < 0 || label >= classes_)
       throw Error(source_->describe() + ": image " + std::to_string(image) + " has label " + std::to_string(label) +
@@ -280,8 +280,8 @@ Batch BatchLoader::prepare(int64_t epoch, int64_t index) const {
     }
   }
   if (options_.augment.mixup || options_.augment.cutmix)
-    mix_batch(batch, classes_,
-              options_.augment, derive(derive(derive(options_.seed, kMix), uint64_t(epoch)), uint64_t(index)));
+    mix_batch(batch, classes_, options_.augment,
+              derive(derive(derive(options_.seed, kMix), uint64_t(epoch)), uint64_t(index)));
   return batch;
 }
 

@@ -90,8 +90,7 @@ DataSource::DataSource(std::vector<std::string> class_names, int channels, int h
 
 void DataSource::check_index(int64_t index) const {
   if (index < 0 || index >= size())
-    throw Error(describe() + ": image index " + std::to_string(index) + " is outside 0.." +
-                std::to_string(size() - 1));
+    throw Error(describe() + ": image index " + std::to_string(index) + " is outside 0.." + std::to_string(size() - 1));
 }
 
 void load_image_file(const std::string& path, int channels, int height, int width, float* chw_out) {
@@ -180,14 +179,15 @@ std::vector<std::string> images_below(const fs::path& folder) {
 
 ImageFolderDataSource::ImageFolderDataSource(const std::string& root, int channels, int height, int width,
                                              const std::vector<std::string>& class_names)
-    : DataSource([&] {
-        if (!class_names.empty()) return class_names;
-        auto names = class_folders(root);
-        if (names.empty())
-          throw Error(root + ": no class folders; expected root/<class>/<images> (one sub-folder per class)");
-        return names;
-      }(),
-                 channels, height, width),
+    : DataSource(
+          [&] {
+            if (!class_names.empty()) return class_names;
+            auto names = class_folders(root);
+            if (names.empty())
+              throw Error(root + ": no class folders; expected root/<class>/<images> (one sub-folder per class)");
+            return names;
+          }(),
+          channels, height, width),
       root_(root) {
   const auto& names = this->class_names();
   const auto folders = class_names.empty() ? names : class_folders(root);
@@ -198,8 +198,7 @@ ImageFolderDataSource::ImageFolderDataSource(const std::string& root, int channe
                   std::to_string(names.size()) + " classes");
     const int label = static_cast<int>(found - names.begin());
     const auto files = images_below(fs::path(root) / folder);
-    if (files.empty())
-      throw Error(root + "/" + folder + ": class folder without images (png, jpg, jpeg or bmp files)");
+    if (files.empty()) throw Error(root + "/" + folder + ": class folder without images (png, jpg, jpeg or bmp files)");
     for (const auto& path : files) files_.push_back({path, label});
   }
   if (files_.empty()) throw Error(root + ": no images (png, jpg, jpeg or bmp files in class folders)");
@@ -298,8 +297,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 std::unique_ptr<DataSource> fashion_mnist_source(const std::string& dir, bool train, int channels, int height,
                                                  int width) {
   std::string name = std::string("Fashion-MNIST ") + (train ? "train" : "test") + " from " + dir;
-  return std::make_unique<InMemoryDataSource>(load_fashion_mnist(dir, train), channels, height, width,
-                                              std::move(name));
+  return std::make_unique<InMemoryDataSource>(load_fashion_mnist(dir, train), channels, height, width, std::move(name));
 }
 
 const char* kSpecHelp =
@@ -308,8 +306,7 @@ const char* kSpecHelp =
 
 }  // namespace
 
-std::unique_ptr<DataSource> make_data_source(const std::string& spec, bool train, int channels, int height,
-                                             int width) {
+std::unique_ptr<DataSource> make_data_source(const std::string& spec, bool train, int channels, int height, int width) {
   if (spec == "fashion-mnist") return fashion_mnist_source(kFashionMnistDir, train, channels, height, width);
   const std::string fashion_prefix = "fashion-mnist:";
   if (spec.rfind(fashion_prefix, 0) == 0) {
@@ -337,8 +334,9 @@ std::unique_ptr<DataSource> make_data_source(const std::string& spec, bool train
   fs::path test_dir = root / "test";
   if (!fs::is_directory(test_dir, ec)) test_dir = root / "val";
   if (!fs::is_directory(test_dir, ec))
-    throw Error(spec + ": has a train/ folder but neither test/ nor val/; expected DIR/train and DIR/test "
-                       "(or DIR/val), or class folders directly in DIR");
+    throw Error(spec +
+                ": has a train/ folder but neither test/ nor val/; expected DIR/train and DIR/test "
+                "(or DIR/val), or class folders directly in DIR");
   // The test split is labelled with the training split's classes.
   const auto train_classes = class_folders(train_dir);
   if (train_classes.empty()) throw Error(train_dir + ": no class folders; expected train/<class>/<images>");

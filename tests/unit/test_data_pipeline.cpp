@@ -70,7 +70,8 @@ std::shared_ptr<InMemoryDataSource> synthetic_source(int count, int classes, int
   ImageDataset data;
   data.images = Tensor(Shape{count, 1, height, width});
   for (int i = 0; i < count; ++i) {
-    for (int p = 0; p < height * width; ++p) data.images.data()[i * height * width + p] = float(i + 1) / float(count + 1);
+    for (int p = 0; p < height * width; ++p)
+      data.images.data()[i * height * width + p] = float(i + 1) / float(count + 1);
     data.images.at(i, 0, 0, 0) = 1.f;
     data.labels.push_back(i % classes);
   }
@@ -122,7 +123,7 @@ TEST(BatchLoader, SameSeedGivesSameBatchesForAnyThreadCount) {
   BatchLoader one_worker(source, augmenting_options(7, 1));
   BatchLoader three_workers(source, augmenting_options(7, 3));
   ASSERT_EQ(inline_loader.batches_per_epoch(), 5);  // 44 / 8, the last 4 dropped
-  for (int step = 0; step < 12; ++step) {  // across two epoch boundaries
+  for (int step = 0; step < 12; ++step) {           // across two epoch boundaries
     Batch expected = inline_loader.next();
     EXPECT_EQ(expected.epoch, step / 5);
     EXPECT_EQ(expected.index, step % 5);
@@ -403,8 +404,8 @@ TEST(Augment, ParsesDarknetNetKeysWithDarknetDefaults) {
   EXPECT_TRUE(options.mixup && options.cutmix);
   EXPECT_EQ(options.translate, 3);
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"flip", "2"}, {"angle", "abc"}, {"angle", "200"}, {"saturation", "0"},
-      {"exposure", "-1"}, {"hue", "1.5"}, {"translate", "-1"}, {"translate", "2.5"}, {"mixup", "yes"}};
+      {"flip", "2"},  {"angle", "abc"},    {"angle", "200"},     {"saturation", "0"}, {"exposure", "-1"},
+      {"hue", "1.5"}, {"translate", "-1"}, {"translate", "2.5"}, {"mixup", "yes"}};
   for (const auto& [key, value] : bad) {
     const std::string message = error_of([&] { parse_augment_options({{key, value}}, "m.cfg"); });
     EXPECT_NE(message.find("m.cfg: [net] " + key + "=" + value + ": expected"), std::string::npos) << message;
@@ -449,8 +450,9 @@ TEST(DataSource, InMemoryRejectsLabelsOutOfRange) {
   auto source = synthetic_source(8, 4);
   BatchLoaderOptions options;
   options.classes = 3;
-  EXPECT_NE(error_of([&] { BatchLoader loader(source, options); }).find("the data has 4 classes but the targets have 3"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { BatchLoader loader(source, options); }).find("the data has 4 classes but the targets have 3"),
+      std::string::npos);
 }
 
 TEST(DataSource, ImageFolderUsesSortedClassFoldersAndDecodesLazily) {
@@ -485,8 +487,9 @@ TEST(DataSource, ImageFolderErrorsNameTheFolder) {
             std::string::npos);
   fs::create_directories(dir.path() / "empty_class");
   write_png(dir / "full/a.png", pattern_image(2, 2, 0));
-  EXPECT_NE(error_of([&] { ImageFolderDataSource(dir.path().string(), 3, 4, 4); })
-                .find("empty_class: class folder without images"),
+  EXPECT_NE(error_of([&] {
+              ImageFolderDataSource(dir.path().string(), 3, 4, 4);
+            }).find("empty_class: class folder without images"),
             std::string::npos);
   EXPECT_NE(error_of([&] { ImageFolderDataSource(dir / "missing", 3, 4, 4); }).find("missing: image folder not found"),
             std::string::npos);
@@ -517,7 +520,8 @@ TEST(DataSource, ListFileLabelsAnImageByTheClassNameInItsPath) {
   write_png(dir / "img/dog_1.png", pattern_image(2, 2, 1));
   write_png(dir / "img/dog_2.png", pattern_image(2, 2, 2));
   write_text(dir / "labels.txt", "dog\n  cat \n\n");
-  write_text(dir / "train.txt", dir / "img/cat_1.png" + "\n\n" + dir / "img/dog_1.png" + "\n" + dir / "img/dog_2.png" + "\n");
+  write_text(dir / "train.txt",
+             dir / "img/cat_1.png" + "\n\n" + dir / "img/dog_1.png" + "\n" + dir / "img/dog_2.png" + "\n");
   ImageListDataSource source(dir / "train.txt", dir / "labels.txt", 3, 2, 2);
   EXPECT_EQ(source.class_names(), (std::vector<std::string>{"dog", "cat"}));
   ASSERT_EQ(source.size(), 3);
@@ -538,12 +542,12 @@ TEST(DataSource, ListFileLabelsAnImageByTheClassNameInItsPath) {
   write_text(dir / "unlabelled.txt", "img/cat_1.png\n\nimg/cow.png\n");
   const std::string unlabelled =
       error_of([&] { ImageListDataSource(dir / "unlabelled.txt", dir / "labels.txt", 3, 2, 2); });
-  EXPECT_NE(unlabelled.find("unlabelled.txt:3: 'img/cow.png' contains none of the 2 class names"),
-            std::string::npos)
+  EXPECT_NE(unlabelled.find("unlabelled.txt:3: 'img/cow.png' contains none of the 2 class names"), std::string::npos)
       << unlabelled;
   write_text(dir / "twice.txt", "cat\ndog\ncat\n");
-  EXPECT_NE(error_of([&] { ImageListDataSource(dir / "train.txt", dir / "twice.txt", 3, 2, 2); })
-                .find("twice.txt:3: class name 'cat' appears twice"),
+  EXPECT_NE(error_of([&] {
+              ImageListDataSource(dir / "train.txt", dir / "twice.txt", 3, 2, 2);
+            }).find("twice.txt:3: class name 'cat' appears twice"),
             std::string::npos);
 }
 
@@ -573,8 +577,9 @@ TEST(DataSource, SpecsSelectFoldersListsAndSplits) {
             std::string::npos);
   EXPECT_NE(error_of([&] { make_data_source(dir / "set", true, 4, 2, 2); }).find("1 (grey) or 3 (RGB)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { make_data_source("fashion-mnist:" + dir / "set", true, 1, 28, 28); })
-                .find("Fashion-MNIST training images not found"),
+  EXPECT_NE(error_of([&] {
+              make_data_source("fashion-mnist:" + dir / "set", true, 1, 28, 28);
+            }).find("Fashion-MNIST training images not found"),
             std::string::npos);
 }
 
