@@ -24,9 +24,8 @@
 #include <stb/stb_image.h>
 #pragma GCC diagnostic pop
 
-// The library's one stb_image_write implementation (PNG output).
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
+// Declarations only: the library's one stb_image_write implementation is
+// compiled in src/train/training_log.cpp.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wunused-function"
