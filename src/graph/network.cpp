@@ -8,7 +8,8 @@
 namespace cspnet {
 namespace {
 
-// [net] keys darknet reads for training and augmentation: kept, not warned about.
+// [net] keys darknet reads for training and augmentation (and our own
+// `translate`, see augment.hpp): kept, not warned about.
 const std::set<std::string> kNetTrainingKeys = {
     "learning_rate", "learning_rate_min", "batches_per_cycle", "batches_cycle_mult", "momentum", "decay",
     "time_steps", "track", "augment_speed", "init_sequential_subdivisions", "sequential_subdivisions",
