@@ -19,7 +19,7 @@ const std::set<std::string> kNetTrainingKeys = {
     "contrastive_color", "unsupervised", "label_smooth_eps", "resize_step", "attention", "adversarial_lr",
     "max_chart_loss", "angle", "aspect", "saturation", "exposure", "hue", "power", "policy", "burn_in",
     "step", "scale", "steps", "scales", "seq_scales", "gamma", "max_batches", "letter_box", "center",
-    "nesterov", "cosine"};
+    "nesterov", "cosine", "sgdr_cycle", "sgdr_mult", "optimizer"};
 
 // Largest tensor (elements per image) we agree to plan: 2^30 floats = 4 GiB.
 constexpr int64_t kMaxElementsPerImage = int64_t{1} << 30;
