@@ -15,7 +15,10 @@ std::string param_label(size_t index, const TrainableParam& param) {
   return "parameter " + std::to_string(index) + " ('" + std::string(param.name ? param.name : "?") + "')";
 }
 
-// darknet's rule for the mean gradient (see optimizer.hpp for the derivation).
+// darknet's rule for the mean gradient g. darknet accumulates u = -B*g
+// (B = batch*subdivisions, deltas are negated gradients summed over the batch)
+// and runs u -= decay*B*w; w += (lr/B)*u; u *= momentum. With v = -u/B that is
+// v = momentum*v + g + decay*w; w -= lr*v, which is what runs here.
 void sgd_update(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float decay, bool nesterov) {
   if (nesterov) {
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
