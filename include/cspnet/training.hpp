@@ -44,9 +44,9 @@ class TrainingExecutor {
   void zero_gradients();
 
   int classes() const;
-  // Bytes of activations, gradients and kernel-owned buffers held for training.
+  // Bytes of the input, layer outputs and their gradients held for training
+  // (kernels' own buffers, e.g. pre-activation copies, come on top).
   int64_t memory_bytes() const;
-  int64_t output_and_gradient_bytes() const;
 
  private:
   struct Impl;
