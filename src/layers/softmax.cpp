@@ -19,6 +19,7 @@ class SoftmaxLayer final : public Layer {
     if (!(temperature_ > 0)) o.fail("temperature", "a positive temperature");
   }
   std::string_view type() const override { return "softmax"; }
+  bool is_plain_softmax() const override { return groups_ == 1 && temperature_ == 1.f; }
   Shape infer(std::span<const Shape> in) override {
     if (in[0].per_image() % groups_ != 0)
       shape_error(*this, "groups=" + std::to_string(groups_) + " does not divide the " +
