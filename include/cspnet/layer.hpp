@@ -204,6 +204,10 @@ class Layer {
   virtual std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx);
   // Parameters the optimiser updates (running statistics are not among them).
   virtual std::vector<TrainableParam> trainable_params() { return {}; }
+  // A softmax over each image's whole C*H*W vector at temperature 1: the
+  // training loss then runs softmax and cross-entropy as one step from its
+  // input (stable, exact gradient p - target).
+  virtual bool is_plain_softmax() const { return false; }
 
   virtual const YoloParams* yolo() const { return nullptr; }
 

@@ -18,6 +18,11 @@ struct LossResult {
   int64_t correct = 0;  // top-1 hits against the hard labels
 };
 
+// The layer whose output the loss treats as class scores: the input of a
+// final plain [softmax] (trailing [cost] layers, the identity in training,
+// skipped), else the last layer.
+int logits_layer(const Network& net);
+
 class TrainingExecutor {
  public:
   // Compiles every layer for the network's current batch and input size.
@@ -44,9 +49,9 @@ class TrainingExecutor {
   void zero_gradients();
 
   int classes() const;
-  // Bytes of activations, gradients and kernel-owned buffers held for training.
+  // Bytes of the input, layer outputs and their gradients held for training
+  // (kernels' own buffers, e.g. pre-activation copies, come on top).
   int64_t memory_bytes() const;
-  int64_t output_and_gradient_bytes() const;
 
  private:
   struct Impl;

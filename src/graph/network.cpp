@@ -8,7 +8,8 @@
 namespace cspnet {
 namespace {
 
-// [net] keys darknet reads for training and augmentation: kept, not warned about.
+// [net] keys darknet reads for training and augmentation (and our own
+// `translate`, see augment.hpp): kept, not warned about.
 const std::set<std::string> kNetTrainingKeys = {
     "learning_rate", "learning_rate_min", "batches_per_cycle", "batches_cycle_mult", "momentum", "decay",
     "time_steps", "track", "augment_speed", "init_sequential_subdivisions", "sequential_subdivisions",
@@ -19,7 +20,7 @@ const std::set<std::string> kNetTrainingKeys = {
     "contrastive_color", "unsupervised", "label_smooth_eps", "resize_step", "attention", "adversarial_lr",
     "max_chart_loss", "angle", "aspect", "saturation", "exposure", "hue", "power", "policy", "burn_in",
     "step", "scale", "steps", "scales", "seq_scales", "gamma", "max_batches", "letter_box", "center",
-    "nesterov", "cosine"};
+    "nesterov", "cosine", "sgdr_cycle", "sgdr_mult", "optimizer", "translate"};
 
 // Largest tensor (elements per image) we agree to plan: 2^30 floats = 4 GiB.
 constexpr int64_t kMaxElementsPerImage = int64_t{1} << 30;

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "cspnet/error.hpp"
 
@@ -20,6 +22,15 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
+// Declarations only: the library's one stb_image_write implementation is
+// compiled in src/train/training_log.cpp.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
 
 namespace cspnet {
@@ -108,6 +119,46 @@ Tensor match_channels(const Tensor& image, int channels) {
   }
   throw Error("the network expects " + std::to_string(channels) + " input channels; an image has " +
               std::to_string(s.c) + " (only RGB and grey inputs are supported)");
+}
+
+namespace {
+
+// Writes `bytes` to `path` through a temporary file, fsynced and renamed.
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  std::string temp = path + ".tmp." + std::to_string(getpid());
+  FILE* file = std::fopen(temp.c_str(), "wb");
+  if (!file) throw Error(path + ": cannot create: " + std::strerror(errno));
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
+  int saved_errno = errno;
+  ok = std::fclose(file) == 0 && ok;
+  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
+  if (ok) saved_errno = errno;  // the rename failed
+  std::remove(temp.c_str());
+  throw Error(path + ": write failed: " + std::strerror(saved_errno));
+}
+
+}  // namespace
+
+void save_png(const std::string& path, const Tensor& image) {
+  const Shape& s = image.shape();
+  if (s.n < 1 || (s.c != 1 && s.c != 3 && s.c != 4) || s.h < 1 || s.w < 1 || s.h > 65535 || s.w > 65535)
+    throw Error(path + ": cannot write a " + std::to_string(s.n) + "x" + s.str() +
+                " tensor as PNG; expected 1 x (1, 3 or 4) x H x W with sides up to 65535");
+  std::vector<unsigned char> pixels(static_cast<size_t>(s.per_image()));
+  for (int64_t y = 0; y < s.h; ++y)
+    for (int64_t x = 0; x < s.w; ++x)
+      for (int64_t k = 0; k < s.c; ++k) {
+        const float v = std::clamp(image.at(0, k, y, x), 0.f, 1.f);
+        pixels[size_t((y * s.w + x) * s.c + k)] = static_cast<unsigned char>(std::lround(v * 255.f));
+      }
+  std::string encoded;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &encoded, int(s.w), int(s.h), int(s.c), pixels.data(), int(s.w * s.c)))
+    throw Error(path + ": PNG encoding failed");
+  write_file_atomically(path, encoded);
 }
 
 void save_npy(const std::string& path, const Tensor& tensor) {

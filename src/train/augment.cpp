@@ -1,0 +1,236 @@
+#include "cspnet/augment.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <numbers>
+#include <vector>
+
+#include "cspnet/error.hpp"
+#include "train/data_random.hpp"
+
+namespace cspnet {
+namespace {
+
+[[noreturn]] void bad_value(const std::string& where, const std::string& key, const std::string& value,
+                            const std::string& expected) {
+  throw Error(where + ": [net] " + key + "=" + value + ": expected " + expected);
+}
+
+const std::string* find_key(const std::map<std::string, std::string>& keys, const char* key) {
+  const auto it = keys.find(key);
+  return it == keys.end() ? nullptr : &it->second;
+}
+
+bool parse_bool(const std::map<std::string, std::string>& keys, const char* key, bool fallback,
+                const std::string& where) {
+  const std::string* value = find_key(keys, key);
+  if (!value) return fallback;
+  if (*value == "0") return false;
+  if (*value == "1") return true;
+  bad_value(where, key, *value, "0 or 1");
+}
+
+float parse_float(const std::map<std::string, std::string>& keys, const char* key, float fallback, float low,
+                  float high, bool low_open, const std::string& where, const std::string& expected) {
+  const std::string* value = find_key(keys, key);
+  if (!value) return fallback;
+  const char* begin = value->c_str();
+  char* end = nullptr;
+  errno = 0;
+  const float number = std::strtof(begin, &end);
+  const bool parsed = !value->empty() && end == begin + value->size() && errno == 0 && std::isfinite(number);
+  if (!parsed || number > high || number < low || (low_open && number == low)) bad_value(where, key, *value, expected);
+  return number;
+}
+
+int parse_int(const std::map<std::string, std::string>& keys, const char* key, int low, int high,
+              const std::string& where, const std::string& expected) {
+  const std::string* value = find_key(keys, key);
+  if (!value) return 0;
+  const char* begin = value->c_str();
+  char* end = nullptr;
+  errno = 0;
+  const long number = std::strtol(begin, &end, 10);
+  if (value->empty() || end != begin + value->size() || errno != 0 || number < low || number > high)
+    bad_value(where, key, *value, expected);
+  return static_cast<int>(number);
+}
+
+// darknet's rand_scale: uniform in [1, s] (or [s, 1] for s < 1), inverted
+// with probability 1/2.
+float random_scale(data_random::Stream& stream, float s) {
+  const float scale = stream.uniform(1.f, s);
+  return stream.below(2) ? scale : 1.f / scale;
+}
+
+// Sub-streams of an image key, one per transform.
+enum StreamId : uint64_t { kAngle = 1, kTranslate, kFlip, kColour };
+
+void rotate(float* chw, int channels, int height, int width, float degrees, std::vector<float>& scratch) {
+  const float radians = degrees * std::numbers::pi_v<float> / 180.f;
+  const float cos_a = std::cos(radians), sin_a = std::sin(radians);
+  const float cx = 0.5f * float(width - 1), cy = 0.5f * float(height - 1);
+  const int64_t plane = int64_t{height} * width;
+  scratch.assign(chw, chw + plane * channels);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      // Output pixel (x, y) samples the input rotated by -degrees about the centre.
+      const float dx = float(x) - cx, dy = float(y) - cy;
+      const float sx = cos_a * dx + sin_a * dy + cx, sy = -sin_a * dx + cos_a * dy + cy;
+      const float fx0 = std::floor(sx), fy0 = std::floor(sy);
+      const int x0 = int(fx0), y0 = int(fy0);
+      const float ax = sx - fx0, ay = sy - fy0;
+      const float weights[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
+      const int xs[4] = {x0, x0 + 1, x0, x0 + 1}, ys[4] = {y0, y0, y0 + 1, y0 + 1};
+      for (int k = 0; k < channels; ++k) {
+        const float* in = scratch.data() + k * plane;
+        float sum = 0.f;
+        for (int t = 0; t < 4; ++t)
+          if (xs[t] >= 0 && xs[t] < width && ys[t] >= 0 && ys[t] < height)
+            sum += weights[t] * in[int64_t{ys[t]} * width + xs[t]];
+        chw[k * plane + int64_t{y} * width + x] = sum;
+      }
+    }
+}
+
+// Translation (zero fill) and flip in one pass over a copy.
+void shift_and_flip(float* chw, int channels, int height, int width, int shift_x, int shift_y, bool flip,
+                    std::vector<float>& scratch) {
+  const int64_t plane = int64_t{height} * width;
+  scratch.assign(chw, chw + plane * channels);
+  for (int k = 0; k < channels; ++k) {
+    const float* in = scratch.data() + k * plane;
+    float* out = chw + k * plane;
+    for (int y = 0; y < height; ++y) {
+      const int source_y = y - shift_y;
+      float* row = out + int64_t{y} * width;
+      if (source_y < 0 || source_y >= height) {
+        std::fill(row, row + width, 0.f);
+        continue;
+      }
+      const float* source_row = in + int64_t{source_y} * width;
+      for (int x = 0; x < width; ++x) {
+        const int unflipped_x = flip ? width - 1 - x : x;  // flip after the shift
+        const int source_x = unflipped_x - shift_x;
+        row[x] = source_x >= 0 && source_x < width ? source_row[source_x] : 0.f;
+      }
+    }
+  }
+}
+
+// darknet's rgb_to_hsv / hsv_to_rgb, with hue in [0, 1).
+void distort_rgb(float* chw, int64_t plane, float hue_shift, float saturation_scale, float exposure_scale) {
+  float* red = chw;
+  float* green = chw + plane;
+  float* blue = chw + 2 * plane;
+  for (int64_t i = 0; i < plane; ++i) {
+    const float r = red[i], g = green[i], b = blue[i];
+    const float max = std::max({r, g, b}), min = std::min({r, g, b});
+    const float delta = max - min;
+    float h = 0.f;
+    float s = max > 0.f ? delta / max : 0.f;
+    float v = max;
+    if (delta > 0.f) {
+      if (r == max) {
+        h = (g - b) / delta;
+      } else if (g == max) {
+        h = 2.f + (b - r) / delta;
+      } else {
+        h = 4.f + (r - g) / delta;
+      }
+      if (h < 0.f) h += 6.f;
+      h /= 6.f;
+    }
+    h += hue_shift;
+    h -= std::floor(h);
+    s = std::min(s * saturation_scale, 1.f);
+    v *= exposure_scale;
+    float out_r = v, out_g = v, out_b = v;
+    if (s > 0.f) {
+      const float sector = h * 6.f;
+      const int index = std::min(int(std::floor(sector)), 5);
+      const float f = sector - float(index);
+      const float p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+      switch (index) {
+        case 0:
+          out_r = v, out_g = t, out_b = p;
+          break;
+        case 1:
+          out_r = q, out_g = v, out_b = p;
+          break;
+        case 2:
+          out_r = p, out_g = v, out_b = t;
+          break;
+        case 3:
+          out_r = p, out_g = q, out_b = v;
+          break;
+        case 4:
+          out_r = t, out_g = p, out_b = v;
+          break;
+        default:
+          out_r = v, out_g = p, out_b = q;
+          break;
+      }
+    }
+    red[i] = std::clamp(out_r, 0.f, 1.f);
+    green[i] = std::clamp(out_g, 0.f, 1.f);
+    blue[i] = std::clamp(out_b, 0.f, 1.f);
+  }
+}
+
+}  // namespace
+
+AugmentOptions parse_augment_options(const std::map<std::string, std::string>& net_keys, const std::string& where) {
+  AugmentOptions options;
+  options.translate = parse_int(net_keys, "translate", 0, 4096, where, "a whole number of pixels in 0..4096");
+  options.flip = parse_bool(net_keys, "flip", true, where);
+  options.angle = parse_float(net_keys, "angle", 0.f, 0.f, 180.f, false, where, "degrees in 0..180");
+  options.saturation =
+      parse_float(net_keys, "saturation", 1.f, 0.f, 1e3f, true, where, "a positive scale (1 = no change)");
+  options.exposure = parse_float(net_keys, "exposure", 1.f, 0.f, 1e3f, true, where, "a positive scale (1 = no change)");
+  options.hue = parse_float(net_keys, "hue", 0.f, 0.f, 1.f, false, where, "a fraction of the hue circle in 0..1");
+  options.mixup = parse_bool(net_keys, "mixup", false, where);
+  options.cutmix = parse_bool(net_keys, "cutmix", false, where);
+  return options;
+}
+
+AugmentParams draw_augment_params(const AugmentOptions& options, uint64_t key) {
+  using data_random::derive;
+  using data_random::Stream;
+  AugmentParams params;
+  if (options.angle != 0.f) {
+    Stream stream(derive(key, kAngle));
+    params.angle_degrees = stream.uniform(-options.angle, options.angle);
+  }
+  if (options.translate > 0) {
+    Stream stream(derive(key, kTranslate));
+    params.shift_x = stream.symmetric(options.translate);
+    params.shift_y = stream.symmetric(options.translate);
+  }
+  if (options.flip) params.flip = Stream(derive(key, kFlip)).below(2) == 1;
+  if (options.hue != 0.f || options.saturation != 1.f || options.exposure != 1.f) {
+    Stream stream(derive(key, kColour));
+    params.hue_shift = stream.uniform(-options.hue, options.hue);
+    params.saturation_scale = random_scale(stream, options.saturation);
+    params.exposure_scale = random_scale(stream, options.exposure);
+  }
+  return params;
+}
+
+void apply_augment(const AugmentParams& params, float* chw, int channels, int height, int width) {
+  std::vector<float> scratch;
+  if (params.angle_degrees != 0.f) rotate(chw, channels, height, width, params.angle_degrees, scratch);
+  if (params.shift_x != 0 || params.shift_y != 0 || params.flip)
+    shift_and_flip(chw, channels, height, width, params.shift_x, params.shift_y, params.flip, scratch);
+  const int64_t plane = int64_t{height} * width;
+  if (channels == 3 && (params.hue_shift != 0.f || params.saturation_scale != 1.f || params.exposure_scale != 1.f)) {
+    distort_rgb(chw, plane, params.hue_shift, params.saturation_scale, params.exposure_scale);
+  } else if (channels == 1 && params.exposure_scale != 1.f) {
+    for (int64_t i = 0; i < plane; ++i) chw[i] = std::min(chw[i] * params.exposure_scale, 1.f);
+  }
+}
+
+}  // namespace cspnet

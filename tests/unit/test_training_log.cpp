@@ -1,0 +1,272 @@
+// The training log: CSV rows (blank fields for values not measured), reading
+// them back, and the PNG plot of the loss and accuracy curves.
+#include "cspnet/training_log.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cspnet/error.hpp"
+
+// Declarations only: the implementation is compiled into the library (src/io/image.cpp).
+#include <stb/stb_image.h>
+
+namespace {
+
+using namespace cspnet;
+namespace fs = std::filesystem;
+
+class TrainingLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("cspnet-training-log-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TrainingLogRow step_row(int64_t step, double loss, double accuracy) {
+  TrainingLogRow r;
+  r.epoch = double(step) / 10;
+  r.step = step;
+  r.images = step * 64;
+  r.lr = 0.01;
+  r.train_loss = loss;
+  r.train_accuracy = accuracy;
+  r.images_per_second = 1234.5;
+  r.seconds = double(step) * 0.5;
+  return r;
+}
+
+// A synthetic run: train loss falling, test results once per epoch.
+std::vector<TrainingLogRow> synthetic_run(int steps) {
+  std::vector<TrainingLogRow> rows;
+  for (int s = 1; s <= steps; ++s) {
+    TrainingLogRow r = step_row(s, 2.3 * std::exp(-s / 40.0) + 0.2, 0.95 - 0.85 * std::exp(-s / 30.0));
+    if (s % 10 == 0) {
+      r.test_loss = 2.3 * std::exp(-s / 50.0) + 0.3;
+      r.test_accuracy = 0.93 - 0.8 * std::exp(-s / 35.0);
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+struct Decoded {
+  int width = 0, height = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels{nullptr, stbi_image_free};
+  int count(uint8_t r, uint8_t g, uint8_t b) const {
+    int n = 0;
+    for (int i = 0; i < width * height; ++i) {
+      const unsigned char* p = pixels.get() + 3 * i;
+      n += p[0] == r && p[1] == g && p[2] == b;
+    }
+    return n;
+  }
+};
+
+Decoded decode_png(const std::string& path) {
+  Decoded d;
+  int channels = 0;
+  d.pixels.reset(stbi_load(path.c_str(), &d.width, &d.height, &channels, 3));
+  return d;
+}
+
+TEST_F(TrainingLogTest, CsvHasTheHeaderAndOneFlushedRowPerWrite) {
+  TrainingLog log(path("log.csv"));
+  log.write(step_row(1, 2.5, 0.125));
+  // Flushed: readable while the log is still open.
+  auto lines = read_lines(path("log.csv"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "epoch,step,images,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,seconds");
+  EXPECT_EQ(lines[1], "0.1,1,64,0.01,2.5,0.125,,,1234.5,0.5");
+  TrainingLogRow eval;
+  eval.epoch = 1;
+  eval.step = 10;
+  eval.images = 640;
+  eval.lr = 0.005;
+  eval.test_loss = 0.75;
+  eval.test_accuracy = 0.875;
+  eval.seconds = 12;
+  log.write(eval);
+  lines = read_lines(path("log.csv"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[2], "1,10,640,0.005,,,0.75,0.875,,12");
+}
+
+TEST_F(TrainingLogTest, RowsReadBackWithBlankFieldsEmpty) {
+  auto rows = synthetic_run(25);
+  {
+    TrainingLog log(path("log.csv"));
+    for (const auto& r : rows) log.write(r);
+  }
+  auto back = read_training_log(path("log.csv"));
+  ASSERT_EQ(back.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(back[i].step, rows[i].step);
+    EXPECT_EQ(back[i].images, rows[i].images);
+    EXPECT_NEAR(back[i].epoch, rows[i].epoch, 1e-12);
+    ASSERT_TRUE(back[i].train_loss.has_value());
+    EXPECT_NEAR(*back[i].train_loss, *rows[i].train_loss, 1e-9);
+    EXPECT_EQ(back[i].test_loss.has_value(), rows[i].test_loss.has_value()) << "row " << i;
+    EXPECT_EQ(back[i].test_accuracy.has_value(), rows[i].test_accuracy.has_value()) << "row " << i;
+  }
+  EXPECT_NEAR(*back[19].test_accuracy, *rows[19].test_accuracy, 1e-9);
+}
+
+TEST_F(TrainingLogTest, AppendKeepsEarlierRowsAndWritesNoSecondHeader) {
+  {
+    TrainingLog log(path("log.csv"));
+    log.write(step_row(1, 2.0, 0.5));
+  }
+  {
+    TrainingLog log(path("log.csv"), /*append=*/true);
+    log.write(step_row(2, 1.5, 0.6));
+  }
+  auto lines = read_lines(path("log.csv"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(read_training_log(path("log.csv")).back().step, 2);
+}
+
+TEST_F(TrainingLogTest, AppendToAFileThatIsNotALogIsAnErrorNamingIt) {
+  std::ofstream(path("other.csv")) << "a,b,c\n1,2,3\n";
+  try {
+    TrainingLog log(path("other.csv"), true);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path("other.csv")), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_lines(path("other.csv")).size(), 2u);  // untouched
+}
+
+TEST_F(TrainingLogTest, MalformedRowIsAnErrorWithItsLine) {
+  std::ofstream(path("log.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,x,0.01,,,,,,3\n";
+  try {
+    read_training_log(path("log.csv"));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("log.csv:3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("images"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainingLogTest, UnwritableLogPathIsAnErrorNamingIt) {
+  std::string bad = path("missing-dir/log.csv");
+  try {
+    TrainingLog log(bad);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainingLogTest, PlotDecodesToTheRequestedSizeWithBothSeriesColours) {
+  auto rows = synthetic_run(100);
+  write_curves_png(path("curves.png"), rows, 1000, 400);
+  Decoded d = decode_png(path("curves.png"));
+  ASSERT_TRUE(d.pixels) << stbi_failure_reason();
+  EXPECT_EQ(d.width, 1000);
+  EXPECT_EQ(d.height, 400);
+  int train = d.count(31, 119, 180), test = d.count(230, 85, 13), ink = d.count(0, 0, 0);
+  EXPECT_GT(train, 400) << "train curves (blue) missing";
+  EXPECT_GT(test, 200) << "test curves (orange) missing";
+  EXPECT_GT(ink, 1000) << "axes and labels missing";
+  EXPECT_GT(d.count(255, 255, 255), 1000 * 400 / 2) << "mostly background";
+  // Both panels carry curves: blue pixels in the left and the right half.
+  int left = 0, right = 0;
+  for (int y = 0; y < d.height; ++y)
+    for (int x = 0; x < d.width; ++x) {
+      const unsigned char* p = d.pixels.get() + 3 * (y * d.width + x);
+      if (p[0] == 31 && p[1] == 119 && p[2] == 180) (x < d.width / 2 ? left : right)++;
+    }
+  EXPECT_GT(left, 150);
+  EXPECT_GT(right, 150);
+}
+
+TEST_F(TrainingLogTest, PlotWithOnlyTestResultsHasNoTrainColour) {
+  auto rows = synthetic_run(50);
+  for (auto& r : rows) r.train_loss = r.train_accuracy = std::nullopt;
+  write_curves_png(path("curves.png"), rows);
+  Decoded d = decode_png(path("curves.png"));
+  ASSERT_TRUE(d.pixels);
+  EXPECT_GT(d.count(230, 85, 13), 100);
+  // Only the legend swatches are blue.
+  EXPECT_LE(d.count(31, 119, 180), 2 * 24 * 4);
+}
+
+TEST_F(TrainingLogTest, EmptyOnePointAndNonFiniteSeriesStillPlot) {
+  write_curves_png(path("empty.png"), {});
+  Decoded empty = decode_png(path("empty.png"));
+  ASSERT_TRUE(empty.pixels);
+  EXPECT_EQ(empty.width, 1200);
+  EXPECT_EQ(empty.height, 450);
+
+  std::vector<TrainingLogRow> one{step_row(1, 2.0, 0.3)};
+  one[0].test_loss = 2.1;
+  one[0].test_accuracy = 0.25;
+  write_curves_png(path("one.png"), one);
+  Decoded single = decode_png(path("one.png"));
+  ASSERT_TRUE(single.pixels);
+  EXPECT_GT(single.count(31, 119, 180), 2 * 24 * 4) << "a single point gets a marker";
+
+  auto rows = synthetic_run(20);
+  rows[5].train_loss = std::nan("");
+  rows[6].train_loss = INFINITY;
+  write_curves_png(path("nonfinite.png"), rows);
+  EXPECT_TRUE(decode_png(path("nonfinite.png")).pixels);
+}
+
+TEST_F(TrainingLogTest, PlotToAnUnwritablePathIsAnErrorAndLeavesNoFile) {
+  // A folder standing where the file should go: the rename fails after the temporary was written.
+  fs::create_directories(path("taken.png"));
+  fs::create_directories(path("taken.png/inside"));
+  auto rows = synthetic_run(10);
+  try {
+    write_curves_png(path("taken.png"), rows);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path("taken.png")), std::string::npos) << e.what();
+  }
+  std::string missing = path("no-such-dir/curves.png");
+  try {
+    write_curves_png(missing, rows);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+  }
+  // Nothing but the folder that was already there.
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    ++entries;
+    EXPECT_EQ(entry.path().filename(), "taken.png");
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST_F(TrainingLogTest, PlotReplacesAnEarlierPlot) {
+  write_curves_png(path("curves.png"), synthetic_run(10));
+  write_curves_png(path("curves.png"), synthetic_run(80), 800, 300);
+  Decoded d = decode_png(path("curves.png"));
+  ASSERT_TRUE(d.pixels);
+  EXPECT_EQ(d.width, 800);
+  EXPECT_EQ(d.height, 300);
+}
+
+}  // namespace
