@@ -243,7 +243,11 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   const LrSchedule schedule = parse_lr_schedule(keys, where);
   Optimizer optimizer(parse_optimizer_config(keys, where));
 
-  std::filesystem::create_directories(options.out_dir);
+  std::error_code fs_error;
+  std::filesystem::create_directories(options.out_dir, fs_error);
+  if (fs_error || !std::filesystem::is_directory(options.out_dir))
+    throw Error(options.out_dir + ": cannot create the output folder" +
+                (fs_error ? ": " + fs_error.message() : std::string(": a file is in the way")));
   TrainSummary summary;
   summary.checkpoint_path = options.out_dir + "/checkpoint.cspnet";
   summary.weights_path = options.out_dir + "/final.weights";

@@ -2,6 +2,8 @@
 // it is deterministic, a resumed run continues bit for bit, and its outputs
 // (darknet .weights, log, curves) are readable.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,40 +14,12 @@
 #include "cspnet/data_source.hpp"
 #include "cspnet/trainer.hpp"
 #include "cspnet/training_log.hpp"
+#include "synthetic_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
 
 namespace {
-
-// Four classes that a small network separates quickly: a bright square in
-// one of the four quadrants, on noise.
-void write_idx(const fs::path& dir, const std::string& prefix, int count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> noise(0, 60), jitter(0, 3), label_of(0, 3);
-  std::string images, labels;
-  auto put32 = [](std::string& b, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(char((v >> shift) & 0xff));
-  };
-  put32(images, 0x803);
-  put32(images, uint32_t(count));
-  put32(images, 28);
-  put32(images, 28);
-  put32(labels, 0x801);
-  put32(labels, uint32_t(count));
-  for (int i = 0; i < count; ++i) {
-    int label = label_of(rng);
-    int y0 = (label / 2) * 14 + jitter(rng), x0 = (label % 2) * 14 + jitter(rng);
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) {
-        bool inside = y >= y0 && y < y0 + 9 && x >= x0 && x < x0 + 9;
-        images.push_back(char(inside ? 200 + noise(rng) / 2 : noise(rng)));
-      }
-    labels.push_back(char(label));
-  }
-  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << images;
-  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << labels;
-}
 
 constexpr const char* kCfg = R"([net]
 width=28
@@ -111,14 +85,14 @@ groups=1
 )";
 
 class TrainerTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("cspnet_trainer_" + std::to_string(::getpid()) + "_" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "data");
-    write_idx(dir_ / "data", "train", 320, 1);
-    write_idx(dir_ / "data", "t10k", 64, 2);
+    cspnet::tests::write_texture_idx(dir_ / "data", "train", 320, 1);
+    cspnet::tests::write_texture_idx(dir_ / "data", "t10k", 64, 2);
     std::ofstream(dir_ / "net.cfg") << kCfg;
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -231,6 +205,45 @@ TEST_F(TrainerTest, BatchNotMultipleOfSubdivisionsIsAnError) {
   o.max_batches = 1;
   std::ostringstream sink;
   EXPECT_THROW(train(o, sink), Error);
+}
+
+std::pair<int, std::string> run_cli(const std::string& args, const fs::path& dir) {
+  const fs::path out = dir / "cli.out";
+  const std::string command = std::string("'") + CSPNET_CLI_PATH + "' " + args + " >'" + out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, TrainerTest::bytes(out.string())};
+}
+
+TEST_F(TrainerTest, CliTrainsThenEvaluatesWithConfusionMatrix) {
+  const std::string data = "--data fashion-mnist:" + (dir_ / "data").string();
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  auto [code, text] = run_cli("--threads 1 train " + cfg + " " + data + " --max-batches 4 --out " + out, dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("test accuracy"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("eval " + cfg + " --weights " + out + "/final.weights " + data, dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("top-1"), std::string::npos) << text;
+  EXPECT_NE(text.find("confusion matrix"), std::string::npos) << text;
+}
+
+TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  auto [code, text] = run_cli("train " + cfg + " --data fashion-mnist:/no/such/dir --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("/no/such/dir"), std::string::npos) << text;
+  // A label outside the 10 classes: rewrite the first label of the training set.
+  {
+    std::fstream labels(dir_ / "data" / "train-labels-idx1-ubyte", std::ios::in | std::ios::out | std::ios::binary);
+    labels.seekp(8);
+    labels.put(char(42));
+  }
+  std::tie(code, text) = run_cli("train " + cfg + " --data fashion-mnist:" + (dir_ / "data").string() + " --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("train-labels-idx1-ubyte"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("train " + cfg + " --lr fast --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
+  EXPECT_FALSE(fs::exists(dir_ / "cli" / "final.weights"));
 }
 
 }  // namespace
