@@ -278,7 +278,9 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
       << " x " << mini << "), " << steps_per_epoch << " steps per epoch, " << total_steps << " steps, "
       << optimizer_kind_name(optimizer.config().kind) << ", lr " << schedule.learning_rate << " ("
       << lr_policy_name(schedule.policy) << "), training memory "
-      << format("%.1f MiB", double(executor.memory_bytes()) / (1 << 20)) << '\n';
+      << format("%.1f MiB (unplanned %.1f MiB)", double(executor.memory_bytes()) / (1 << 20),
+                double(executor.unplanned_bytes()) / (1 << 20))
+      << '\n';
 
   const int64_t passes_done = int64_t(state.step) * subdivisions;
   loader.seek(passes_done / loader.batches_per_epoch(), passes_done % loader.batches_per_epoch());
