@@ -17,6 +17,7 @@
 #include "cspnet/training.hpp"
 #include "cspnet/training_log.hpp"
 #include "cspnet/weights.hpp"
+#include "net_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -47,24 +48,9 @@ std::string clock_text(double seconds) {
 }
 
 float parse_label_smoothing(const std::map<std::string, std::string>& keys, const std::string& where) {
-  auto it = keys.find("label_smooth_eps");
-  if (it == keys.end()) return 0.f;
-  char* end = nullptr;
-  float eps = std::strtof(it->second.c_str(), &end);
-  if (end == it->second.c_str() || *end != '\0' || !(eps >= 0.f && eps < 1.f))
-    throw Error(where + ": [net] label_smooth_eps=" + it->second + ": expected a number in [0, 1)");
-  return eps;
-}
-
-int64_t parse_positive(const std::map<std::string, std::string>& keys, const std::string& key,
-                       const std::string& where) {
-  auto it = keys.find(key);
-  if (it == keys.end()) return 0;
-  char* end = nullptr;
-  long long value = std::strtoll(it->second.c_str(), &end, 10);
-  if (end == it->second.c_str() || *end != '\0' || value <= 0)
-    throw Error(where + ": [net] " + key + "=" + it->second + ": expected a positive integer");
-  return value;
+  const double eps = train_keys::find_number(keys, where, "label_smooth_eps").value_or(0.0);
+  if (!(eps >= 0 && eps < 1)) train_keys::fail(keys, where, "label_smooth_eps", "a number in [0, 1)");
+  return float(eps);
 }
 
 std::vector<TrainableParam> all_trainable_params(Network& net) {
@@ -236,7 +222,8 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   if (steps_per_epoch <= 0)
     throw Error(train_data->describe() + ": fewer images than one batch of " + std::to_string(batch));
 
-  int64_t total_steps = options.max_batches > 0 ? options.max_batches : parse_positive(keys, "max_batches", where);
+  int64_t total_steps =
+      options.max_batches > 0 ? options.max_batches : train_keys::find_integer(keys, where, "max_batches").value_or(0);
   if (options.epochs > 0) total_steps = options.epochs * steps_per_epoch;
   if (total_steps <= 0) throw Error(where + ": no length given: set [net] max_batches, --max-batches or --epochs");
   keys["max_batches"] = std::to_string(total_steps);  // poly/cosine decay over the run actually made
