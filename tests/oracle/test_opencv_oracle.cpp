@@ -12,6 +12,8 @@
 #include <opencv2/dnn.hpp>
 
 #include "cspnet/cspnet.hpp"
+#include "cspnet/optimizer.hpp"
+#include "cspnet/training.hpp"
 #include "../unit/test_helpers.hpp"
 
 namespace {
@@ -135,5 +137,65 @@ INSTANTIATE_TEST_SUITE_P(PaperRelease, OpenCvOracle, ::testing::ValuesIn(kCases)
     if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
 });
+
+// What we train, darknet and OpenCV can read: a few SGD steps change the
+// weights and the batch-norm running statistics of the project's small
+// CSPDarknet; the .weights file we write (with `seen`) gives the same output
+// in OpenCV DNN as in our inference engine.
+TEST(TrainedWeights, OpenCvReadsWhatWeTrained) {
+  const std::string cfg = std::string(CSPNET_TEST_CFG_DIR) + "/../../cfg/cspdarknet-small.cfg";
+  Network net = Network::from_cfg_file(cfg);
+  net.reshape(net.config().width, net.config().height, 16);
+  init_weights(net, 3);
+  std::vector<TrainableParam> params;
+  for (int i = 0; i < net.size(); ++i)
+    for (const auto& p : net.layer(i).trainable_params()) params.push_back(p);
+  {
+    TrainingExecutor trainer(net);
+    Optimizer sgd(OptimizerConfig{});
+    Tensor batch = tests::random_input(net.input_shape(), 11);
+    std::vector<int> labels(16);
+    std::vector<float> targets(16 * 10, 0.f);
+    for (int n = 0; n < 16; ++n) {
+      labels[size_t(n)] = n % 10;
+      targets[size_t(n * 10 + n % 10)] = 1.f;
+    }
+    for (int step = 0; step < 3; ++step) {
+      trainer.zero_gradients();
+      trainer.forward(batch.data(), StepContext{true, uint64_t(step)});
+      trainer.softmax_cross_entropy(targets, labels, 1.f / 16);
+      trainer.backward();
+      sgd.step(params, 0.05f);
+    }
+  }
+  const std::string weights = (std::filesystem::temp_directory_path() / "trained.oracle.weights").string();
+  WeightsHeader header;
+  header.seen = 48;
+  save_weights(net, weights, header);
+
+  Network ours = Network::from_cfg_file(cfg);
+  EXPECT_EQ(load_weights(ours, weights).seen, 48u);
+  Network untrained = Network::from_cfg_file(cfg);
+  init_weights(untrained, 3);
+  // Training moved the weights and the running statistics (darknet order:
+  // biases, scales, rolling_mean, rolling_variance, weights).
+  for (size_t a = 0; a < 5; ++a)
+    EXPECT_NE(*ours.layer(0).darknet_params()[a].values, *untrained.layer(0).darknet_params()[a].values) << a;
+  Executor executor(ours);
+  Tensor input = tests::random_input(ours.input_shape(), 5);
+  Tensor out = executor.forward(input).back();
+
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+  cv::dnn::Net reference = cv::dnn::readNetFromDarknet(cfg, weights);
+  std::filesystem::remove(weights);
+  reference.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  const Shape& s = ours.input_shape();
+  reference.setInput(cv::Mat({int(s.n), int(s.c), int(s.h), int(s.w)}, CV_32F, input.data()));
+  cv::Mat theirs = reference.forward();
+  ASSERT_EQ(theirs.total(), size_t(out.size()));
+  double worst = 0;
+  for (int64_t j = 0; j < out.size(); ++j) worst = std::max(worst, double(std::fabs(out.data()[j] - theirs.ptr<float>()[j])));
+  EXPECT_LE(worst, 1e-5) << "softmax outputs differ by " << worst;
+}
 
 }  // namespace
