@@ -1,10 +1,13 @@
 // [connected]: fully connected layer (optional batch norm) on oneDNN's
 // inner product; the input is flattened C*H*W per image.
 #include <cmath>
+#include <optional>
 
 #include "cspnet/activation.hpp"
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
+#include "weighted_train.hpp"
 
 namespace cspnet {
 namespace {
@@ -98,12 +101,66 @@ class ConnectedLayer final : public Layer {
     return sequence;
   }
 
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
+    using namespace dnnl;
+    using dims = memory::dims;
+    zero_like(weight_grads_, weights_);
+    zero_like(bias_grads_, biases_);
+    std::optional<BatchNormArrays> bn;
+    if (batch_norm_) {  // over the batch: m = batch
+      zero_like(scale_grads_, scales_);
+      bn.emplace(BatchNormArrays{scales_, biases_, rolling_mean_, rolling_variance_, scale_grads_, bias_grads_});
+    }
+    const Shape& in = ctx.inputs.at(0).shape;
+    const auto f32 = memory::data_type::f32;
+    // Weights [outputs][inputs] with the inputs in C, H, W order: oihw.
+    const dims src_dims{in.n, in.c, in.h, in.w}, weight_dims{outputs_, in.c, in.h, in.w}, dst_dims{in.n, outputs_};
+    const memory::desc bias_md({outputs_}, f32, memory::format_tag::x);
+    const memory::desc src_any(src_dims, f32, memory::format_tag::any), dst_any(dst_dims, f32, memory::format_tag::any);
+    const memory::desc weights_any(weight_dims, f32, memory::format_tag::any);
+    const bool with_bias = !batch_norm_;
+    inner_product_forward::primitive_desc forward_pd(
+        with_bias ? inner_product_forward::desc(prop_kind::forward_training, src_any, weights_any, bias_md, dst_any)
+                  : inner_product_forward::desc(prop_kind::forward_training, src_any, weights_any, dst_any),
+        ctx.engine);
+    const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
+    inner_product_backward_data::primitive_desc backward_data_pd({src_md, weights_any, dst_md}, ctx.engine, forward_pd);
+    inner_product_backward_weights::primitive_desc backward_weights_pd(
+        with_bias ? inner_product_backward_weights::desc(src_md, weights_any, bias_md, dst_md)
+                  : inner_product_backward_weights::desc(src_md, weights_any, dst_md),
+        ctx.engine, forward_pd);
+    WeightedPrimitives primitives{inner_product_forward(forward_pd),
+                                  inner_product_backward_data(backward_data_pd),
+                                  inner_product_backward_weights(backward_weights_pd),
+                                  with_bias,
+                                  src_md,
+                                  dst_md,
+                                  forward_pd.weights_desc(),
+                                  backward_data_pd.weights_desc(),
+                                  backward_weights_pd.diff_weights_desc(),
+                                  memory::desc(src_dims, f32, memory::format_tag::nchw),
+                                  memory::desc(dst_dims, f32, memory::format_tag::nc),
+                                  memory::desc(weight_dims, f32, memory::format_tag::oihw)};
+    return std::make_unique<WeightedTrainKernel>(ctx, std::move(primitives),
+                                                 WeightedArrays{weights_, biases_, weight_grads_, bias_grads_}, bn,
+                                                 activation_);
+  }
+
+  std::vector<TrainableParam> trainable_params() override {
+    // darknet_params() order; weight decay on the weights only.
+    std::vector<TrainableParam> params{{"biases", &biases_, &bias_grads_, false},
+                                       {"weights", &weights_, &weight_grads_, true}};
+    if (batch_norm_) params.push_back({"scales", &scales_, &scale_grads_, false});
+    return params;
+  }
+
  private:
   int outputs_ = 1;
   bool batch_norm_ = false;
   Activation activation_ = Activation::logistic;
   Shape input_{};
   std::vector<float> weights_, biases_, scales_, rolling_mean_, rolling_variance_;
+  std::vector<float> weight_grads_, bias_grads_, scale_grads_;  // sized and zeroed by compile_training
 };
 
 }  // namespace

@@ -1,14 +1,16 @@
 // [convolutional]: grouped/depthwise/dilated/strided 2-D convolution with
 // optional batch norm and an activation; runs on oneDNN.
 #include <cmath>
+#include <optional>
 
 #include "cspnet/activation.hpp"
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
+#include "weighted_train.hpp"
 
 namespace cspnet {
 namespace {
-
 
 class ConvolutionalLayer final : public Layer {
  public:
@@ -111,12 +113,23 @@ class ConvolutionalLayer final : public Layer {
 
   std::unique_ptr<Kernel> compile(const CompileContext& ctx) override;
 
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override;
+
+  std::vector<TrainableParam> trainable_params() override {
+    // darknet_params() order; weight decay on the weights only.
+    std::vector<TrainableParam> params{{"biases", &biases_, &bias_grads_, false}};
+    if (batch_norm_) params.push_back({"scales", &scales_, &scale_grads_, false});
+    params.push_back({"weights", &weights_, &weight_grads_, true});
+    return params;
+  }
+
  private:
   int filters_ = 1, size_ = 1, stride_x_ = 1, stride_y_ = 1, padding_ = 0, groups_ = 1, dilation_ = 1;
   bool batch_norm_ = false;
   Activation activation_ = Activation::logistic;
   int64_t channels_ = 0, out_h_ = 0, out_w_ = 0;
   std::vector<float> weights_, biases_, scales_, rolling_mean_, rolling_variance_;
+  std::vector<float> weight_grads_, bias_grads_, scale_grads_;  // sized and zeroed by compile_training
 };
 
 std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
@@ -228,6 +241,63 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   }
   if (!fused_activation) sequence->add(activation_kernel(activation_, out));
   return sequence;
+}
+
+std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCompileContext& ctx) {
+  using namespace dnnl;
+  using dims = memory::dims;
+  zero_like(weight_grads_, weights_);
+  zero_like(bias_grads_, biases_);
+  std::optional<BatchNormArrays> bn;
+  if (batch_norm_) {
+    zero_like(scale_grads_, scales_);
+    bn.emplace(BatchNormArrays{scales_, biases_, rolling_mean_, rolling_variance_, scale_grads_, bias_grads_});
+  }
+  const Shape& in = ctx.inputs.at(0).shape;
+  const Shape& out = ctx.output.shape;
+  const int64_t extent = int64_t{size_ - 1} * dilation_ + 1;
+  const dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1}, pad_l{padding_, padding_};
+  const dims pad_r{padding_after(in.h, out_h_, extent, stride_y_, padding_),
+                   padding_after(in.w, out_w_, extent, stride_x_, padding_)};
+  const dims weight_dims = groups_ == 1 ? dims{filters_, channels_, size_, size_}
+                                        : dims{groups_, filters_ / groups_, channels_ / groups_, size_, size_};
+  const auto f32 = memory::data_type::f32;
+  auto with_layout = [&](const Shape& s, memory::format_tag tag) { return memory::desc({s.n, s.c, s.h, s.w}, f32, tag); };
+  const memory::desc weights_any(weight_dims, f32, memory::format_tag::any);
+  const memory::desc bias_md({filters_}, f32, memory::format_tag::x);
+  const memory::desc src_any = with_layout(in, memory::format_tag::any), dst_any = with_layout(out, memory::format_tag::any);
+  const auto algo = algorithm::convolution_direct;
+  const bool with_bias = !batch_norm_;
+
+  convolution_forward::primitive_desc forward_pd(
+      with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, bias_md, dst_any,
+                                            strides, dilates, pad_l, pad_r)
+                : convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, dst_any, strides,
+                                            dilates, pad_l, pad_r),
+      ctx.engine);
+  const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
+  convolution_backward_data::primitive_desc backward_data_pd(
+      {algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r}, ctx.engine, forward_pd);
+  convolution_backward_weights::primitive_desc backward_weights_pd(
+      with_bias ? convolution_backward_weights::desc(algo, src_md, weights_any, bias_md, dst_md, strides, dilates, pad_l,
+                                                     pad_r)
+                : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r),
+      ctx.engine, forward_pd);
+  WeightedPrimitives primitives{convolution_forward(forward_pd),
+                                convolution_backward_data(backward_data_pd),
+                                convolution_backward_weights(backward_weights_pd),
+                                with_bias,
+                                src_md,
+                                dst_md,
+                                forward_pd.weights_desc(),
+                                backward_data_pd.weights_desc(),
+                                backward_weights_pd.diff_weights_desc(),
+                                with_layout(in, memory::format_tag::nchw),
+                                with_layout(out, memory::format_tag::nchw),
+                                memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw)};
+  return std::make_unique<WeightedTrainKernel>(ctx, std::move(primitives),
+                                               WeightedArrays{weights_, biases_, weight_grads_, bias_grads_}, bn,
+                                               activation_);
 }
 
 }  // namespace
