@@ -2,10 +2,13 @@
 // input contributes its group_id-th contiguous chunk of C/groups channels.
 // One input: a view (no kernel). Several: the planner lets producers write
 // straight into their slice; the kernel copies only inputs not already there.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
 
 namespace cspnet {
 namespace {
@@ -89,6 +92,63 @@ class RouteLayer final : public Layer {
                       static_cast<size_t>(copy.channels * plane) * sizeof(float));
       }
     });
+  }
+
+  // Training: the forward copies each input's chunk into its channel range
+  // of the output; the backward hands each input slot its range of the
+  // output gradient (in its group_id chunk) and zero in the other chunks.
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
+    struct Slot {
+      TrainTensor input, grad;
+      int64_t src_channel, dst_channel, channels;
+      bool accumulate;
+    };
+    std::vector<Slot> slots;
+    int64_t dst_channel = 0;
+    for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+      const int64_t channels = ctx.inputs[i].shape.c / groups_;
+      slots.push_back(Slot{ctx.inputs[i], ctx.input_grads[i], channels * group_id_, dst_channel, channels,
+                           static_cast<bool>(ctx.accumulate_input_grad[i])});
+      dst_channel += channels;
+    }
+    const TrainTensor out = ctx.output, dy = ctx.output_grad;
+    // Loops over (image, channel) planes: parallel even at batch 1.
+    return make_train_kernel(
+        [slots, out](dnnl::stream&, const StepContext&) {
+          const int64_t plane = out.shape.h * out.shape.w;
+          for (const Slot& slot : slots) {
+#pragma omp parallel for collapse(2) schedule(static)
+            for (int64_t n = 0; n < out.shape.n; ++n)
+              for (int64_t c = 0; c < slot.channels; ++c)
+                std::memcpy(out.data + (n * out.shape.c + slot.dst_channel + c) * plane,
+                            slot.input.data + (n * slot.input.shape.c + slot.src_channel + c) * plane,
+                            static_cast<size_t>(plane) * sizeof(float));
+          }
+        },
+        [slots, dy](dnnl::stream&) {
+          const int64_t plane = dy.shape.h * dy.shape.w;
+          // Slots in order: a tensor routed twice gets its first gradient
+          // stored, then the second added (see TrainCompileContext).
+          for (const Slot& slot : slots) {
+            if (!slot.grad.data) continue;
+            const int64_t channels = slot.grad.shape.c;
+#pragma omp parallel for collapse(2) schedule(static)
+            for (int64_t n = 0; n < dy.shape.n; ++n)
+              for (int64_t c = 0; c < channels; ++c) {
+                float* g = slot.grad.data + (n * channels + c) * plane;
+                const int64_t from = c - slot.src_channel;  // channel within this input's chunk
+                if (from < 0 || from >= slot.channels) {
+                  if (!slot.accumulate) std::fill(g, g + plane, 0.f);
+                  continue;
+                }
+                const float* src = dy.data + (n * dy.shape.c + slot.dst_channel + from) * plane;
+                if (slot.accumulate)
+                  for (int64_t i = 0; i < plane; ++i) g[i] += src[i];
+                else
+                  std::memcpy(g, src, static_cast<size_t>(plane) * sizeof(float));
+              }
+          }
+        });
   }
 
  private:

@@ -3,6 +3,10 @@
 #include "cspnet/activation.hpp"
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
+
+#include <memory>
+#include <vector>
 
 namespace cspnet {
 namespace {
@@ -47,6 +51,68 @@ class ScaleChannelsLayer final : public Layer {
         }
       activate_view(act, out);
     });
+  }
+
+  // Training: z = act(s[c] * x). The backward recomputes the product for the
+  // activation's derivative, g = dz*act'(s*x), then ds[c] = sum over the
+  // plane of g*x (slot 0) and dx = g*s (slot 1).
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
+    struct State {
+      std::vector<float> grad;  // dL/d(s*x) for a non-linear activation
+    };
+    auto state = std::make_shared<State>();
+    if (activation_ != Activation::linear) state->grad.resize(static_cast<size_t>(ctx.output.count()));
+    const TrainTensor scale = ctx.inputs[0], map = ctx.inputs[1], out = ctx.output, dz = ctx.output_grad;
+    const TrainTensor grads[2] = {ctx.input_grads[0], ctx.input_grads[1]};
+    const bool accumulate[2] = {ctx.accumulate_input_grad[0], ctx.accumulate_input_grad[1]};
+    const Activation act = activation_;
+    const int64_t planes = out.shape.n * out.shape.c, plane = out.shape.h * out.shape.w;
+    // scale.data[p] is the value of plane p = n*C + c (C x 1 x 1 per image).
+    auto product = [scale, map, planes, plane](float* dst) {
+#pragma omp parallel for schedule(static)
+      for (int64_t p = 0; p < planes; ++p) {
+        const float s = scale.data[p];
+        const float* x = map.data + p * plane;
+        float* y = dst + p * plane;
+        for (int64_t i = 0; i < plane; ++i) y[i] = s * x[i];
+      }
+    };
+    return make_train_kernel(
+        [out, act, product](dnnl::stream&, const StepContext&) {
+          product(out.data);
+          activate_array(act, out.data, out.count());
+        },
+        [state, scale, map, dz, grads, accumulate, act, planes, plane, product](dnnl::stream&) {
+          const float* g = dz.data;
+          if (!state->grad.empty()) {
+            float* pre = state->grad.data();
+            product(pre);
+            activation_backward(act, pre, dz.data, pre, dz.count());  // elementwise: in place is safe
+            g = pre;
+          }
+          if (float* ds = grads[0].data) {
+            const bool add = accumulate[0];
+#pragma omp parallel for schedule(static)
+            for (int64_t p = 0; p < planes; ++p) {
+              const float* x = map.data + p * plane;
+              const float* gp = g + p * plane;
+              double sum = 0;
+              for (int64_t i = 0; i < plane; ++i) sum += double(gp[i]) * x[i];
+              const auto value = static_cast<float>(sum);
+              ds[p] = add ? ds[p] + value : value;
+            }
+          }
+          if (float* dx = grads[1].data) {
+            const bool add = accumulate[1];
+#pragma omp parallel for schedule(static)
+            for (int64_t p = 0; p < planes; ++p) {
+              const float s = scale.data[p];
+              const float* gp = g + p * plane;
+              float* d = dx + p * plane;
+              for (int64_t i = 0; i < plane; ++i) d[i] = add ? d[i] + s * gp[i] : s * gp[i];
+            }
+          }
+        });
   }
 
  private:

@@ -5,6 +5,7 @@
 
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
 
 namespace cspnet {
 namespace {
@@ -43,6 +44,44 @@ class SoftmaxLayer final : public Layer {
           for (int64_t i = 0; i < chunk; ++i) y[i] *= inv;
         }
     });
+  }
+
+  // Training: the same softmax; the backward is its Jacobian per group,
+  // dx = y * (dy - sum(dy * y)) / temperature, from the output y.
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
+    const TrainTensor in = ctx.inputs[0], out = ctx.output, dy = ctx.output_grad, dx = ctx.input_grads[0];
+    const bool accumulate = ctx.accumulate_input_grad[0];
+    const int64_t chunks = in.shape.n * groups_, chunk = in.shape.per_image() / groups_;
+    const float inv_t = 1.f / temperature_;
+    return make_train_kernel(
+        [in, out, chunks, chunk, inv_t](dnnl::stream&, const StepContext&) {
+#pragma omp parallel for schedule(static)
+          for (int64_t g = 0; g < chunks; ++g) {
+            const float* x = in.data + g * chunk;
+            float* y = out.data + g * chunk;
+            const float largest = *std::max_element(x, x + chunk);
+            double sum = 0;
+            for (int64_t i = 0; i < chunk; ++i) sum += y[i] = std::exp((x[i] - largest) * inv_t);
+            const auto inv = static_cast<float>(1.0 / sum);
+            for (int64_t i = 0; i < chunk; ++i) y[i] *= inv;
+          }
+        },
+        [out, dy, dx, accumulate, chunks, chunk, inv_t](dnnl::stream&) {
+          if (!dx.data) return;
+#pragma omp parallel for schedule(static)
+          for (int64_t g = 0; g < chunks; ++g) {
+            const float* y = out.data + g * chunk;
+            const float* grad = dy.data + g * chunk;
+            float* dst = dx.data + g * chunk;
+            double dot = 0;
+            for (int64_t i = 0; i < chunk; ++i) dot += double(grad[i]) * y[i];
+            const auto centre = static_cast<float>(dot);
+            for (int64_t i = 0; i < chunk; ++i) {
+              const float value = y[i] * (grad[i] - centre) * inv_t;
+              dst[i] = accumulate ? dst[i] + value : value;
+            }
+          }
+        });
   }
 
  private:

@@ -4,6 +4,7 @@
 
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
+#include "train_util.hpp"
 
 namespace cspnet {
 namespace {
@@ -64,6 +65,61 @@ class UpsampleLayer final : public Layer {
             }
         }
     });
+  }
+
+  // Training: upsampling copies each cell (times scale) into an s x s block,
+  // so its backward sums the block's gradients; downsampling (negative
+  // stride) sums a block, so its backward spreads the gradient over it.
+  std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
+    const TrainTensor in = ctx.inputs[0], out = ctx.output, dy = ctx.output_grad, dx = ctx.input_grads[0];
+    const bool accumulate = ctx.accumulate_input_grad[0], reverse = reverse_;
+    const int64_t s = stride_;
+    const float scale = scale_;
+    // Each (image, channel) plane: the small map and its s-times larger one.
+    const Shape small = reverse ? out.shape : in.shape, big = reverse ? in.shape : out.shape;
+    const int64_t planes = in.shape.n * in.shape.c;
+    const int64_t small_plane = small.h * small.w, big_plane = big.h * big.w;
+    // Big = scale * small, spread (upsample forward, downsample backward).
+    auto spread = [s, scale, small, big, small_plane, big_plane, planes](const float* from, float* to,
+                                                                        bool add) {
+#pragma omp parallel for collapse(2) schedule(static)
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t y = 0; y < big.h; ++y) {
+          const float* row = from + p * small_plane + (y / s) * small.w;
+          float* dst = to + p * big_plane + y * big.w;
+          for (int64_t x = 0; x < big.w; ++x) dst[x] = add ? dst[x] + scale * row[x / s] : scale * row[x / s];
+        }
+    };
+    // Small = scale * block sums (downsample forward, upsample backward).
+    auto gather = [s, scale, small, big, small_plane, big_plane, planes](const float* from, float* to, bool add) {
+#pragma omp parallel for collapse(2) schedule(static)
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t y = 0; y < small.h; ++y) {
+          float* dst = to + p * small_plane + y * small.w;
+          for (int64_t x = 0; x < small.w; ++x) {
+            float sum = 0;
+            for (int64_t row_in_block = 0; row_in_block < s; ++row_in_block) {
+              const float* row = from + p * big_plane + (y * s + row_in_block) * big.w + x * s;
+              for (int64_t i = 0; i < s; ++i) sum += row[i];
+            }
+            dst[x] = add ? dst[x] + scale * sum : scale * sum;
+          }
+        }
+    };
+    return make_train_kernel(
+        [in, out, reverse, spread, gather](dnnl::stream&, const StepContext&) {
+          if (reverse)
+            gather(in.data, out.data, false);
+          else
+            spread(in.data, out.data, false);
+        },
+        [dy, dx, accumulate, reverse, spread, gather](dnnl::stream&) {
+          if (!dx.data) return;
+          if (reverse)
+            spread(dy.data, dx.data, accumulate);
+          else
+            gather(dy.data, dx.data, accumulate);
+        });
   }
 
  private:
