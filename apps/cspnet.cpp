@@ -11,6 +11,7 @@
 
 #include "bench.hpp"
 #include "cspnet/cspnet.hpp"
+#include "train_commands.hpp"
 #include "zoo_commands.hpp"
 
 namespace {
@@ -233,6 +234,8 @@ int main(int argc, char** argv) {
 
   cli::ZooCommands zoo_commands;
   zoo_commands.add_to(app);
+  cli::TrainCommands train_commands;
+  train_commands.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -245,6 +248,7 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
     if (*init) return run_init(init_opts, init_out, seed);
     if (zoo_commands.selected()) return zoo_commands.run();
+    if (train_commands.selected()) return train_commands.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

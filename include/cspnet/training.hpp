@@ -1,8 +1,9 @@
 #pragma once
 // Forward and backward over a whole network for training, on dense plain
-// NCHW float32 tensors. Every layer output and every gradient has its own
-// buffer; layers' TrainKernels are compiled once for the network's batch and
-// input size.
+// NCHW float32 tensors. Every layer output has its own buffer (backward reads
+// them); the gradients of layer outputs share one planned arena, a buffer
+// reused once the backward pass is done with the gradient in it. Layers'
+// TrainKernels are compiled once for the network's batch and input size.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -23,10 +24,16 @@ struct LossResult {
 // skipped), else the last layer.
 int logits_layer(const Network& net);
 
+struct TrainingOptions {
+  // Gradients share memory once backward is done with them (bit-identical
+  // results); false gives every gradient its own buffer, for checking that.
+  bool reuse_gradient_memory = true;
+};
+
 class TrainingExecutor {
  public:
   // Compiles every layer for the network's current batch and input size.
-  explicit TrainingExecutor(Network& net);
+  explicit TrainingExecutor(Network& net, const TrainingOptions& options = {});
   ~TrainingExecutor();
   TrainingExecutor(const TrainingExecutor&) = delete;
   TrainingExecutor& operator=(const TrainingExecutor&) = delete;
@@ -49,9 +56,13 @@ class TrainingExecutor {
   void zero_gradients();
 
   int classes() const;
-  // Bytes of the input, layer outputs and their gradients held for training
-  // (kernels' own buffers, e.g. pre-activation copies, come on top).
+  // Bytes held for training: the input, every layer output and the planned
+  // gradient arena (kernels' own buffers, e.g. pre-activation copies, come on
+  // top).
   int64_t memory_bytes() const;
+  // What the same would take with a buffer for every layer's output and one
+  // for every layer's gradient: the input + 2 x the sum of the outputs.
+  int64_t unplanned_bytes() const;
 
  private:
   struct Impl;

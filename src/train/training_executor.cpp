@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "cspnet/error.hpp"
 
@@ -16,31 +18,129 @@ int logits_layer(const Network& net) {
   return last;
 }
 
+namespace {
+
+constexpr int kForever = std::numeric_limits<int>::max();
+constexpr int64_t kAlignFloats = 16;  // 64-byte alignment for every gradient buffer
+
+int64_t aligned(int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+// Where each layer's output gradient lives in one arena. Backward runs
+// layer i at step logits - i (the loss runs at step -1). The gradient of
+// layer t is first written by its highest-index reader that runs backward
+// (the loss for the logits layer) and last read by t's own backward; two
+// gradients share memory only when those closed step ranges are disjoint,
+// so a kernel never reads its output gradient from the buffer it writes an
+// input gradient to. A gradient nobody writes (an output read by no layer
+// that runs backward) stays zero: it keeps a buffer of its own, never
+// shared, which holds because backward() never modifies its output gradient
+// (TrainCompileContext). Layers after the logits get no gradient at all.
+struct GradientPlan {
+  std::vector<int64_t> offset;  // per layer, floats into the arena; -1: none
+  int64_t arena_floats = 0;
+};
+
+GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
+  const int count = net.size();
+  std::vector<int> start(size_t(count), kForever), end(size_t(count), -1);
+  for (int t = 0; t <= logits; ++t) end[size_t(t)] = logits - t;
+  start[size_t(logits)] = -1;
+  for (int i = logits; i >= 0; --i)
+    for (int in : net.layer(i).inputs())
+      if (in >= 0) start[size_t(in)] = std::min(start[size_t(in)], logits - i);
+  for (int t = 0; t <= logits; ++t)
+    if (start[size_t(t)] == kForever || !reuse) {
+      start[size_t(t)] = -1;
+      end[size_t(t)] = kForever;
+    }
+
+  // Greedy in order of first write, like the inference planner: the
+  // best-fitting free slot, else grow the largest free one, else a new slot.
+  std::vector<int> order;
+  for (int t = 0; t <= logits; ++t) order.push_back(t);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
+  std::vector<int64_t> slot_floats;
+  std::vector<int> slot_busy_until, slot_of(size_t(count), -1);
+  for (int t : order) {
+    const int64_t need = aligned(net.layer(t).output_shape().count());
+    int best = -1;
+    for (size_t s = 0; s < slot_floats.size(); ++s) {
+      if (slot_busy_until[s] >= start[size_t(t)]) continue;
+      if (best < 0) {
+        best = int(s);
+        continue;
+      }
+      const bool fits = slot_floats[s] >= need, best_fits = slot_floats[size_t(best)] >= need;
+      if ((fits && (!best_fits || slot_floats[s] < slot_floats[size_t(best)])) ||
+          (!fits && !best_fits && slot_floats[s] > slot_floats[size_t(best)]))
+        best = int(s);
+    }
+    if (best < 0) {
+      best = int(slot_floats.size());
+      slot_floats.push_back(0);
+      slot_busy_until.push_back(-1);
+    }
+    slot_floats[size_t(best)] = std::max(slot_floats[size_t(best)], need);
+    slot_busy_until[size_t(best)] = end[size_t(t)];
+    slot_of[size_t(t)] = best;
+  }
+
+  GradientPlan plan;
+  std::vector<int64_t> slot_offset;
+  for (int64_t floats : slot_floats) {
+    slot_offset.push_back(plan.arena_floats);
+    plan.arena_floats += floats;
+  }
+  plan.offset.assign(size_t(count), -1);
+  for (int t = 0; t <= logits; ++t) plan.offset[size_t(t)] = slot_offset[size_t(slot_of[size_t(t)])];
+  return plan;
+}
+
+}  // namespace
+
 struct TrainingExecutor::Impl {
   Network& net;
+  TrainingOptions options;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   Tensor input;
+  // Every layer output is kept: kernels hold pointers to their inputs and
+  // outputs (and some to pre-activation copies) and read them in backward,
+  // so an activation lives from its forward to the end of backward.
   std::vector<Tensor> outputs;  // per layer
-  std::vector<Tensor> grads;    // per layer: dL/d(output)
+  // dL/d(output) of the layers up to the logits, planned (see
+  // plan_gradients); zeroed once, then every gradient's first writer
+  // overwrites it. Padded so the arena starts 64-byte aligned.
+  std::vector<float> gradient_storage;
+  float* gradient_arena = nullptr;
+  GradientPlan gradient_plan;
   std::vector<std::unique_ptr<TrainKernel>> kernels;
   int logits = 0;
   int64_t classes = 0;
   std::vector<float> probabilities;  // batch x classes, from the last loss
 
-  explicit Impl(Network& network) : net(network) {}
+  Impl(Network& network, const TrainingOptions& opts) : net(network), options(opts) {}
 
   TrainTensor tensor(Tensor& t) { return TrainTensor{t.data(), t.shape()}; }
   TrainTensor tensor_of(int layer) { return layer < 0 ? tensor(input) : tensor(outputs[size_t(layer)]); }
+  // Null for the layers after the logits: they never run backward.
+  float* grad_of(int layer) {
+    const int64_t offset = gradient_plan.offset[size_t(layer)];
+    return offset < 0 ? nullptr : gradient_arena + offset;
+  }
 
   void compile() {
     input = Tensor(net.input_shape());
-    for (int i = 0; i < net.size(); ++i) {
-      outputs.emplace_back(net.layer(i).output_shape());
-      grads.emplace_back(net.layer(i).output_shape());
-    }
+    for (int i = 0; i < net.size(); ++i) outputs.emplace_back(net.layer(i).output_shape());
     logits = logits_layer(net);
     classes = net.layer(logits).output_shape().per_image();
+
+    // Kernels capture the gradient pointers, so the plan comes first.
+    gradient_plan = plan_gradients(net, logits, options.reuse_gradient_memory);
+    gradient_storage.assign(size_t(gradient_plan.arena_floats + kAlignFloats), 0.f);
+    const auto address = reinterpret_cast<std::uintptr_t>(gradient_storage.data());
+    const auto alignment = std::uintptr_t(kAlignFloats) * sizeof(float);
+    gradient_arena = gradient_storage.data() + (alignment - address % alignment) % alignment / sizeof(float);
 
     // Backward runs layers logits, logits-1, ..., 0 and each layer's slots in
     // order: the first writer of a tensor's gradient overwrites, later ones add.
@@ -56,14 +156,14 @@ struct TrainingExecutor::Impl {
 
     for (int i = 0; i < net.size(); ++i) {
       Layer& layer = net.layer(i);
-      TrainCompileContext ctx{engine, {}, tensor(outputs[size_t(i)]), {}, {}, tensor(grads[size_t(i)])};
+      TrainCompileContext ctx{engine, {}, tensor(outputs[size_t(i)]), {}, {}, tensor(outputs[size_t(i)])};
+      ctx.output_grad.data = grad_of(i);
       const bool runs_backward = i <= logits;
       for (size_t slot = 0; slot < layer.inputs().size(); ++slot) {
         int in = layer.inputs()[slot];
         ctx.inputs.push_back(tensor_of(in));
         TrainTensor grad = tensor_of(in);
-        if (in < 0 || !runs_backward) grad.data = nullptr;
-        else grad.data = grads[size_t(in)].data();
+        grad.data = in < 0 || !runs_backward ? nullptr : grad_of(in);
         ctx.input_grads.push_back(grad);
         ctx.accumulate_input_grad.push_back(runs_backward ? bool(accumulate[size_t(i)][slot]) : false);
       }
@@ -76,7 +176,10 @@ struct TrainingExecutor::Impl {
   }
 };
 
-TrainingExecutor::TrainingExecutor(Network& net) : impl_(std::make_unique<Impl>(net)) { impl_->compile(); }
+TrainingExecutor::TrainingExecutor(Network& net, const TrainingOptions& options)
+    : impl_(std::make_unique<Impl>(net, options)) {
+  impl_->compile();
+}
 TrainingExecutor::~TrainingExecutor() = default;
 
 void TrainingExecutor::forward(const float* input, const StepContext& step) {
@@ -99,7 +202,7 @@ LossResult TrainingExecutor::softmax_cross_entropy(std::span<const float> target
                 " targets and " + std::to_string(batch) + " labels, got " + std::to_string(targets.size()) + " and " +
                 std::to_string(labels.size()));
   const float* z = s.outputs[size_t(s.logits)].data();
-  float* dz = s.grads[size_t(s.logits)].data();
+  float* dz = s.grad_of(s.logits);
   s.probabilities.resize(size_t(batch * k));
   double loss = 0;
   int64_t correct = 0;
@@ -134,8 +237,14 @@ void TrainingExecutor::zero_gradients() {
 }
 
 int64_t TrainingExecutor::memory_bytes() const {
+  int64_t floats = impl_->input.size() + impl_->gradient_plan.arena_floats;
+  for (const Tensor& output : impl_->outputs) floats += output.size();
+  return floats * int64_t(sizeof(float));
+}
+
+int64_t TrainingExecutor::unplanned_bytes() const {
   int64_t floats = impl_->input.size();
-  for (size_t i = 0; i < impl_->outputs.size(); ++i) floats += impl_->outputs[i].size() + impl_->grads[i].size();
+  for (const Tensor& output : impl_->outputs) floats += 2 * output.size();
   return floats * int64_t(sizeof(float));
 }
 

@@ -1,0 +1,121 @@
+#include "train_commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cspnet/data_source.hpp"
+#include "cspnet/error.hpp"
+#include "cspnet/network.hpp"
+#include "cspnet/weights.hpp"
+
+namespace cspnet::cli {
+
+void TrainCommands::add_to(CLI::App& app) {
+  TrainOptions& o = train_options_;
+  train_ = app.add_subcommand("train", "train a classifier (default data: Fashion-MNIST from Debian)");
+  train_->add_option("cfg", o.cfg, "darknet .cfg file")->required();
+  train_->add_option("--data", o.data,
+                     "fashion-mnist | fashion-mnist:DIR | image folder DIR | list:TRAIN,LABELS | list:TRAIN,TEST,LABELS");
+  train_->add_option("--epochs", o.epochs, "train this many epochs (default: [net] max_batches steps)")
+      ->check(CLI::PositiveNumber);
+  train_->add_option("--max-batches", o.max_batches, "optimiser steps (overrides [net] max_batches)")
+      ->check(CLI::PositiveNumber);
+  train_->add_option("--batch", o.batch, "images per step (overrides [net] batch)")->check(CLI::PositiveNumber);
+  train_->add_option("--subdivisions", o.subdivisions, "passes per step (overrides [net] subdivisions)")
+      ->check(CLI::PositiveNumber);
+  train_->add_option("--lr", lr_, "learning rate (overrides [net] learning_rate)");
+  train_->add_option("--policy", policy_, "constant|step|steps|poly|exp|sigmoid|sgdr|cosine");
+  train_->add_option("--momentum", momentum_, "SGD momentum (overrides [net] momentum)");
+  train_->add_option("--decay", decay_, "weight decay (overrides [net] decay)");
+  train_->add_option("--optimizer", optimizer_, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
+  train_->add_option("--label-smoothing", label_smoothing_, "label_smooth_eps");
+  train_->add_option("--set", set_, "any [net] key, e.g. --set burn_in=100 --set translate=2")->take_all();
+  train_->add_option("--weights", o.weights, "initial darknet .weights (default: random from --seed)");
+  train_->add_option("--seed", o.seed, "seed of every random choice of the run");
+  train_->add_option("--out", o.out_dir, "output folder: checkpoint, final.weights, log.csv, curves.png");
+  train_->add_flag("--resume", o.resume, "continue from OUT/checkpoint.cspnet (same cfg, data and seed)");
+  train_->add_option("--loader-threads", o.loader_threads, "data loading/augmentation threads")
+      ->check(CLI::NonNegativeNumber);
+  train_->add_option("--eval-batch", o.eval_batch, "batch of the per-epoch test evaluation")
+      ->check(CLI::PositiveNumber);
+  train_->add_option("--eval-limit", o.eval_limit, "evaluate on the first N test images only")
+      ->check(CLI::NonNegativeNumber);
+  train_->add_option("--progress", progress_, "auto (a redrawn line on a terminal), line, or plain")
+      ->check(CLI::IsMember({"auto", "line", "plain"}));
+  train_->add_option("--log-seconds", o.log_seconds, "plain progress lines at most this often")
+      ->check(CLI::PositiveNumber);
+
+  eval_ = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
+  eval_->add_option("cfg", eval_cfg_, "darknet .cfg file")->required();
+  eval_->add_option("--weights", eval_weights_, "darknet .weights")->required();
+  eval_->add_option("--data", eval_data_, "as for train");
+  eval_->add_option("--split", eval_split_, "test or train")->check(CLI::IsMember({"test", "train"}));
+  eval_->add_option("--batch", eval_batch_, "images per forward pass")->check(CLI::PositiveNumber);
+  eval_->add_option("--limit", eval_limit_, "evaluate the first N images only")->check(CLI::NonNegativeNumber);
+  eval_->add_flag("--json", eval_json_, "machine-readable output");
+}
+
+bool TrainCommands::selected() const { return *train_ || *eval_; }
+
+int TrainCommands::run() { return *train_ ? run_train() : run_eval(); }
+
+int TrainCommands::run_train() {
+  TrainOptions o = train_options_;
+  auto set = [&](const char* key, const std::string& value) {
+    if (!value.empty()) o.net_overrides[key] = value;
+  };
+  for (const std::string& entry : set_) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("--set: expected key=value, got '" + entry + "'");
+    o.net_overrides[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  set("learning_rate", lr_);
+  set("policy", policy_);
+  set("momentum", momentum_);
+  set("decay", decay_);
+  set("optimizer", optimizer_);
+  set("label_smooth_eps", label_smoothing_);
+  o.progress_line = progress_ == "line" || (progress_ == "auto" && isatty(STDOUT_FILENO));
+  TrainSummary s = train(o, std::cout);
+  std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.0f images/s, data wait %.1f s\n", (long long)s.steps,
+              s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
+  std::printf("test accuracy %.2f%% (loss %.4f)\n", 100 * s.test_top1, s.test_loss);
+  std::printf("wrote %s, %s, %s, %s\n", s.weights_path.c_str(), s.checkpoint_path.c_str(), s.log_path.c_str(),
+              s.plot_path.c_str());
+  return 0;
+}
+
+int TrainCommands::run_eval() const {
+  Network net = Network::from_cfg_file(eval_cfg_);
+  load_weights(net, eval_weights_);
+  const NetConfig& c = net.config();
+  auto source = make_data_source(eval_data_, eval_split_ == "train", c.channels, c.height, c.width);
+  EvalReport r = evaluate(net, *source, eval_batch_, eval_limit_);
+  const std::vector<double> per_class = r.class_accuracy();
+  if (eval_json_) {
+    nlohmann::json j = {{"images", r.images}, {"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5},
+                        {"classes", r.class_names}, {"class_accuracy", per_class}, {"confusion", r.confusion}};
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::printf("%s: %lld images of %s\n", eval_cfg_.c_str(), (long long)r.images, source->describe().c_str());
+  std::printf("top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n\n", 100 * r.top1, 100 * r.top5, r.loss);
+  std::printf("%-16s %8s\n", "class", "accuracy");
+  for (size_t i = 0; i < per_class.size(); ++i)
+    std::printf("%-16s %7.2f%%\n", r.class_names[i].c_str(), 100 * per_class[i]);
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-16s", "");
+  for (size_t j = 0; j < r.confusion.size(); ++j) std::printf(" %6zu", j);
+  std::printf("\n");
+  for (size_t i = 0; i < r.confusion.size(); ++i) {
+    std::printf("%2zu %-13.13s", i, r.class_names[i].c_str());
+    for (int64_t v : r.confusion[i]) std::printf(" %6lld", (long long)v);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace cspnet::cli

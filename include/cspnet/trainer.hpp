@@ -1,0 +1,75 @@
+#pragma once
+// Classification training and evaluation: the loop behind `cspnet train` and
+// `cspnet eval`.
+//
+// A step is one optimiser update over [net] batch images, run as
+// `subdivisions` forward/backward passes of batch/subdivisions images whose
+// gradients add up (darknet's meaning of both keys). The loss is the mean
+// softmax cross-entropy over the step's images, with label smoothing
+// (`label_smooth_eps`). Every random choice (initial weights, shuffling,
+// augmentation, dropout) derives from --seed and the position in the run,
+// so a run resumed from a checkpoint continues bit for bit.
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cspnet/network.hpp"
+
+namespace cspnet {
+
+class DataSource;
+
+struct TrainOptions {
+  std::string cfg;
+  std::string weights;                  // initial darknet .weights; empty: random from the seed
+  std::string data = "fashion-mnist";   // see make_data_source()
+  std::string out_dir = "out/train";
+  int64_t epochs = 0;                   // > 0: train this many epochs (sets max_batches for the schedule)
+  int64_t max_batches = 0;              // > 0: overrides [net] max_batches
+  int batch = 0, subdivisions = 0;      // > 0: override [net]
+  std::map<std::string, std::string> net_overrides;  // any [net] key, e.g. learning_rate, policy, momentum
+  uint64_t seed = 1;
+  bool resume = false;                  // continue from out_dir/checkpoint.cspnet
+  int loader_threads = 2;
+  int eval_batch = 200;
+  int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only
+  double log_seconds = 10;              // plain progress lines (not a TTY): at most this often
+  bool progress_line = false;           // redraw one progress line (a TTY)
+};
+
+struct TrainSummary {
+  int64_t steps = 0;
+  double epochs = 0;
+  double seconds = 0;
+  double images_per_second = 0;  // training steps only (evaluation excluded)
+  double data_wait_seconds = 0;  // compute waiting on the loader
+  double test_loss = 0, test_top1 = 0;
+  std::string weights_path, checkpoint_path, log_path, plot_path;
+};
+
+// Trains as `options` say and writes, in out_dir: checkpoint.cspnet (after
+// every epoch and at the end), final.weights (darknet format, with `seen`),
+// log.csv and curves.png. Progress goes to `out`.
+TrainSummary train(const TrainOptions& options, std::ostream& out);
+
+struct EvalReport {
+  int64_t images = 0;
+  double loss = 0;  // mean cross-entropy of the probabilities against the labels
+  double top1 = 0, top5 = 0;
+  std::vector<std::string> class_names;
+  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  std::vector<double> class_accuracy() const;
+};
+
+// Runs the network (inference engine, batch norm folded) over the source in
+// batches of `batch` images (the network is reshaped to it). `limit` > 0
+// evaluates the first `limit` images only.
+EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit = 0);
+
+// Copies every parameter array (darknet_params(), running statistics
+// included) from one network to another built from the same cfg.
+void copy_parameters(Network& from, Network& to);
+
+}  // namespace cspnet

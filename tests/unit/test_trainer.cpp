@@ -1,0 +1,249 @@
+// The training loop end to end on a small synthetic IDX data set: it learns,
+// it is deterministic, a resumed run continues bit for bit, and its outputs
+// (darknet .weights, log, curves) are readable.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "cspnet/cspnet.hpp"
+#include "cspnet/data_source.hpp"
+#include "cspnet/trainer.hpp"
+#include "cspnet/training_log.hpp"
+#include "synthetic_data.hpp"
+
+namespace fs = std::filesystem;
+using namespace cspnet;
+
+namespace {
+
+constexpr const char* kCfg = R"([net]
+width=28
+height=28
+channels=1
+batch=16
+subdivisions=2
+learning_rate=0.05
+momentum=0.9
+decay=0.0005
+policy=steps
+steps=6
+scales=0.5
+max_batches=10
+flip=0
+translate=1
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[route]
+layers=-1
+groups=2
+group_id=1
+
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+stride=1
+pad=1
+activation=mish
+
+[route]
+layers=-1,0
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[avgpool]
+
+[convolutional]
+filters=10
+size=1
+stride=1
+pad=0
+activation=linear
+
+[softmax]
+groups=1
+
+[cost]
+)";
+
+class TrainerTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cspnet_trainer_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "data");
+    cspnet::tests::write_texture_idx(dir_ / "data", "train", 320, 1);
+    cspnet::tests::write_texture_idx(dir_ / "data", "t10k", 64, 2);
+    std::ofstream(dir_ / "net.cfg") << kCfg;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  TrainOptions options(const std::string& out) const {
+    TrainOptions o;
+    o.cfg = (dir_ / "net.cfg").string();
+    o.data = "fashion-mnist:" + (dir_ / "data").string();
+    o.out_dir = (dir_ / out).string();
+    o.seed = 7;
+    o.loader_threads = 1;
+    o.eval_batch = 32;
+    return o;
+  }
+  static std::string bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  fs::path dir_;
+};
+
+TEST_F(TrainerTest, LearnsSeparableClassesAndWritesItsOutputs) {
+  TrainOptions o = options("run");
+  o.epochs = 6;
+  std::ostringstream log;
+  TrainSummary s = train(o, log);
+  EXPECT_EQ(s.steps, 6 * (320 / 16));
+  EXPECT_GT(s.test_top1, 0.9) << log.str();
+  // darknet .weights with `seen`, readable by the inference engine.
+  Network net = Network::from_cfg_file(o.cfg);
+  WeightsHeader header = load_weights(net, s.weights_path);
+  EXPECT_EQ(header.seen, uint64_t(s.steps) * 16);
+  auto source = make_data_source(o.data, false, 1, 28, 28);
+  EvalReport r = evaluate(net, *source, 20);
+  EXPECT_EQ(r.images, 64);
+  EXPECT_NEAR(r.top1, s.test_top1, 1e-9);
+  auto rows = read_training_log(s.log_path);
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows.back().step, s.steps);
+  EXPECT_TRUE(fs::file_size(s.plot_path) > 1000);
+}
+
+TEST_F(TrainerTest, ResumedRunEqualsStraightRunBitForBit) {
+  TrainOptions straight = options("straight");
+  straight.max_batches = 10;
+  std::ostringstream sink;
+  TrainSummary a = train(straight, sink);
+
+  TrainOptions first = options("resumed");
+  first.max_batches = 5;
+  train(first, sink);
+  TrainOptions second = first;
+  second.max_batches = 10;
+  second.resume = true;
+  TrainSummary b = train(second, sink);
+  EXPECT_EQ(b.steps, 10);
+  EXPECT_EQ(bytes(a.weights_path), bytes(b.weights_path));
+}
+
+TEST_F(TrainerTest, SameSeedSameWeightsDifferentSeedDifferentWeights) {
+  std::ostringstream sink;
+  TrainOptions o = options("one");
+  o.max_batches = 3;
+  TrainSummary a = train(o, sink);
+  o.out_dir = (dir_ / "two").string();
+  TrainSummary b = train(o, sink);
+  o.out_dir = (dir_ / "three").string();
+  o.seed = 8;
+  TrainSummary c = train(o, sink);
+  EXPECT_EQ(bytes(a.weights_path), bytes(b.weights_path));
+  EXPECT_NE(bytes(a.weights_path), bytes(c.weights_path));
+}
+
+TEST_F(TrainerTest, ResumeWithAnotherSeedIsRefused) {
+  std::ostringstream sink;
+  TrainOptions o = options("run");
+  o.max_batches = 2;
+  train(o, sink);
+  o.resume = true;
+  o.seed = 99;
+  o.max_batches = 4;
+  try {
+    train(o, sink);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--seed"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, TooFewOutputsForTheClassesIsAnError) {
+  std::string cfg = kCfg;
+  cfg.replace(cfg.find("filters=10"), 10, "filters=3");
+  std::ofstream(dir_ / "net.cfg") << cfg;
+  TrainOptions o = options("run");
+  o.max_batches = 1;
+  std::ostringstream sink;
+  try {
+    train(o, sink);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 outputs"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, BatchNotMultipleOfSubdivisionsIsAnError) {
+  TrainOptions o = options("run");
+  o.batch = 15;
+  o.max_batches = 1;
+  std::ostringstream sink;
+  EXPECT_THROW(train(o, sink), Error);
+}
+
+std::pair<int, std::string> run_cli(const std::string& args, const fs::path& dir) {
+  const fs::path out = dir / "cli.out";
+  const std::string command = std::string("'") + CSPNET_CLI_PATH + "' " + args + " >'" + out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, TrainerTest::bytes(out.string())};
+}
+
+TEST_F(TrainerTest, CliTrainsThenEvaluatesWithConfusionMatrix) {
+  const std::string data = "--data fashion-mnist:" + (dir_ / "data").string();
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  auto [code, text] = run_cli("--threads 1 train " + cfg + " " + data + " --max-batches 4 --out " + out, dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("test accuracy"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("eval " + cfg + " --weights " + out + "/final.weights " + data, dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("top-1"), std::string::npos) << text;
+  EXPECT_NE(text.find("confusion matrix"), std::string::npos) << text;
+}
+
+TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  auto [code, text] = run_cli("train " + cfg + " --data fashion-mnist:/no/such/dir --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("/no/such/dir"), std::string::npos) << text;
+  // A label outside the 10 classes: rewrite the first label of the training set.
+  {
+    std::fstream labels(dir_ / "data" / "train-labels-idx1-ubyte", std::ios::in | std::ios::out | std::ios::binary);
+    labels.seekp(8);
+    labels.put(char(42));
+  }
+  std::tie(code, text) = run_cli("train " + cfg + " --data fashion-mnist:" + (dir_ / "data").string() + " --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("train-labels-idx1-ubyte"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("train " + cfg + " --lr fast --out " + out, dir_);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
+  EXPECT_FALSE(fs::exists(dir_ / "cli" / "final.weights"));
+}
+
+}  // namespace
