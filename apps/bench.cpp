@@ -132,9 +132,9 @@ int run_train_bench(Network& net, const BenchOptions& o) {
               stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, loss);
   // Parameters, their gradients and the SGD velocity: 3 floats per parameter.
   const double param_mib = 3.0 * double(param_floats) * sizeof(float) / 1048576.0;
-  std::printf("  memory: training tensors %.2f MiB (input, layer outputs and their gradients), parameters + "
-              "gradients + momentum %.2f MiB\n",
-              executor.memory_bytes() / 1048576.0, param_mib);
+  std::printf("  memory: training tensors (input, layer outputs, gradients) %.2f MiB planned (%.2f MiB with a "
+              "buffer each), parameters + gradients + momentum %.2f MiB\n",
+              executor.memory_bytes() / 1048576.0, executor.unplanned_bytes() / 1048576.0, param_mib);
   return std::isfinite(loss) ? 0 : 1;
 }
 
