@@ -11,6 +11,8 @@
 #include <random>
 
 #include "cspnet/cspnet.hpp"
+#include "cspnet/optimizer.hpp"
+#include "cspnet/training.hpp"
 
 namespace cspnet::cli {
 namespace {
@@ -75,6 +77,67 @@ void report_precision(Network& net, const ExecOptions& reduced, int inputs) {
               total, 100.0 * agree / total, agree, total, worst);
 }
 
+// Full training steps on one random batch with random one-hot targets:
+// zero_gradients, forward, softmax cross-entropy, backward, SGD update (the
+// step bench/train_peers.py times in PyTorch).
+int run_train_bench(Network& net, const BenchOptions& o) {
+  TrainingExecutor executor(net);
+  std::vector<TrainableParam> params;
+  int64_t param_floats = 0;
+  for (int i = 0; i < net.size(); ++i)
+    for (const TrainableParam& p : net.layer(i).trainable_params()) {
+      params.push_back(p);
+      param_floats += int64_t(p.values->size());
+    }
+  Optimizer optimizer(OptimizerConfig{});  // SGD, momentum 0.9, decay 0.0005
+  // Small, so that the runs stay finite (NaNs and denormals would skew the time).
+  constexpr float kLearningRate = 1e-4f;
+
+  const Shape in = net.input_shape();
+  std::vector<float> input(size_t(in.count()));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  for (float& v : input) v = uniform(rng);
+  const int classes = executor.classes();
+  std::vector<int> labels(size_t(in.n));
+  std::vector<float> targets(size_t(in.n) * size_t(classes), 0.f);
+  for (size_t n = 0; n < labels.size(); ++n) {
+    labels[n] = int(rng() % uint32_t(classes));
+    targets[n * size_t(classes) + size_t(labels[n])] = 1.f;
+  }
+
+  double loss = 0;
+  uint64_t step_number = 0;
+  auto step = [&] {
+    executor.zero_gradients();
+    executor.forward(input.data(), StepContext{true, ++step_number});
+    loss = executor.softmax_cross_entropy(targets, labels, 1.f / float(in.n)).loss;
+    executor.backward();
+    optimizer.step(params, kLearningRate);
+  };
+  for (int i = 0; i < o.warmup; ++i) step();
+  std::vector<double> times;
+  auto begin = std::chrono::steady_clock::now();
+  for (int r = 0; r < o.runs; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    step();
+    auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    show_progress(r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
+  }
+  Stats stats = summarise(times);
+  std::printf("%s: training, %lldx%lld batch %lld, %d threads, fp32, SGD momentum, %d steps (+%d warm-up)\n",
+              net.name().c_str(), (long long)in.w, (long long)in.h, (long long)in.n, num_threads(), o.runs, o.warmup);
+  std::printf("  cspnet train step: median %.2f ms, min %.2f, max %.2f; %.1f images/s; last loss %.4f\n",
+              stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, loss);
+  // Parameters, their gradients and the SGD velocity: 3 floats per parameter.
+  const double param_mib = 3.0 * double(param_floats) * sizeof(float) / 1048576.0;
+  std::printf("  memory: training tensors (input, layer outputs, gradients) %.2f MiB planned (%.2f MiB with a "
+              "buffer each), parameters + gradients + momentum %.2f MiB\n",
+              executor.memory_bytes() / 1048576.0, executor.unplanned_bytes() / 1048576.0, param_mib);
+  return std::isfinite(loss) ? 0 : 1;
+}
+
 }  // namespace
 
 int run_bench(Network& net, const BenchOptions& o) {
@@ -85,6 +148,11 @@ int run_bench(Network& net, const BenchOptions& o) {
     init_weights(net, 1);
   } else {
     load_weights(net, weights);
+  }
+  if (o.train) {
+    if (o.compare_opencv || o.per_layer || o.exec.precision != Precision::fp32)
+      throw UsageError("--train times fp32 training steps: --compare, --layers and --precision do not apply");
+    return run_train_bench(net, o);
   }
   ExecOptions exec = o.exec;
   exec.profile_layers = o.per_layer;

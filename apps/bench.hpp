@@ -12,6 +12,7 @@ struct BenchOptions {
   int warmup = 3;
   bool per_layer = false;
   bool compare_opencv = false;
+  bool train = false;  // time training steps instead of inference
   std::string cfg_path;
   std::string weights;  // empty: deterministic random weights
   ExecOptions exec;

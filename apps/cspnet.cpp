@@ -210,8 +210,10 @@ int main(int argc, char** argv) {
   cli::BenchOptions bench_cfg;
   std::string compare;
   bool no_fold = false, no_fuse = false, no_zero_copy = false;
-  auto* bench = app.add_subcommand("bench", "time inference: median/min/max, images/s, GFLOP/s, % of FMA peak");
+  auto* bench = app.add_subcommand("bench", "time inference (or --train: training steps): median/min/max, images/s");
   add_common(*bench, bench_opts);
+  bench->fallthrough();  // `bench CFG --threads 2` as well as `--threads 2 bench CFG`
+  bench->add_flag("--train", bench_cfg.train, "time SGD training steps (forward, loss, backward, update)");
   bench->add_option("--weights", bench_cfg.weights, "darknet .weights (default: random, seed 1)");
   bench->add_option("--runs", bench_cfg.runs, "timed runs")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(CLI::NonNegativeNumber);
