@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <cmath>
@@ -77,11 +78,30 @@ void report_precision(Network& net, const ExecOptions& reduced, int inputs) {
               total, 100.0 * agree / total, agree, total, worst);
 }
 
+// Forward and backward ms of every layer in the last step, and the totals per
+// layer type.
+void print_train_layer_times(const Network& net, const TrainingExecutor& executor) {
+  const auto& fwd = executor.forward_times_ms();
+  const auto& bwd = executor.backward_times_ms();
+  std::map<std::string, std::pair<double, double>> by_type;
+  std::printf("\n   layer type            forward ms  backward ms\n");
+  for (int i = 0; i < net.size(); ++i) {
+    const std::string type(net.layer(i).type());
+    std::printf("  %6d %-16s %10.3f %12.3f\n", i, type.c_str(), fwd[size_t(i)], bwd[size_t(i)]);
+    by_type[type].first += fwd[size_t(i)];
+    by_type[type].second += bwd[size_t(i)];
+  }
+  std::printf("\n  per type:\n");
+  for (const auto& [type, t] : by_type) std::printf("  %-23s %10.3f %12.3f\n", type.c_str(), t.first, t.second);
+}
+
 // Full training steps on one random batch with random one-hot targets:
 // zero_gradients, forward, softmax cross-entropy, backward, SGD update (the
 // step bench/train_peers.py times in PyTorch).
 int run_train_bench(Network& net, const BenchOptions& o) {
-  TrainingExecutor executor(net);
+  TrainingOptions training;
+  training.profile_layers = o.per_layer;
+  TrainingExecutor executor(net, training);
   std::vector<TrainableParam> params;
   int64_t param_floats = 0;
   for (int i = 0; i < net.size(); ++i)
@@ -135,6 +155,7 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   std::printf("  memory: training tensors (input, layer outputs, gradients) %.2f MiB planned (%.2f MiB with a "
               "buffer each), parameters + gradients + momentum %.2f MiB\n",
               executor.memory_bytes() / 1048576.0, executor.unplanned_bytes() / 1048576.0, param_mib);
+  if (o.per_layer) print_train_layer_times(net, executor);
   return std::isfinite(loss) ? 0 : 1;
 }
 
@@ -150,8 +171,8 @@ int run_bench(Network& net, const BenchOptions& o) {
     load_weights(net, weights);
   }
   if (o.train) {
-    if (o.compare_opencv || o.per_layer || o.exec.precision != Precision::fp32)
-      throw UsageError("--train times fp32 training steps: --compare, --layers and --precision do not apply");
+    if (o.compare_opencv || o.exec.precision != Precision::fp32)
+      throw UsageError("--train times fp32 training steps: --compare and --precision do not apply");
     return run_train_bench(net, o);
   }
   ExecOptions exec = o.exec;

@@ -19,6 +19,8 @@ bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
 bool has_activation_post_op(Activation act);
 // Applies the activation in place to `count` floats (parallel loop).
 void activate_array(Activation act, float* data, int64_t count);
+// out = act(in) for `count` floats (out may alias in).
+void activate_into(Activation act, const float* in, float* out, int64_t count);
 // Derivative of the activation at x, in double (the reference for tests).
 double activation_derivative(Activation act, double x);
 // Backward through the activation: dx = dy * act'(x) for `count` floats,

@@ -28,6 +28,8 @@ struct TrainingOptions {
   // Gradients share memory once backward is done with them (bit-identical
   // results); false gives every gradient its own buffer, for checking that.
   bool reuse_gradient_memory = true;
+  // Time every layer's forward and backward (waits on the stream after each).
+  bool profile_layers = false;
 };
 
 class TrainingExecutor {
@@ -56,6 +58,10 @@ class TrainingExecutor {
   void zero_gradients();
 
   int classes() const;
+  // Per-layer wall time (ms) of the last forward and backward; empty unless
+  // TrainingOptions::profile_layers.
+  const std::vector<double>& forward_times_ms() const;
+  const std::vector<double>& backward_times_ms() const;
   // Bytes held for training: the input, every layer output and the planned
   // gradient arena (kernels' own buffers, e.g. pre-activation copies, come on
   // top).

@@ -41,30 +41,106 @@ const char* activation_name(Activation act) {
   return "?";
 }
 
-double activate(Activation act, double x) {
-  switch (act) {
-    case Activation::linear: return x;
-    case Activation::logistic: return 1.0 / (1.0 + std::exp(-x));
-    case Activation::relu: return x > 0 ? x : 0;
-    case Activation::relu6: return x < 0 ? 0 : (x > 6 ? 6 : x);
-    case Activation::leaky: return x > 0 ? x : 0.1 * x;
-    case Activation::tanh: return std::tanh(x);
-    case Activation::elu: return x >= 0 ? x : std::exp(x) - 1;
-    case Activation::selu: return x >= 0 ? kSeluScale * x : kSeluScale * kSeluAlpha * (std::exp(x) - 1);
-    case Activation::mish: {
-      // darknet's softplus switches to the identity above 20
-      double softplus = x > 20 ? x : std::log1p(std::exp(x));
-      return x * std::tanh(softplus);
-    }
-    case Activation::swish: return x / (1.0 + std::exp(-x));
-    case Activation::hard_mish:
-      if (x > 0) return x;
-      if (x > -2) return x * x / 2 + x;
-      return 0;
-    case Activation::gelu:
-      return 0.5 * x * (1 + std::tanh(0.797885 * x + 0.035677 * x * x * x));
+namespace {
+
+// Each activation's value and derivative, written once as templates on the
+// activation (so a loop over one activation has no branch on the kind and
+// vectorises) and on the type (double for the reference, float for kernels).
+template <Activation A, typename T>
+T value_of(T x) {
+  using std::exp;
+  using std::tanh;
+  if constexpr (A == Activation::linear) return x;
+  if constexpr (A == Activation::logistic) return T(1) / (T(1) + exp(-x));
+  if constexpr (A == Activation::relu) return x > 0 ? x : T(0);
+  if constexpr (A == Activation::relu6) return x < 0 ? T(0) : (x > 6 ? T(6) : x);
+  if constexpr (A == Activation::leaky) return x > 0 ? x : T(0.1) * x;
+  if constexpr (A == Activation::tanh) return tanh(x);
+  if constexpr (A == Activation::elu) return x >= 0 ? x : std::expm1(x);
+  if constexpr (A == Activation::selu) return x >= 0 ? T(kSeluScale) * x : T(kSeluScale * kSeluAlpha) * std::expm1(x);
+  // darknet's softplus switches to the identity above 20
+  if constexpr (A == Activation::mish) return x * tanh(x > 20 ? x : std::log1p(exp(x)));
+  if constexpr (A == Activation::swish) return x / (T(1) + exp(-x));
+  if constexpr (A == Activation::hard_mish) return x > 0 ? x : (x > -2 ? x * x / 2 + x : T(0));
+  if constexpr (A == Activation::gelu) return T(0.5) * x * (T(1) + tanh(T(0.797885) * x + T(0.035677) * x * x * x));
+}
+
+template <Activation A, typename T>
+T derivative_of(T x) {
+  using std::exp;
+  using std::tanh;
+  if constexpr (A == Activation::linear) return T(1);
+  if constexpr (A == Activation::logistic) {
+    T s = T(1) / (T(1) + exp(-x));
+    return s * (T(1) - s);
   }
-  return x;
+  if constexpr (A == Activation::relu) return x > 0 ? T(1) : T(0);
+  if constexpr (A == Activation::relu6) return x > 0 && x < 6 ? T(1) : T(0);
+  if constexpr (A == Activation::leaky) return x > 0 ? T(1) : T(0.1);
+  if constexpr (A == Activation::tanh) {
+    T t = tanh(x);
+    return T(1) - t * t;
+  }
+  if constexpr (A == Activation::elu) return x >= 0 ? T(1) : exp(x);
+  if constexpr (A == Activation::selu) return x >= 0 ? T(kSeluScale) : T(kSeluScale * kSeluAlpha) * exp(x);
+  if constexpr (A == Activation::mish) {
+    if (x > 20) {  // softplus is the identity there: d/dx x*tanh(x)
+      T t = tanh(x);
+      return t + x * (T(1) - t * t);
+    }
+    T t = tanh(std::log1p(exp(x)));
+    T sigmoid = T(1) / (T(1) + exp(-x));
+    return t + x * (T(1) - t * t) * sigmoid;
+  }
+  if constexpr (A == Activation::swish) {
+    T s = T(1) / (T(1) + exp(-x));
+    return s + x * s * (T(1) - s);
+  }
+  if constexpr (A == Activation::hard_mish) return x > 0 ? T(1) : (x > -2 ? x + T(1) : T(0));
+  if constexpr (A == Activation::gelu) {
+    T t = tanh(T(0.797885) * x + T(0.035677) * x * x * x);
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * (T(0.797885) + T(3 * 0.035677) * x * x);
+  }
+}
+
+// Calls f.template operator()<A>() for the runtime activation `act`.
+template <typename F>
+decltype(auto) dispatch(Activation act, F&& f) {
+  switch (act) {
+    case Activation::linear: return f.template operator()<Activation::linear>();
+    case Activation::logistic: return f.template operator()<Activation::logistic>();
+    case Activation::relu: return f.template operator()<Activation::relu>();
+    case Activation::relu6: return f.template operator()<Activation::relu6>();
+    case Activation::leaky: return f.template operator()<Activation::leaky>();
+    case Activation::tanh: return f.template operator()<Activation::tanh>();
+    case Activation::elu: return f.template operator()<Activation::elu>();
+    case Activation::selu: return f.template operator()<Activation::selu>();
+    case Activation::mish: return f.template operator()<Activation::mish>();
+    case Activation::swish: return f.template operator()<Activation::swish>();
+    case Activation::hard_mish: return f.template operator()<Activation::hard_mish>();
+    case Activation::gelu: return f.template operator()<Activation::gelu>();
+  }
+  return f.template operator()<Activation::linear>();
+}
+
+// Plain functions (not lambdas) around the loops: reading the pointers from
+// a closure inside the loop kept GCC from vectorising it.
+template <Activation A>
+void activate_loop(const float* in, float* out, int64_t count) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < count; ++i) out[i] = value_of<A, float>(in[i]);
+}
+
+template <Activation A>
+void backward_loop(const float* x, const float* dy, float* dx, int64_t count) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * derivative_of<A, float>(x[i]);
+}
+
+}  // namespace
+
+double activate(Activation act, double x) {
+  return dispatch(act, [x]<Activation A>() { return value_of<A, double>(x); });
 }
 
 bool append_activation_post_op(Activation act, dnnl::post_ops& ops) {
@@ -98,94 +174,26 @@ bool has_activation_post_op(Activation act) {
   return append_activation_post_op(act, scratch);
 }
 
-void activate_array(Activation act, float* data, int64_t count) {
-  if (act == Activation::linear) return;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) {
-    float x = data[i];
-    float y = x;
-    switch (act) {
-      case Activation::logistic: y = 1.f / (1.f + std::exp(-x)); break;
-      case Activation::relu: y = x > 0 ? x : 0.f; break;
-      case Activation::relu6: y = x < 0 ? 0.f : (x > 6 ? 6.f : x); break;
-      case Activation::leaky: y = x > 0 ? x : 0.1f * x; break;
-      case Activation::tanh: y = std::tanh(x); break;
-      case Activation::elu: y = x >= 0 ? x : std::expm1(x); break;
-      case Activation::selu:
-        y = x >= 0 ? static_cast<float>(kSeluScale) * x
-                   : static_cast<float>(kSeluScale * kSeluAlpha) * std::expm1(x);
-        break;
-      case Activation::mish: y = x * std::tanh(x > 20 ? x : std::log1p(std::exp(x))); break;
-      case Activation::swish: y = x / (1.f + std::exp(-x)); break;
-      case Activation::hard_mish: y = x > 0 ? x : (x > -2 ? x * x / 2 + x : 0.f); break;
-      case Activation::gelu: y = 0.5f * x * (1 + std::tanh(0.797885f * x + 0.035677f * x * x * x)); break;
-      case Activation::linear: break;
-    }
-    data[i] = y;
+void activate_into(Activation act, const float* in, float* out, int64_t count) {
+  if (act == Activation::linear) {
+    if (in != out) std::copy(in, in + count, out);
+    return;
   }
+  dispatch(act, [=]<Activation A>() { activate_loop<A>(in, out, count); });
 }
 
-namespace {
+void activate_array(Activation act, float* data, int64_t count) { activate_into(act, data, data, count); }
 
-// Written once as a template so the double reference and the float kernel
-// are the same formulas.
-template <typename T>
-T derivative(Activation act, T x) {
-  using std::exp;
-  using std::tanh;
-  switch (act) {
-    case Activation::linear: return T(1);
-    case Activation::logistic: {
-      T s = T(1) / (T(1) + exp(-x));
-      return s * (T(1) - s);
-    }
-    case Activation::relu: return x > 0 ? T(1) : T(0);
-    case Activation::relu6: return x > 0 && x < 6 ? T(1) : T(0);
-    case Activation::leaky: return x > 0 ? T(1) : T(0.1);
-    case Activation::tanh: {
-      T t = tanh(x);
-      return T(1) - t * t;
-    }
-    case Activation::elu: return x >= 0 ? T(1) : exp(x);
-    case Activation::selu: return x >= 0 ? T(kSeluScale) : T(kSeluScale * kSeluAlpha) * exp(x);
-    case Activation::mish: {
-      if (x > 20) {  // softplus is the identity there: d/dx x*tanh(x)
-        T t = tanh(x);
-        return t + x * (T(1) - t * t);
-      }
-      T softplus = std::log1p(exp(x));
-      T t = tanh(softplus);
-      T sigmoid = T(1) / (T(1) + exp(-x));
-      return t + x * (T(1) - t * t) * sigmoid;
-    }
-    case Activation::swish: {
-      T s = T(1) / (T(1) + exp(-x));
-      return s + x * s * (T(1) - s);
-    }
-    case Activation::hard_mish:
-      if (x > 0) return T(1);
-      if (x > -2) return x + T(1);
-      return T(0);
-    case Activation::gelu: {
-      T inner = T(0.797885) * x + T(0.035677) * x * x * x;
-      T t = tanh(inner);
-      return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * (T(0.797885) + T(3 * 0.035677) * x * x);
-    }
-  }
-  return T(1);
+double activation_derivative(Activation act, double x) {
+  return dispatch(act, [x]<Activation A>() { return derivative_of<A, double>(x); });
 }
-
-}  // namespace
-
-double activation_derivative(Activation act, double x) { return derivative<double>(act, x); }
 
 void activation_backward(Activation act, const float* x, const float* dy, float* dx, int64_t count) {
   if (act == Activation::linear) {
     if (dx != dy) std::copy(dy, dy + count, dx);
     return;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * derivative<float>(act, x[i]);
+  dispatch(act, [=]<Activation A>() { backward_loop<A>(x, dy, dx, count); });
 }
 
 }  // namespace cspnet

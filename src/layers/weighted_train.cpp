@@ -197,9 +197,7 @@ void WeightedTrainKernel::forward(dnnl::stream& stream, const StepContext& step)
   if (store_pre_) store_pre_->execute(stream, z_, pre_);
   stream.wait();
   if (act_ != Activation::linear) {
-    const float* pre = data_of(pre_);
-    std::copy(pre, pre + output_count_, output_);
-    activate_array(act_, output_, output_count_);
+    activate_into(act_, data_of(pre_), output_, output_count_);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "cspnet/training.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -101,6 +102,8 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
 struct TrainingExecutor::Impl {
   Network& net;
   TrainingOptions options;
+  bool profile = options.profile_layers;
+  std::vector<double> forward_ms, backward_ms;  // per layer, when profiling
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   Tensor input;
@@ -179,15 +182,43 @@ struct TrainingExecutor::Impl {
 TrainingExecutor::TrainingExecutor(Network& net, const TrainingOptions& options)
     : impl_(std::make_unique<Impl>(net, options)) {
   impl_->compile();
+  if (impl_->profile) {
+    impl_->forward_ms.assign(size_t(net.size()), 0.0);
+    impl_->backward_ms.assign(size_t(net.size()), 0.0);
+  }
 }
 TrainingExecutor::~TrainingExecutor() = default;
+
+namespace {
+
+// Runs `body(i)` for each layer index in `order`, timing each when `times` is
+// given (it then waits on the stream after every layer).
+template <typename Body>
+void run_layers(int first, int last, int direction, dnnl::stream& stream, std::vector<double>* times, Body body) {
+  for (int i = first; i != last + direction; i += direction) {
+    if (!times) {
+      body(i);
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    body(i);
+    stream.wait();
+    (*times)[size_t(i)] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  stream.wait();
+}
+
+}  // namespace
 
 void TrainingExecutor::forward(const float* input, const StepContext& step) {
   Impl& s = *impl_;
   std::memcpy(s.input.data(), input, size_t(s.input.size()) * sizeof(float));
-  for (auto& kernel : s.kernels) kernel->forward(s.stream, step);
-  s.stream.wait();
+  run_layers(0, s.net.size() - 1, 1, s.stream, s.profile ? &s.forward_ms : nullptr,
+             [&](int i) { s.kernels[size_t(i)]->forward(s.stream, step); });
 }
+
+const std::vector<double>& TrainingExecutor::forward_times_ms() const { return impl_->forward_ms; }
+const std::vector<double>& TrainingExecutor::backward_times_ms() const { return impl_->backward_ms; }
 
 const Tensor& TrainingExecutor::output() const { return impl_->outputs.back(); }
 
@@ -227,8 +258,8 @@ LossResult TrainingExecutor::softmax_cross_entropy(std::span<const float> target
 
 void TrainingExecutor::backward() {
   Impl& s = *impl_;
-  for (int i = s.logits; i >= 0; --i) s.kernels[size_t(i)]->backward(s.stream);
-  s.stream.wait();
+  run_layers(s.logits, 0, -1, s.stream, s.profile ? &s.backward_ms : nullptr,
+             [&](int i) { s.kernels[size_t(i)]->backward(s.stream); });
 }
 
 void TrainingExecutor::zero_gradients() {
