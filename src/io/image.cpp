@@ -1,16 +1,12 @@
 #include "cspnet/image.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "io/file_output.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
@@ -24,14 +20,6 @@
 #include <stb/stb_image.h>
 #pragma GCC diagnostic pop
 
-// Declarations only: the library's one stb_image_write implementation is
-// compiled in src/train/training_log.cpp.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
 
 namespace cspnet {
 
@@ -121,25 +109,6 @@ Tensor match_channels(const Tensor& image, int channels) {
               std::to_string(s.c) + " (only RGB and grey inputs are supported)");
 }
 
-namespace {
-
-// Writes `bytes` to `path` through a temporary file, fsynced and renamed.
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  FILE* file = std::fopen(temp.c_str(), "wb");
-  if (!file) throw Error(path + ": cannot create: " + std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-  ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
-  int saved_errno = errno;
-  ok = std::fclose(file) == 0 && ok;
-  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
-  if (ok) saved_errno = errno;  // the rename failed
-  std::remove(temp.c_str());
-  throw Error(path + ": write failed: " + std::strerror(saved_errno));
-}
-
-}  // namespace
-
 void save_png(const std::string& path, const Tensor& image) {
   const Shape& s = image.shape();
   if (s.n < 1 || (s.c != 1 && s.c != 3 && s.c != 4) || s.h < 1 || s.w < 1 || s.h > 65535 || s.w > 65535)
@@ -152,13 +121,7 @@ void save_png(const std::string& path, const Tensor& image) {
         const float v = std::clamp(image.at(0, k, y, x), 0.f, 1.f);
         pixels[size_t((y * s.w + x) * s.c + k)] = static_cast<unsigned char>(std::lround(v * 255.f));
       }
-  std::string encoded;
-  auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
-  };
-  if (!stbi_write_png_to_func(append, &encoded, int(s.w), int(s.h), int(s.c), pixels.data(), int(s.w * s.c)))
-    throw Error(path + ": PNG encoding failed");
-  write_file_atomically(path, encoded);
+  write_png_file(path, pixels.data(), int(s.w), int(s.h), int(s.c));
 }
 
 void save_npy(const std::string& path, const Tensor& tensor) {
@@ -168,21 +131,14 @@ void save_npy(const std::string& path, const Tensor& tensor) {
   size_t total = 10 + dict.size() + 1;
   dict.append((64 - total % 64) % 64, ' ');
   dict.push_back('\n');
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  FILE* file = std::fopen(temp.c_str(), "wb");
-  if (!file) throw Error(path + ": cannot create: " + std::strerror(errno));
+  AtomicFileWriter file(path);
   const char magic[] = "\x93NUMPY\x01\x00";
-  uint16_t header_len = uint16_t(dict.size());
-  bool ok = std::fwrite(magic, 1, 8, file) == 8 && std::fwrite(&header_len, 2, 1, file) == 1 &&
-            std::fwrite(dict.data(), 1, dict.size(), file) == dict.size() &&
-            std::fwrite(tensor.data(), 4, size_t(tensor.size()), file) == size_t(tensor.size());
-  ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
-  int saved_errno = errno;
-  ok = std::fclose(file) == 0 && ok;
-  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
-  if (ok) saved_errno = errno;  // the rename failed
-  std::remove(temp.c_str());
-  throw Error(path + ": write failed: " + std::strerror(saved_errno));
+  const uint16_t header_len = uint16_t(dict.size());
+  file.write(magic, 8);
+  file.write(&header_len, 2);
+  file.write(dict.data(), dict.size());
+  file.write(tensor.data(), 4 * size_t(tensor.size()));
+  file.commit();
 }
 
 }  // namespace cspnet

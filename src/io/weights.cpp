@@ -1,15 +1,11 @@
 #include "cspnet/weights.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "io/file_output.hpp"
 
 namespace cspnet {
 namespace {
@@ -119,43 +115,26 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
 }
 
 void save_weights(Network& net, const std::string& path, const WeightsHeader& header) {
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  FILE* file = std::fopen(temp.c_str(), "wb");
-  if (!file) throw Error(path + ": cannot create " + temp + ": " + std::strerror(errno));
-  auto fail = [&](const std::string& what) {
-    const int saved_errno = errno;  // fclose/remove may overwrite it
-    std::fclose(file);
-    std::remove(temp.c_str());
-    throw Error(path + ": " + what + ": " + std::strerror(saved_errno));
-  };
-  WeightsHeader h = header;
-  bool ok = std::fwrite(&h.major, 4, 1, file) == 1 && std::fwrite(&h.minor, 4, 1, file) == 1 &&
-            std::fwrite(&h.revision, 4, 1, file) == 1;
+  AtomicFileWriter file(path);
+  const WeightsHeader& h = header;
+  file.write(&h.major, 4);
+  file.write(&h.minor, 4);
+  file.write(&h.revision, 4);
   if (seen_is_64bit(h)) {
-    ok = ok && std::fwrite(&h.seen, 8, 1, file) == 1;
+    file.write(&h.seen, 8);
   } else {
-    uint32_t seen32 = uint32_t(h.seen);
-    ok = ok && std::fwrite(&seen32, 4, 1, file) == 1;
+    const uint32_t seen32 = uint32_t(h.seen);
+    file.write(&seen32, 4);
   }
-  if (!ok) fail("write error in the header");
   for (int i = 0; i < net.size(); ++i)
     for (const auto& blob : net.layer(i).darknet_params()) {
       std::vector<float> values = *blob.values;
       if (connected_transposed(h) && blob.rows > 0)
         for (int64_t r = 0; r < blob.rows; ++r)
           for (int64_t c = 0; c < blob.cols; ++c) values[size_t(c * blob.rows + r)] = (*blob.values)[size_t(r * blob.cols + c)];
-      if (std::fwrite(values.data(), 4, values.size(), file) != values.size())
-        fail("write error in " + layer_label(net.layer(i)));
+      file.write(values.data(), 4 * values.size());
     }
-  if (std::fflush(file) != 0 || fsync(fileno(file)) != 0) fail("cannot flush");
-  if (std::fclose(file) != 0) {
-    std::remove(temp.c_str());
-    throw Error(path + ": cannot close " + temp);
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw Error(path + ": cannot rename " + temp + " into place: " + std::strerror(errno));
-  }
+  file.commit();
 }
 
 void init_weights(Network& net, uint64_t seed) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "io/file_output.hpp"
 
 namespace cspnet {
 
@@ -78,11 +79,9 @@ struct ByteCounter {
 
 class FileSink {
  public:
-  FileSink(FILE* file, const std::string& path) : file_(file), path_(path) {}
+  explicit FileSink(AtomicFileWriter& file) : file_(file) {}
   void put(const void* data, size_t n) {
-    if (n == 0) return;
-    if (std::fwrite(data, 1, n, file_) != n)
-      throw Error(path_ + ": write error at offset " + std::to_string(offset_) + ": " + std::strerror(errno));
+    file_.write(data, n);
     crc_ = crc_update(crc_, data, n);
     offset_ += n;
   }
@@ -90,8 +89,7 @@ class FileSink {
   uint64_t offset() const { return offset_; }
 
  private:
-  FILE* file_;
-  const std::string& path_;
+  AtomicFileWriter& file_;
   uLong crc_ = crc32(0L, Z_NULL, 0);
   uint64_t offset_ = 0;
 };
@@ -170,17 +168,6 @@ void put_section_header(Out& out, const Tag& tag, uint64_t payload_bytes) {
   put_u32(out, 0);
   put_u64(out, payload_bytes);
 }
-
-// Removes the temporary file unless it was renamed into place.
-struct TemporaryFile {
-  std::string path;
-  FILE* file = nullptr;
-  bool renamed = false;
-  ~TemporaryFile() {
-    if (file) std::fclose(file);
-    if (!renamed) std::remove(path.c_str());
-  }
-};
 
 // Makes the rename durable. Filesystems that cannot sync a directory say EINVAL.
 void sync_directory(const std::string& path) {
@@ -392,11 +379,8 @@ void save_checkpoint(const std::string& path, Network& net, const Optimizer& opt
   const uint64_t total = kHeaderBytes + 3 * kSectionHeaderBytes + network_bytes.bytes + optimizer_bytes.bytes +
                          trainer_bytes.bytes + kTrailerBytes;
 
-  TemporaryFile temp{path + ".tmp." + std::to_string(::getpid())};
-  temp.file = std::fopen(temp.path.c_str(), "wb");
-  if (!temp.file) throw Error(path + ": cannot create " + temp.path + ": " + std::strerror(errno));
-  std::setvbuf(temp.file, nullptr, _IOFBF, 1 << 20);
-  FileSink out(temp.file, temp.path);
+  AtomicFileWriter file(path);
+  FileSink out(file);
   out.put(kMagic.data(), kMagic.size());
   put_u32(out, kCheckpointVersion);
   put_u32(out, 3);
@@ -413,14 +397,7 @@ void save_checkpoint(const std::string& path, Network& net, const Optimizer& opt
   if (out.offset() != total)
     throw Error(path + ": internal error: wrote " + std::to_string(out.offset()) + " bytes, planned " +
                 std::to_string(total));
-  if (std::fflush(temp.file) != 0 || ::fsync(::fileno(temp.file)) != 0)
-    throw Error(path + ": cannot flush " + temp.path + ": " + std::strerror(errno));
-  FILE* file = temp.file;
-  temp.file = nullptr;
-  if (std::fclose(file) != 0) throw Error(path + ": cannot close " + temp.path + ": " + std::strerror(errno));
-  if (std::rename(temp.path.c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot rename " + temp.path + " into place: " + std::strerror(errno));
-  temp.renamed = true;
+  file.commit();
   sync_directory(path);
 }
 

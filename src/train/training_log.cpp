@@ -1,7 +1,5 @@
 #include "cspnet/training_log.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -10,15 +8,7 @@
 #include <fstream>
 
 #include "cspnet/error.hpp"
-
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "io/file_output.hpp"
 
 namespace cspnet {
 
@@ -400,26 +390,6 @@ void draw_panel(Canvas& canvas, const Panel& p) {
   }
 }
 
-void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::string temp = path + ".tmp." + std::to_string(getpid());
-  std::FILE* file = std::fopen(temp.c_str(), "wb");
-  if (!file) throw Error(path + ": cannot create: " + std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-  ok = ok && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
-  int saved_errno = errno;
-  ok = std::fclose(file) == 0 && ok;
-  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
-  if (ok) saved_errno = errno;  // the rename failed
-  std::remove(temp.c_str());
-  throw Error(path + ": write failed: " + std::strerror(saved_errno));
-}
-
-void append_png_bytes(void* context, void* data, int size) {
-  auto* out = static_cast<std::vector<unsigned char>*>(context);
-  auto* bytes = static_cast<unsigned char*>(data);
-  out->insert(out->end(), bytes, bytes + size);
-}
-
 }  // namespace
 
 void write_curves_png(const std::string& path, std::span<const TrainingLogRow> rows, int width, int height) {
@@ -474,10 +444,7 @@ void write_curves_png(const std::string& path, std::span<const TrainingLogRow> r
   draw_panel(canvas, loss);
   draw_panel(canvas, accuracy);
 
-  std::vector<unsigned char> png;
-  if (!stbi_write_png_to_func(append_png_bytes, &png, width, height, 3, canvas.pixels().data(), width * 3))
-    throw Error(path + ": PNG encoding failed");
-  write_file_atomically(path, png);
+  write_png_file(path, canvas.pixels().data(), width, height, 3);
 }
 
 }  // namespace cspnet
