@@ -48,32 +48,23 @@ class SamLayer final : public Layer {
   // activation's derivative, g = dz*act'(a*b), then da = g*b and db = g*a
   // (slots in order: from=-1 reads the previous layer twice).
   std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
-    struct State {
-      std::vector<float> grad;  // dL/d(a*b) for a non-linear activation
-    };
-    auto state = std::make_shared<State>();
-    if (activation_ != Activation::linear) state->grad.resize(static_cast<size_t>(ctx.output.count()));
     const TrainTensor a = ctx.inputs[0], b = ctx.inputs[1], out = ctx.output, dz = ctx.output_grad;
     const TrainTensor grads[2] = {ctx.input_grads[0], ctx.input_grads[1]};
     const bool accumulate[2] = {ctx.accumulate_input_grad[0], ctx.accumulate_input_grad[1]};
     const Activation act = activation_;
+    auto pre_grad = std::make_shared<RecomputedActivationGrad>(act, out.count());
+    auto product = [a, b, count = out.count()](float* dst) {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < count; ++i) dst[i] = a.data[i] * b.data[i];
+    };
     return make_train_kernel(
-        [a, b, out, act](dnnl::stream&, const StepContext&) {
-          const int64_t count = out.count();
-#pragma omp parallel for schedule(static)
-          for (int64_t i = 0; i < count; ++i) out.data[i] = a.data[i] * b.data[i];
-          activate_array(act, out.data, count);
+        [out, act, product](dnnl::stream&, const StepContext&) {
+          product(out.data);
+          activate_array(act, out.data, out.count());
         },
-        [state, a, b, dz, grads, accumulate, act](dnnl::stream&) {
+        [pre_grad, a, b, dz, grads, accumulate, product](dnnl::stream&) {
           const int64_t count = dz.count();
-          const float* g = dz.data;
-          if (!state->grad.empty()) {
-            float* pre = state->grad.data();
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < count; ++i) pre[i] = a.data[i] * b.data[i];
-            activation_backward(act, pre, dz.data, pre, count);  // elementwise: in place is safe
-            g = pre;
-          }
+          const float* g = (*pre_grad)(dz.data, product);
           for (int slot = 0; slot < 2; ++slot) {
             float* d = grads[slot].data;
             if (!d) continue;

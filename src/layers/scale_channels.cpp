@@ -57,15 +57,11 @@ class ScaleChannelsLayer final : public Layer {
   // activation's derivative, g = dz*act'(s*x), then ds[c] = sum over the
   // plane of g*x (slot 0) and dx = g*s (slot 1).
   std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
-    struct State {
-      std::vector<float> grad;  // dL/d(s*x) for a non-linear activation
-    };
-    auto state = std::make_shared<State>();
-    if (activation_ != Activation::linear) state->grad.resize(static_cast<size_t>(ctx.output.count()));
     const TrainTensor scale = ctx.inputs[0], map = ctx.inputs[1], out = ctx.output, dz = ctx.output_grad;
     const TrainTensor grads[2] = {ctx.input_grads[0], ctx.input_grads[1]};
     const bool accumulate[2] = {ctx.accumulate_input_grad[0], ctx.accumulate_input_grad[1]};
     const Activation act = activation_;
+    auto pre_grad = std::make_shared<RecomputedActivationGrad>(act, out.count());
     const int64_t planes = out.shape.n * out.shape.c, plane = out.shape.h * out.shape.w;
     // scale.data[p] is the value of plane p = n*C + c (C x 1 x 1 per image).
     auto product = [scale, map, planes, plane](float* dst) {
@@ -82,14 +78,8 @@ class ScaleChannelsLayer final : public Layer {
           product(out.data);
           activate_array(act, out.data, out.count());
         },
-        [state, scale, map, dz, grads, accumulate, act, planes, plane, product](dnnl::stream&) {
-          const float* g = dz.data;
-          if (!state->grad.empty()) {
-            float* pre = state->grad.data();
-            product(pre);
-            activation_backward(act, pre, dz.data, pre, dz.count());  // elementwise: in place is safe
-            g = pre;
-          }
+        [pre_grad, scale, map, dz, grads, accumulate, planes, plane, product](dnnl::stream&) {
+          const float* g = (*pre_grad)(dz.data, product);
           if (float* ds = grads[0].data) {
             const bool add = accumulate[0];
 #pragma omp parallel for schedule(static)

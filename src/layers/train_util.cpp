@@ -28,8 +28,4 @@ float counter_uniform(uint64_t seed, uint64_t index) {
   return float(z >> 40) * (1.0f / float(1 << 24));
 }
 
-void zero_like(std::vector<float>& grads, const std::vector<float>& values) {
-  grads.assign(values.size(), 0.f);
-}
-
 }  // namespace cspnet
