@@ -6,7 +6,6 @@
 #include "cspnet/activation.hpp"
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
-#include "train_util.hpp"
 #include "weighted_train.hpp"
 
 namespace cspnet {
@@ -104,13 +103,9 @@ class ConnectedLayer final : public Layer {
   std::unique_ptr<TrainKernel> compile_training(const TrainCompileContext& ctx) override {
     using namespace dnnl;
     using dims = memory::dims;
-    zero_like(weight_grads_, weights_);
-    zero_like(bias_grads_, biases_);
     std::optional<BatchNormArrays> bn;
-    if (batch_norm_) {  // over the batch: m = batch
-      zero_like(scale_grads_, scales_);
+    if (batch_norm_)  // over the batch: m = batch
       bn.emplace(BatchNormArrays{scales_, biases_, rolling_mean_, rolling_variance_, scale_grads_, bias_grads_});
-    }
     const Shape& in = ctx.inputs.at(0).shape;
     const auto f32 = memory::data_type::f32;
     // Weights [outputs][inputs] with the inputs in C, H, W order: oihw.
@@ -129,18 +124,9 @@ class ConnectedLayer final : public Layer {
         with_bias ? inner_product_backward_weights::desc(src_md, weights_any, bias_md, dst_md)
                   : inner_product_backward_weights::desc(src_md, weights_any, dst_md),
         ctx.engine, forward_pd);
-    WeightedPrimitives primitives{inner_product_forward(forward_pd),
-                                  inner_product_backward_data(backward_data_pd),
-                                  inner_product_backward_weights(backward_weights_pd),
-                                  with_bias,
-                                  src_md,
-                                  dst_md,
-                                  forward_pd.weights_desc(),
-                                  backward_data_pd.weights_desc(),
-                                  backward_weights_pd.diff_weights_desc(),
-                                  memory::desc(src_dims, f32, memory::format_tag::nchw),
-                                  memory::desc(dst_dims, f32, memory::format_tag::nc),
-                                  memory::desc(weight_dims, f32, memory::format_tag::oihw)};
+    WeightedPrimitives primitives = weighted_primitives(
+        forward_pd, backward_data_pd, backward_weights_pd, with_bias, memory::desc(src_dims, f32, memory::format_tag::nchw),
+        memory::desc(dst_dims, f32, memory::format_tag::nc), memory::desc(weight_dims, f32, memory::format_tag::oihw));
     return std::make_unique<WeightedTrainKernel>(ctx, std::move(primitives),
                                                  WeightedArrays{weights_, biases_, weight_grads_, bias_grads_}, bn,
                                                  activation_);

@@ -6,7 +6,6 @@
 #include "cspnet/activation.hpp"
 #include "cspnet/cfg.hpp"
 #include "layer_util.hpp"
-#include "train_util.hpp"
 #include "weighted_train.hpp"
 
 namespace cspnet {
@@ -246,13 +245,9 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
 std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCompileContext& ctx) {
   using namespace dnnl;
   using dims = memory::dims;
-  zero_like(weight_grads_, weights_);
-  zero_like(bias_grads_, biases_);
   std::optional<BatchNormArrays> bn;
-  if (batch_norm_) {
-    zero_like(scale_grads_, scales_);
+  if (batch_norm_)
     bn.emplace(BatchNormArrays{scales_, biases_, rolling_mean_, rolling_variance_, scale_grads_, bias_grads_});
-  }
   const Shape& in = ctx.inputs.at(0).shape;
   const Shape& out = ctx.output.shape;
   const int64_t extent = int64_t{size_ - 1} * dilation_ + 1;
@@ -283,18 +278,10 @@ std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCom
                                                      pad_r)
                 : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r),
       ctx.engine, forward_pd);
-  WeightedPrimitives primitives{convolution_forward(forward_pd),
-                                convolution_backward_data(backward_data_pd),
-                                convolution_backward_weights(backward_weights_pd),
-                                with_bias,
-                                src_md,
-                                dst_md,
-                                forward_pd.weights_desc(),
-                                backward_data_pd.weights_desc(),
-                                backward_weights_pd.diff_weights_desc(),
-                                with_layout(in, memory::format_tag::nchw),
-                                with_layout(out, memory::format_tag::nchw),
-                                memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw)};
+  WeightedPrimitives primitives = weighted_primitives(
+      forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, memory::format_tag::nchw),
+      with_layout(out, memory::format_tag::nchw),
+      memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw));
   return std::make_unique<WeightedTrainKernel>(ctx, std::move(primitives),
                                                WeightedArrays{weights_, biases_, weight_grads_, bias_grads_}, bn,
                                                activation_);

@@ -115,6 +115,24 @@ float* data_of(const dnnl::memory& m) { return static_cast<float*>(m.get_data_ha
 
 }  // namespace
 
+WeightedPrimitives weighted_primitives(const dnnl::primitive_desc& forward, const dnnl::primitive_desc& backward_data,
+                                       const dnnl::primitive_desc& backward_weights, bool with_bias,
+                                       const dnnl::memory::desc& plain_src, const dnnl::memory::desc& plain_dst,
+                                       const dnnl::memory::desc& user_weights) {
+  return WeightedPrimitives{dnnl::primitive(forward),
+                            dnnl::primitive(backward_data),
+                            dnnl::primitive(backward_weights),
+                            with_bias,
+                            forward.src_desc(0),
+                            forward.dst_desc(0),
+                            forward.weights_desc(0),
+                            backward_data.weights_desc(0),
+                            backward_weights.diff_weights_desc(0),
+                            plain_src,
+                            plain_dst,
+                            user_weights};
+}
+
 WeightedTrainKernel::WeightedTrainKernel(const TrainCompileContext& ctx, WeightedPrimitives primitives,
                                          const WeightedArrays& arrays, const std::optional<BatchNormArrays>& bn,
                                          Activation act)
@@ -127,6 +145,9 @@ WeightedTrainKernel::WeightedTrainKernel(const TrainCompileContext& ctx, Weighte
       output_grad_(ctx.output_grad.data) {
   using dnnl::memory;
   using dnnl::reorder;
+  arrays_.weight_grads.assign(arrays_.weights.size(), 0.f);
+  arrays_.bias_grads.assign(arrays_.biases.size(), 0.f);
+  if (bn) bn->scale_grads.assign(bn->scales.size(), 0.f);  // its shift gradients are the bias gradients
   // `user` itself when `layout` is its layout, else a new buffer in `layout`.
   auto staged = [&](const memory& user, const memory::desc& layout) {
     return user.get_desc() == layout ? user : memory(layout, engine_);

@@ -71,9 +71,17 @@ struct WeightedPrimitives {
   dnnl::memory::desc plain_src, plain_dst, user_weights;
 };
 
+// The primitives of the three descriptors (the backward ones built with the
+// forward's as the hint) and the layouts they use.
+WeightedPrimitives weighted_primitives(const dnnl::primitive_desc& forward, const dnnl::primitive_desc& backward_data,
+                                       const dnnl::primitive_desc& backward_weights, bool with_bias,
+                                       const dnnl::memory::desc& plain_src, const dnnl::memory::desc& plain_dst,
+                                       const dnnl::memory::desc& user_weights);
+
 class WeightedTrainKernel final : public TrainKernel {
  public:
-  // `bn` absent: the primitive adds the bias.
+  // Sizes the gradient arrays (`arrays`, and `bn`'s scale gradients) like
+  // their parameters and zeroes them. `bn` absent: the primitive adds the bias.
   WeightedTrainKernel(const TrainCompileContext& ctx, WeightedPrimitives primitives, const WeightedArrays& arrays,
                       const std::optional<BatchNormArrays>& bn, Activation act);
   void forward(dnnl::stream& stream, const StepContext& step) override;
