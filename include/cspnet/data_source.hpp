@@ -72,7 +72,20 @@ struct LabelledFile {
   int label = 0;
 };
 
-class ImageFolderDataSource final : public DataSource {
+// A data set of image files listed with their labels (the folder and list
+// sources): load() decodes the file with load_image_file().
+class LabelledFilesDataSource : public DataSource {
+ public:
+  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
+  int label(int64_t index) const override;
+  void load(int64_t index, float* chw_out, int* label) const override;
+
+ protected:
+  using DataSource::DataSource;
+  std::vector<LabelledFile> files_;  // filled by the derived constructor
+};
+
+class ImageFolderDataSource final : public LabelledFilesDataSource {
  public:
   // Classes are the sorted names of root's sub-folders (hidden ones skipped);
   // images are the files with a png/jpg/jpeg/bmp extension (any case) found
@@ -83,17 +96,13 @@ class ImageFolderDataSource final : public DataSource {
   // without images, no images at all.
   explicit ImageFolderDataSource(const std::string& root, int channels, int height, int width,
                                  const std::vector<std::string>& class_names = {});
-  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
-  int label(int64_t index) const override;
-  void load(int64_t index, float* chw_out, int* label) const override;
   std::string describe() const override;
 
  private:
   std::string root_;
-  std::vector<LabelledFile> files_;
 };
 
-class ImageListDataSource final : public DataSource {
+class ImageListDataSource final : public LabelledFilesDataSource {
  public:
   // Darknet's classification list: `list_path` names one image per line,
   // `labels_path` one class name per line (label = line order). An image's
@@ -105,14 +114,10 @@ class ImageListDataSource final : public DataSource {
   // errors.
   ImageListDataSource(const std::string& list_path, const std::string& labels_path, int channels, int height,
                       int width);
-  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
-  int label(int64_t index) const override;
-  void load(int64_t index, float* chw_out, int* label) const override;
   std::string describe() const override;
 
  private:
   std::string list_path_;
-  std::vector<LabelledFile> files_;
 };
 
 // Decodes an image file (png/jpg/bmp) to C x H x W floats in [0,1] as the

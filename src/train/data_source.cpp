@@ -141,6 +141,21 @@ void InMemoryDataSource::load(int64_t index, float* chw_out, int* label) const {
 
 std::string InMemoryDataSource::describe() const { return name_ + " (" + count_text(size(), classes()) + ")"; }
 
+// ---------------------------------------------------------------- files
+
+int LabelledFilesDataSource::label(int64_t index) const {
+  check_index(index);
+  return files_[size_t(index)].label;
+}
+
+void LabelledFilesDataSource::load(int64_t index, float* chw_out, int* label) const {
+  check_index(index);
+  const Shape& s = image_shape();
+  const LabelledFile& file = files_[size_t(index)];
+  load_image_file(file.path, int(s.c), int(s.h), int(s.w), chw_out);
+  *label = file.label;
+}
+
 // ---------------------------------------------------------------- folder
 
 namespace {
@@ -179,7 +194,7 @@ std::vector<std::string> images_below(const fs::path& folder) {
 
 ImageFolderDataSource::ImageFolderDataSource(const std::string& root, int channels, int height, int width,
                                              const std::vector<std::string>& class_names)
-    : DataSource(
+    : LabelledFilesDataSource(
           [&] {
             if (!class_names.empty()) return class_names;
             auto names = class_folders(root);
@@ -202,19 +217,6 @@ ImageFolderDataSource::ImageFolderDataSource(const std::string& root, int channe
     for (const auto& path : files) files_.push_back({path, label});
   }
   if (files_.empty()) throw Error(root + ": no images (png, jpg, jpeg or bmp files in class folders)");
-}
-
-int ImageFolderDataSource::label(int64_t index) const {
-  check_index(index);
-  return files_[size_t(index)].label;
-}
-
-void ImageFolderDataSource::load(int64_t index, float* chw_out, int* label) const {
-  check_index(index);
-  const Shape& s = image_shape();
-  const LabelledFile& file = files_[size_t(index)];
-  load_image_file(file.path, int(s.c), int(s.h), int(s.w), chw_out);
-  *label = file.label;
 }
 
 std::string ImageFolderDataSource::describe() const {
@@ -241,7 +243,7 @@ std::vector<std::string> read_label_names(const std::string& labels_path) {
 
 ImageListDataSource::ImageListDataSource(const std::string& list_path, const std::string& labels_path, int channels,
                                          int height, int width)
-    : DataSource(read_label_names(labels_path), channels, height, width), list_path_(list_path) {
+    : LabelledFilesDataSource(read_label_names(labels_path), channels, height, width), list_path_(list_path) {
   const auto& names = class_names();
   for (auto& [path, line] : read_lines(list_path, "image list (one image path per line)")) {
     std::vector<int> matches;
@@ -260,19 +262,6 @@ ImageListDataSource::ImageListDataSource(const std::string& list_path, const std
     files_.push_back({path, matches[0]});
   }
   if (files_.empty()) throw Error(list_path + ": no image paths; expected one image path per line");
-}
-
-int ImageListDataSource::label(int64_t index) const {
-  check_index(index);
-  return files_[size_t(index)].label;
-}
-
-void ImageListDataSource::load(int64_t index, float* chw_out, int* label) const {
-  check_index(index);
-  const Shape& s = image_shape();
-  const LabelledFile& file = files_[size_t(index)];
-  load_image_file(file.path, int(s.c), int(s.h), int(s.w), chw_out);
-  *label = file.label;
 }
 
 std::string ImageListDataSource::describe() const {
