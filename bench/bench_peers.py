@@ -31,28 +31,14 @@ import tempfile
 import time
 import warnings
 
-THREADS_DEFAULT = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_threads import THREADS_DEFAULT, set_thread_env  # noqa: E402
 
-
-def _early_threads(argv):
-    """OMP_NUM_THREADS must be set before torch is imported."""
-    threads = THREADS_DEFAULT
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            threads = int(argv[i + 1])
-        elif a.startswith("--threads="):
-            threads = int(a.split("=", 1)[1])
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
-    return threads
-
-
-_early_threads(sys.argv[1:])
+set_thread_env(sys.argv[1:])  # before torch is imported
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from darknet_torch import build_model  # noqa: E402
 
 NETWORKS = [("csdarknet53", 256), ("csresnext50", 256), ("csdarknet53-panet-spp", 512),

@@ -32,27 +32,14 @@ import sys
 import tempfile
 import time
 
-THREADS_DEFAULT = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_threads import THREADS_DEFAULT, set_thread_env  # noqa: E402
 
-
-def _early_threads(argv):
-    """OMP_NUM_THREADS must be set before torch is imported."""
-    threads = THREADS_DEFAULT
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            threads = int(argv[i + 1])
-        elif a.startswith("--threads="):
-            threads = int(a.split("=", 1)[1])
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
-
-
-_early_threads(sys.argv[1:])
+set_thread_env(sys.argv[1:])  # before torch is imported
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import darknet_torch as dt  # noqa: E402
 
 LEARNING_RATE = 1e-4  # small: the timed steps must stay finite (cspnet bench --train uses the same)
