@@ -1,9 +1,14 @@
 #pragma once
-// Shared test helpers: locating cfg corpora and random inputs.
+// Shared test helpers: locating cfg corpora, random inputs, checking errors.
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <initializer_list>
 #include <random>
 #include <string>
+#include <string_view>
 
+#include "cspnet/error.hpp"
 #include "cspnet/tensor.hpp"
 
 namespace cspnet::tests {
@@ -18,6 +23,20 @@ inline Tensor random_input(const Shape& shape, uint32_t seed) {
   std::uniform_real_distribution<float> uniform(0.f, 1.f);
   for (auto& v : t.values()) v = uniform(rng);
   return t;
+}
+
+// Runs `action` and expects a cspnet::Error whose message contains each of
+// `fragments` (the file or key at fault, what was expected).
+template <class Action>
+void expect_error_mentioning(Action&& action, std::initializer_list<std::string_view> fragments) {
+  try {
+    action();
+    ADD_FAILURE() << "expected a cspnet::Error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (std::string_view fragment : fragments)
+      EXPECT_NE(message.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << message;
+  }
 }
 
 }  // namespace cspnet::tests

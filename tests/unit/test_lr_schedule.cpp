@@ -9,12 +9,14 @@
 #include "cspnet/error.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/network.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
 using cspnet::LrPolicy;
 using cspnet::LrSchedule;
 using Keys = std::map<std::string, std::string>;
+using cspnet::tests::expect_error_mentioning;
 
 LrSchedule parse(const Keys& keys) { return cspnet::parse_lr_schedule(keys, "net.cfg: [net]"); }
 
@@ -139,15 +141,8 @@ TEST(LrSchedule, ProgrammaticSettingsAreValidated) {
 }
 
 void expect_error(const Keys& keys, const std::string& key, const std::string& fragment) {
-  try {
-    parse(keys);
-    ADD_FAILURE() << "expected an error about " << key;
-  } catch (const cspnet::Error& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("net.cfg: [net]"), std::string::npos) << message;
-    EXPECT_NE(message.find("'" + key + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << message;
-  }
+  SCOPED_TRACE(key);
+  expect_error_mentioning([&] { parse(keys); }, {"net.cfg: [net]", "'" + key + "'", fragment});
 }
 
 TEST(LrScheduleParse, BadValuesNameTheKeyAndWhatWasExpected) {

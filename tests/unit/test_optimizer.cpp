@@ -7,6 +7,7 @@
 
 #include "cspnet/error.hpp"
 #include "cspnet/optimizer.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -14,6 +15,7 @@ using cspnet::Optimizer;
 using cspnet::OptimizerConfig;
 using cspnet::OptimizerKind;
 using cspnet::TrainableParam;
+using cspnet::tests::expect_error_mentioning;
 
 // A decaying "weights" array and a non-decaying "biases" array.
 struct TwoParams {
@@ -137,20 +139,10 @@ TEST(Optimizer, SetStateRejectsMismatchesAndKeepsItsState) {
 
   cspnet::OptimizerState wrong_kind = before;
   wrong_kind.kind = OptimizerKind::adamw;
-  try {
-    sgd.set_state(wrong_kind, params);
-    FAIL() << "expected an error";
-  } catch (const cspnet::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("adamw"), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { sgd.set_state(wrong_kind, params); }, {"adamw"});
   cspnet::OptimizerState short_slot = before;
   short_slot.slots[0].pop_back();
-  try {
-    sgd.set_state(short_slot, params);
-    FAIL() << "expected an error";
-  } catch (const cspnet::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'weights'"), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { sgd.set_state(short_slot, params); }, {"'weights'"});
   cspnet::OptimizerState missing = before;
   missing.slots.pop_back();
   EXPECT_THROW(sgd.set_state(missing, params), cspnet::Error);
@@ -211,15 +203,9 @@ TEST(OptimizerConfigParse, ReadsDarknetKeysAndOurs) {
 
 void expect_parse_error(const std::map<std::string, std::string>& keys, const std::string& key,
                         const std::string& fragment) {
-  try {
-    cspnet::parse_optimizer_config(keys, "net.cfg: [net]");
-    ADD_FAILURE() << "expected an error for " << key;
-  } catch (const cspnet::Error& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("net.cfg: [net]"), std::string::npos) << message;
-    EXPECT_NE(message.find("'" + key + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << message;
-  }
+  SCOPED_TRACE(key);
+  expect_error_mentioning([&] { cspnet::parse_optimizer_config(keys, "net.cfg: [net]"); },
+                          {"net.cfg: [net]", "'" + key + "'", fragment});
 }
 
 TEST(OptimizerConfigParse, BadValuesNameTheKeyAndTheExpectation) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cspnet/error.hpp"
+#include "test_helpers.hpp"
 
 // Declarations only: the implementation is compiled into the library (src/io/image.cpp).
 #include <stb/stb_image.h>
@@ -19,6 +20,7 @@
 namespace {
 
 using namespace cspnet;
+using cspnet::tests::expect_error_mentioning;
 namespace fs = std::filesystem;
 
 class TrainingLogTest : public ::testing::Test {
@@ -147,34 +149,18 @@ TEST_F(TrainingLogTest, AppendKeepsEarlierRowsAndWritesNoSecondHeader) {
 
 TEST_F(TrainingLogTest, AppendToAFileThatIsNotALogIsAnErrorNamingIt) {
   std::ofstream(path("other.csv")) << "a,b,c\n1,2,3\n";
-  try {
-    TrainingLog log(path("other.csv"), true);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path("other.csv")), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { TrainingLog log(path("other.csv"), true); }, {path("other.csv")});
   EXPECT_EQ(read_lines(path("other.csv")).size(), 2u);  // untouched
 }
 
 TEST_F(TrainingLogTest, MalformedRowIsAnErrorWithItsLine) {
   std::ofstream(path("log.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,x,0.01,,,,,,3\n";
-  try {
-    read_training_log(path("log.csv"));
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("log.csv:3"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("images"), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { read_training_log(path("log.csv")); }, {"log.csv:3", "images"});
 }
 
 TEST_F(TrainingLogTest, UnwritableLogPathIsAnErrorNamingIt) {
   std::string bad = path("missing-dir/log.csv");
-  try {
-    TrainingLog log(bad);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { TrainingLog log(bad); }, {bad});
 }
 
 TEST_F(TrainingLogTest, PlotDecodesToTheRequestedSizeWithBothSeriesColours) {
@@ -238,19 +224,9 @@ TEST_F(TrainingLogTest, PlotToAnUnwritablePathIsAnErrorAndLeavesNoFile) {
   fs::create_directories(path("taken.png"));
   fs::create_directories(path("taken.png/inside"));
   auto rows = synthetic_run(10);
-  try {
-    write_curves_png(path("taken.png"), rows);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path("taken.png")), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { write_curves_png(path("taken.png"), rows); }, {path("taken.png")});
   std::string missing = path("no-such-dir/curves.png");
-  try {
-    write_curves_png(missing, rows);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { write_curves_png(missing, rows); }, {missing});
   // Nothing but the folder that was already there.
   int entries = 0;
   for (const auto& entry : fs::directory_iterator(dir_)) {
