@@ -33,7 +33,7 @@ void TrainCommands::add_to(CLI::App& app) {
   train_->add_option("--decay", decay_, "weight decay (overrides [net] decay)");
   train_->add_option("--optimizer", optimizer_, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
   train_->add_option("--label-smoothing", label_smoothing_, "label_smooth_eps");
-  train_->add_option("--set", set_, "any [net] key, e.g. --set burn_in=100 --set translate=2")->take_all();
+  train_->add_option("--set", set_, "a [net] training key, e.g. --set burn_in=100 --set translate=2")->take_all();
   train_->add_option("--weights", o.weights, "initial darknet .weights (default: random from --seed)");
   train_->add_option("--seed", o.seed, "seed of every random choice of the run");
   train_->add_option("--out", o.out_dir, "output folder: checkpoint, final.weights, log.csv, curves.png");

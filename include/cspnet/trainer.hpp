@@ -29,7 +29,10 @@ struct TrainOptions {
   int64_t epochs = 0;                   // > 0: train this many epochs (sets max_batches for the schedule)
   int64_t max_batches = 0;              // > 0: overrides [net] max_batches
   int batch = 0, subdivisions = 0;      // > 0: override [net]
-  std::map<std::string, std::string> net_overrides;  // any [net] key, e.g. learning_rate, policy, momentum
+  // [net] training keys, e.g. learning_rate, policy, momentum; batch,
+  // subdivisions, width, height and channels are errors here (use the
+  // fields above; the input size is the cfg's).
+  std::map<std::string, std::string> net_overrides;
   uint64_t seed = 1;
   bool resume = false;                  // continue from out_dir/checkpoint.cspnet
   int loader_threads = 2;
@@ -59,7 +62,11 @@ struct EvalReport {
   double loss = 0;  // mean cross-entropy of the probabilities against the labels
   double top1 = 0, top5 = 0;
   std::vector<std::string> class_names;
-  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  // [true class][predicted class]; a prediction of one of the network's
+  // spare outputs (beyond the data set's classes) is in no column.
+  std::vector<std::vector<int64_t>> confusion;
+  std::vector<int64_t> class_images;  // images per true class
+  // Per class: top-1 hits / images of the class (0 for a class with none).
   std::vector<double> class_accuracy() const;
 };
 

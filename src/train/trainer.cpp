@@ -119,11 +119,9 @@ void copy_parameters(Network& from, Network& to) {
 
 std::vector<double> EvalReport::class_accuracy() const {
   std::vector<double> accuracy;
-  for (const auto& row : confusion) {
-    int64_t total = 0;
-    for (int64_t v : row) total += v;
-    size_t cls = accuracy.size();
-    accuracy.push_back(total ? double(row[cls]) / double(total) : 0.0);
+  for (size_t c = 0; c < confusion.size(); ++c) {
+    const int64_t images = class_images.at(c);
+    accuracy.push_back(images ? double(confusion[c][c]) / double(images) : 0.0);
   }
   return accuracy;
 }
@@ -152,6 +150,7 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
   EvalReport report;
   report.class_names = source.class_names();
   report.confusion.assign(size_t(classes), std::vector<int64_t>(size_t(classes), 0));
+  report.class_images.assign(size_t(classes), 0);
   Tensor input(net.input_shape());
   std::vector<double> p(static_cast<size_t>(outputs));
   int64_t top1 = 0, top5 = 0;
@@ -176,6 +175,7 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
       top1 += predicted == label;
       top5 += better < 5;
       if (predicted < classes) ++report.confusion[size_t(label)][size_t(predicted)];
+      ++report.class_images[size_t(label)];
     }
     report.images += rows;
   }
@@ -187,6 +187,15 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
 
 TrainSummary train(const TrainOptions& options, std::ostream& out) {
   const std::string& where = options.cfg;
+  // These [net] keys are read into NetConfig, not from the training keys the
+  // overrides go to: an override would be silently ignored.
+  for (const auto& [key, value] : options.net_overrides) {
+    if (key == "batch" || key == "subdivisions")
+      throw Error("[net] override " + key + "=" + value + ": set it with --" + key + " (TrainOptions::" + key + ")");
+    if (key == "width" || key == "height" || key == "channels")
+      throw Error("[net] override " + key + "=" + value + ": the network's input size comes from " + options.cfg +
+                  " and cannot be overridden");
+  }
   Network net = Network::from_cfg_file(options.cfg);
   for (const auto& w : net.warnings()) out << "warning: " << w << '\n';
   NetConfig config = net.config();

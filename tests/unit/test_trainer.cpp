@@ -15,9 +15,11 @@
 #include "cspnet/trainer.hpp"
 #include "cspnet/training_log.hpp"
 #include "synthetic_data.hpp"
+#include "test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
+using cspnet::tests::expect_error_mentioning;
 
 namespace {
 
@@ -176,12 +178,7 @@ TEST_F(TrainerTest, ResumeWithAnotherSeedIsRefused) {
   o.resume = true;
   o.seed = 99;
   o.max_batches = 4;
-  try {
-    train(o, sink);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--seed"), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { train(o, sink); }, {"--seed"});
 }
 
 TEST_F(TrainerTest, TooFewOutputsForTheClassesIsAnError) {
@@ -191,12 +188,42 @@ TEST_F(TrainerTest, TooFewOutputsForTheClassesIsAnError) {
   TrainOptions o = options("run");
   o.max_batches = 1;
   std::ostringstream sink;
-  try {
-    train(o, sink);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("3 outputs"), std::string::npos) << e.what();
-  }
+  expect_error_mentioning([&] { train(o, sink); }, {"3 outputs"});
+}
+
+TEST_F(TrainerTest, OverridingBatchOrInputSizeKeysIsAnErrorNotIgnored) {
+  std::ostringstream sink;
+  TrainOptions o = options("run");
+  o.net_overrides["batch"] = "8";
+  expect_error_mentioning([&] { train(o, sink); }, {"batch=8", "--batch"});
+  o.net_overrides = {{"width", "32"}};
+  expect_error_mentioning([&] { train(o, sink); }, {"width=32", o.cfg});
+}
+
+TEST(EvalReport, ClassAccuracyCountsPredictionsOfSpareOutputsAsMisses) {
+  // Class 0: 6 images, 3 hits, 1 predicted as class 1, 2 predicted as a
+  // spare output (in no column).
+  EvalReport r;
+  r.confusion = {{3, 1}, {0, 2}};
+  r.class_images = {6, 2};
+  EXPECT_EQ(r.class_accuracy(), (std::vector<double>{0.5, 1.0}));
+}
+
+TEST_F(TrainerTest, EvaluationCountsTheImagesOfEachClass) {
+  // 12 outputs for the 10 classes: spare outputs are allowed.
+  std::string cfg = kCfg;
+  cfg.replace(cfg.find("filters=10"), 10, "filters=12");
+  std::ofstream(dir_ / "net.cfg") << cfg;
+  Network net = Network::from_cfg_file((dir_ / "net.cfg").string());
+  init_weights(net, 3);
+  auto source = make_data_source("fashion-mnist:" + (dir_ / "data").string(), false, 1, 28, 28);
+  EvalReport r = evaluate(net, *source, 32);
+  std::vector<int64_t> images_of_class(r.confusion.size(), 0);
+  for (int64_t i = 0; i < source->size(); ++i) ++images_of_class[size_t(source->label(i))];
+  EXPECT_EQ(r.class_images, images_of_class);
+  int64_t hits = 0;
+  for (size_t c = 0; c < r.confusion.size(); ++c) hits += r.confusion[c][c];
+  EXPECT_NEAR(double(hits) / double(r.images), r.top1, 1e-12);
 }
 
 TEST_F(TrainerTest, BatchNotMultipleOfSubdivisionsIsAnError) {
