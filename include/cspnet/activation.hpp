@@ -24,7 +24,7 @@ void activate_into(Activation act, const float* in, float* out, int64_t count);
 // Derivative of the activation at x, in double (the reference for tests).
 double activation_derivative(Activation act, double x);
 // Backward through the activation: dx = dy * act'(x) for `count` floats,
-// where x is the activation's input; dx may alias dy (parallel loop).
+// where x is the activation's input; dx may alias dy or x (elementwise).
 void activation_backward(Activation act, const float* x, const float* dy, float* dx, int64_t count);
 
 }  // namespace cspnet

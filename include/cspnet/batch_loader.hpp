@@ -109,7 +109,7 @@ class BatchLoader {
   std::vector<int64_t> epoch_order(int64_t epoch) const;
 };
 
-// "data: 123.4 ms waited over 100 batches (1.2% of 10.1 s)": the line a
+// "data: waited 123.4 ms over 100 batches (1.2% of 10.10 s)": the line a
 // trainer prints after an interval that took `elapsed_seconds` in total.
 std::string describe_data_wait(const BatchLoaderStats& stats, double elapsed_seconds);
 

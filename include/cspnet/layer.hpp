@@ -121,9 +121,15 @@ enum class OutputKind {
 struct YoloParams;
 
 // ---- Training -------------------------------------------------------------
-// Training runs on dense plain NCHW float32 tensors (batch included): each
-// layer's output and each gradient has its own buffer, owned by the
-// TrainingExecutor and fixed for the kernel's lifetime.
+// Training runs on dense plain NCHW float32 tensors (batch included), owned
+// by the TrainingExecutor at addresses fixed for the kernel's lifetime. Each
+// layer output has its own buffer. Gradients share planned memory: a
+// gradient's buffer is its own only while the gradient is in use, from its
+// first writer in backward (the loss, or the highest-index layer that
+// reads the tensor) to its producer's backward; before and after, other
+// gradients use it. So a kernel reads its output gradient only in
+// backward(), and an input gradient holds nothing of use until its first
+// writer has written it (accumulate_input_grad false).
 struct TrainTensor {
   float* data = nullptr;  // null in input_grads: no gradient is wanted there (the network input)
   Shape shape{};

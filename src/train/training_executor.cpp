@@ -191,8 +191,9 @@ TrainingExecutor::~TrainingExecutor() = default;
 
 namespace {
 
-// Runs `body(i)` for each layer index in `order`, timing each when `times` is
-// given (it then waits on the stream after every layer).
+// Runs `body(i)` for i from `first` to `last` in steps of `direction` (+1 or
+// -1), timing each when `times` is given (it then waits on the stream after
+// every layer).
 template <typename Body>
 void run_layers(int first, int last, int direction, dnnl::stream& stream, std::vector<double>* times, Body body) {
   for (int i = first; i != last + direction; i += direction) {
