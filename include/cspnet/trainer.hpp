@@ -60,13 +60,16 @@ struct EvalReport {
   double top1 = 0, top5 = 0;
   std::vector<std::string> class_names;
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  std::vector<int> predictions;                 // top-1 class of every image, in order
   std::vector<double> class_accuracy() const;
 };
 
 // Runs the network (inference engine, batch norm folded) over the source in
 // batches of `batch` images (the network is reshaped to it). `limit` > 0
 // evaluates the first `limit` images only.
-EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit = 0);
+// `options` selects the executor's optimisations and precision (bf16).
+EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit = 0,
+                    const ExecOptions& options = {});
 
 // Copies every parameter array (darknet_params(), running statistics
 // included) from one network to another built from the same cfg.

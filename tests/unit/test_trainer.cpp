@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cspnet/cspnet.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/trainer.hpp"
@@ -224,6 +226,13 @@ TEST_F(TrainerTest, CliTrainsThenEvaluatesWithConfusionMatrix) {
   ASSERT_EQ(code, 0) << text;
   EXPECT_NE(text.find("top-1"), std::string::npos) << text;
   EXPECT_NE(text.find("confusion matrix"), std::string::npos) << text;
+  std::tie(code, text) =
+      run_cli("eval " + cfg + " --weights " + out + "/final.weights " + data + " --precision bf16 --json", dir_);
+  ASSERT_EQ(code, 0) << text;
+  const auto report = nlohmann::json::parse(text);
+  EXPECT_EQ(report["precision"], "bf16");
+  EXPECT_GE(report["top1_agreement_with_fp32"].get<double>(), 0.9) << text;
+  EXPECT_EQ(report["images"].get<int64_t>(), 64);
 }
 
 TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
