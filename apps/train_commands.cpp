@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cspnet/data_source.hpp"
+#include "cspnet/executor.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/weights.hpp"
@@ -57,6 +58,8 @@ void TrainCommands::add_to(CLI::App& app) {
   eval_->add_option("--batch", eval_batch_, "images per forward pass")->check(CLI::PositiveNumber);
   eval_->add_option("--limit", eval_limit_, "evaluate the first N images only")->check(CLI::NonNegativeNumber);
   eval_->add_flag("--json", eval_json_, "machine-readable output");
+  eval_->add_option("--precision", eval_precision_, "fp32, or bf16 (also reports top-1 agreement with fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
 bool TrainCommands::selected() const { return *train_ || *eval_; }
@@ -94,16 +97,34 @@ int TrainCommands::run_eval() const {
   load_weights(net, eval_weights_);
   const NetConfig& c = net.config();
   auto source = make_data_source(eval_data_, eval_split_ == "train", c.channels, c.height, c.width);
-  EvalReport r = evaluate(net, *source, eval_batch_, eval_limit_);
+  ExecOptions exec;
+  exec.precision = eval_precision_ == "bf16" ? Precision::bf16 : Precision::fp32;
+  EvalReport r = evaluate(net, *source, eval_batch_, eval_limit_, exec);
   const std::vector<double> per_class = r.class_accuracy();
+  // bf16 against fp32 on the same images: how often the top-1 class agrees.
+  double agreement = -1, fp32_top1 = 0;
+  if (exec.precision == Precision::bf16) {
+    EvalReport fp32 = evaluate(net, *source, eval_batch_, eval_limit_);
+    int64_t same = 0;
+    for (size_t i = 0; i < r.predictions.size(); ++i) same += r.predictions[i] == fp32.predictions[i];
+    agreement = double(same) / double(r.predictions.size());
+    fp32_top1 = fp32.top1;
+  }
   if (eval_json_) {
     nlohmann::json j = {{"images", r.images}, {"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5},
-                        {"classes", r.class_names}, {"class_accuracy", per_class}, {"confusion", r.confusion}};
+                        {"classes", r.class_names}, {"class_accuracy", per_class}, {"confusion", r.confusion},
+                        {"precision", eval_precision_}};
+    if (agreement >= 0) j["top1_agreement_with_fp32"] = agreement;
     std::cout << j.dump(2) << '\n';
     return 0;
   }
   std::printf("%s: %lld images of %s\n", eval_cfg_.c_str(), (long long)r.images, source->describe().c_str());
-  std::printf("top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n\n", 100 * r.top1, 100 * r.top5, r.loss);
+  std::printf("top-1 %.2f%%  top-5 %.2f%%  loss %.4f (%s)\n", 100 * r.top1, 100 * r.top5, r.loss,
+              eval_precision_.c_str());
+  if (agreement >= 0)
+    std::printf("bf16 against fp32: top-1 agreement %.2f%% of %zu images (fp32 top-1 %.2f%%)\n", 100 * agreement,
+                r.predictions.size(), 100 * fp32_top1);
+  std::printf("\n");
   std::printf("%-16s %8s\n", "class", "accuracy");
   for (size_t i = 0; i < per_class.size(); ++i)
     std::printf("%-16s %7.2f%%\n", r.class_names[i].c_str(), 100 * per_class[i]);

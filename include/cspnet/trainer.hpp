@@ -66,6 +66,7 @@ struct EvalReport {
   // spare outputs (beyond the data set's classes) is in no column.
   std::vector<std::vector<int64_t>> confusion;
   std::vector<int64_t> class_images;  // images per true class
+  std::vector<int> predictions;       // top-1 class of every image, in order
   // Per class: top-1 hits / images of the class (0 for a class with none).
   std::vector<double> class_accuracy() const;
 };
@@ -73,7 +74,9 @@ struct EvalReport {
 // Runs the network (inference engine, batch norm folded) over the source in
 // batches of `batch` images (the network is reshaped to it). `limit` > 0
 // evaluates the first `limit` images only.
-EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit = 0);
+// `options` selects the executor's optimisations and precision (bf16).
+EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit = 0,
+                    const ExecOptions& options = {});
 
 // Copies every parameter array (darknet_params(), running statistics
 // included) from one network to another built from the same cfg.

@@ -127,13 +127,13 @@ decltype(auto) dispatch(Activation act, F&& f) {
 // a closure inside the loop kept GCC from vectorising it.
 template <Activation A>
 void activate_loop(const float* in, float* out, int64_t count) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < count; ++i) out[i] = value_of<A, float>(in[i]);
 }
 
 template <Activation A>
 void backward_loop(const float* x, const float* dy, float* dx, int64_t count) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * derivative_of<A, float>(x[i]);
 }
 

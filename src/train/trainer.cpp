@@ -126,7 +126,7 @@ std::vector<double> EvalReport::class_accuracy() const {
   return accuracy;
 }
 
-EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit) {
+EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit, const ExecOptions& options) {
   const int64_t total = limit > 0 ? std::min(limit, source.size()) : source.size();
   if (total <= 0) throw Error("evaluate: the data set is empty");
   batch = int(std::min<int64_t>(std::max(batch, 1), total));
@@ -139,7 +139,7 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
   if (outputs < classes)
     throw Error(net.name() + ": the network has " + std::to_string(outputs) + " outputs but the data set has " +
                 std::to_string(classes) + " classes");
-  Executor executor(net);
+  Executor executor(net, options);
   BatchLoaderOptions lo;
   lo.batch = batch;
   lo.classes = int(outputs);
@@ -172,6 +172,7 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
       const int64_t predicted = std::max_element(p.begin(), p.end()) - p.begin();
       int64_t better = 0;
       for (double v : p) better += v > p[size_t(label)];
+      report.predictions.push_back(int(predicted));
       top1 += predicted == label;
       top5 += better < 5;
       if (predicted < classes) ++report.confusion[size_t(label)][size_t(predicted)];

@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cspnet/cspnet.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/trainer.hpp"
@@ -234,6 +236,39 @@ TEST_F(TrainerTest, BatchNotMultipleOfSubdivisionsIsAnError) {
   EXPECT_THROW(train(o, sink), Error);
 }
 
+// An image folder (train/ and test/, one sub-folder per class) of colour
+// PNGs: reddish or bluish noise, learned through colour augmentation.
+TEST_F(TrainerTest, TrainsOnAnImageFolderWithColourAugmentation) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> noise(0.f, 0.5f);
+  for (const char* split : {"train", "test"})
+    for (int cls = 0; cls < 2; ++cls) {
+      const fs::path folder = dir_ / "images" / split / (cls ? "blue" : "red");
+      fs::create_directories(folder);
+      for (int i = 0; i < (split[1] == 'r' ? 48 : 16); ++i) {
+        Tensor image(Shape{1, 3, 12, 12});
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t y = 0; y < 12; ++y)
+            for (int64_t x = 0; x < 12; ++x)
+              image.at(0, c, y, x) = noise(rng) + (c == (cls ? 2 : 0) ? 0.5f : 0.f);
+        save_png((folder / (std::to_string(i) + ".png")).string(), image);
+      }
+    }
+  std::string cfg = kCfg;
+  auto replace = [&cfg](const std::string& from, const std::string& to) { cfg.replace(cfg.find(from), from.size(), to); };
+  replace("width=28\nheight=28\nchannels=1", "width=16\nheight=16\nchannels=3");
+  replace("translate=1", "hue=0.05\nsaturation=1.3\nexposure=1.3\nangle=10");
+  std::ofstream(dir_ / "net.cfg") << cfg;
+  TrainOptions o = options("folder");
+  o.data = (dir_ / "images").string();
+  o.epochs = 8;
+  std::ostringstream log;
+  TrainSummary s = train(o, log);
+  EXPECT_EQ(s.steps, 8 * (96 / 16));
+  EXPECT_GT(s.test_top1, 0.9) << log.str();
+  EXPECT_NE(log.str().find("2 classes"), std::string::npos) << log.str();
+}
+
 std::pair<int, std::string> run_cli(const std::string& args, const fs::path& dir) {
   const fs::path out = dir / "cli.out";
   const std::string command = std::string("'") + CSPNET_CLI_PATH + "' " + args + " >'" + out.string() + "' 2>&1";
@@ -251,6 +286,13 @@ TEST_F(TrainerTest, CliTrainsThenEvaluatesWithConfusionMatrix) {
   ASSERT_EQ(code, 0) << text;
   EXPECT_NE(text.find("top-1"), std::string::npos) << text;
   EXPECT_NE(text.find("confusion matrix"), std::string::npos) << text;
+  std::tie(code, text) =
+      run_cli("eval " + cfg + " --weights " + out + "/final.weights " + data + " --precision bf16 --json", dir_);
+  ASSERT_EQ(code, 0) << text;
+  const auto report = nlohmann::json::parse(text);
+  EXPECT_EQ(report["precision"], "bf16");
+  EXPECT_GE(report["top1_agreement_with_fp32"].get<double>(), 0.9) << text;
+  EXPECT_EQ(report["images"].get<int64_t>(), 64);
 }
 
 TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
