@@ -17,6 +17,7 @@
 #include "cspnet/training.hpp"
 #include "cspnet/training_log.hpp"
 #include "cspnet/weights.hpp"
+#include "io/file_output.hpp"
 #include "net_keys.hpp"
 
 namespace cspnet {
@@ -51,6 +52,16 @@ float parse_label_smoothing(const std::map<std::string, std::string>& keys, cons
   const double eps = train_keys::find_number(keys, where, "label_smooth_eps").value_or(0.0);
   if (!(eps >= 0 && eps < 1)) train_keys::fail(keys, where, "label_smooth_eps", "a number in [0, 1)");
   return float(eps);
+}
+
+// A run killed after logging an epoch but before its checkpoint landed has
+// rows past the checkpoint: drop them, so the resumed run logs them once.
+void keep_logged_steps_up_to(const std::string& path, int64_t step) {
+  if (!std::filesystem::exists(path)) return;
+  std::string text = std::string(kTrainingLogHeader) + "\n";
+  for (const TrainingLogRow& row : read_training_log(path))
+    if (row.step <= step) text += format_training_log_row(row) + "\n";
+  write_file_atomically(path, text);
 }
 
 std::vector<TrainableParam> all_trainable_params(Network& net) {
@@ -269,6 +280,7 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   Network eval_net = Network::from_cfg_file(options.cfg);
   std::vector<TrainableParam> params = all_trainable_params(net);
   if (options.resume) optimizer.set_state(optimizer.state(), params);  // its sizes against these parameters
+  if (options.resume) keep_logged_steps_up_to(summary.log_path, int64_t(state.step));
   TrainingLog log(summary.log_path, options.resume);
 
   out << net.name() << ": " << train_data->describe() << "; batch " << batch << " (" << subdivisions

@@ -158,6 +158,26 @@ TEST_F(TrainerTest, ResumedRunEqualsStraightRunBitForBit) {
   EXPECT_EQ(bytes(a.weights_path), bytes(b.weights_path));
 }
 
+TEST_F(TrainerTest, ResumeDropsLogRowsPastTheCheckpoint) {
+  std::ostringstream sink;
+  TrainOptions o = options("run");
+  o.max_batches = 4;
+  train(o, sink);
+  // As if killed after logging a later epoch but before its checkpoint.
+  const std::string log_path = o.out_dir + "/log.csv";
+  TrainingLogRow stray;
+  stray.step = 99;
+  stray.epoch = 9;
+  TrainingLog(log_path, true).write(stray);
+  o.resume = true;
+  o.max_batches = 6;
+  train(o, sink);
+  auto rows = read_training_log(log_path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].step, 4);
+  EXPECT_EQ(rows[1].step, 6);
+}
+
 TEST_F(TrainerTest, SameSeedSameWeightsDifferentSeedDifferentWeights) {
   std::ostringstream sink;
   TrainOptions o = options("one");
