@@ -19,6 +19,10 @@ struct NetConfig {
   std::map<std::string, std::string> training;
 };
 
+// Whether `key` is one of the [net] training/augmentation keys kept in
+// NetConfig::training (darknet's and ours), e.g. for checking overrides.
+bool is_net_training_key(const std::string& key);
+
 struct ParseOptions {
   bool strict = false;  // unknown/unused keys become errors instead of warnings
 };

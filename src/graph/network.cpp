@@ -65,6 +65,8 @@ std::string base_name(const std::string& path) {
 
 }  // namespace
 
+bool is_net_training_key(const std::string& key) { return kNetTrainingKeys.count(key) != 0; }
+
 std::unique_ptr<TrainKernel> Layer::compile_training(const TrainCompileContext&) {
   throw Error(where() + ": a [" + std::string(type()) + "] layer cannot be trained");
 }

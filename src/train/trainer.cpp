@@ -207,6 +207,9 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
     if (key == "width" || key == "height" || key == "channels")
       throw Error("[net] override " + key + "=" + value + ": the network's input size comes from " + options.cfg +
                   " and cannot be overridden");
+    if (!is_net_training_key(key))
+      throw Error("[net] override " + key + "=" + value + ": not a [net] training key (e.g. learning_rate, policy, " +
+                  "momentum, decay, burn_in, max_batches, translate, flip, mixup, label_smooth_eps)");
   }
   Network net = Network::from_cfg_file(options.cfg);
   for (const auto& w : net.warnings()) out << "warning: " << w << '\n';

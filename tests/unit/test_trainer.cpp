@@ -220,6 +220,8 @@ TEST_F(TrainerTest, OverridingBatchOrInputSizeKeysIsAnErrorNotIgnored) {
   expect_error_mentioning([&] { train(o, sink); }, {"batch=8", "--batch"});
   o.net_overrides = {{"width", "32"}};
   expect_error_mentioning([&] { train(o, sink); }, {"width=32", o.cfg});
+  o.net_overrides = {{"learning_rat", "0.1"}};  // a typo is not silently ignored
+  expect_error_mentioning([&] { train(o, sink); }, {"learning_rat=0.1", "not a [net] training key"});
 }
 
 TEST(EvalReport, ClassAccuracyCountsPredictionsOfSpareOutputsAsMisses) {
