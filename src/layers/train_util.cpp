@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/splitmix.hpp"
+
 namespace cspnet {
 
 void store_gradient(float* dst, const float* src, int64_t count, bool accumulate) {
@@ -21,10 +23,7 @@ void store_input_gradient(const TrainCompileContext& ctx, size_t slot, const flo
 
 float counter_uniform(uint64_t seed, uint64_t index) {
   // splitmix64 of the pair: a counter-based generator.
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
+  const uint64_t z = splitmix64_finalise(seed + kSplitmixIncrement * (index + 1));
   return float(z >> 40) * (1.0f / float(1 << 24));
 }
 

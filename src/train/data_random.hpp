@@ -6,15 +6,12 @@
 // output differs between standard libraries.
 #include <cstdint>
 
+#include "core/splitmix.hpp"
+
 namespace cspnet::data_random {
 
-// splitmix64's finaliser: a bijective, well-mixing 64-bit hash.
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+// splitmix64: one step of its counter, then its finaliser.
+inline uint64_t mix64(uint64_t x) { return splitmix64_finalise(x + kSplitmixIncrement); }
 
 // A key for a sub-stream: hash of a parent key and a value.
 inline uint64_t derive(uint64_t key, uint64_t value) { return mix64(key ^ mix64(value ^ 0x6a09e667f3bcc909ull)); }
@@ -23,7 +20,7 @@ class Stream {
  public:
   explicit Stream(uint64_t key) : state_(key) {}
   uint64_t next() {
-    state_ += 0x9e3779b97f4a7c15ull;
+    state_ += kSplitmixIncrement;
     return mix64(state_);
   }
   // Uniform in [0, 1) with 24 bits (exactly representable floats).

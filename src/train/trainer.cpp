@@ -17,6 +17,7 @@
 #include "cspnet/training.hpp"
 #include "cspnet/training_log.hpp"
 #include "cspnet/weights.hpp"
+#include "core/splitmix.hpp"
 #include "io/file_output.hpp"
 #include "net_keys.hpp"
 
@@ -30,10 +31,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // Seed of one forward pass (dropout masks): a function of the run's seed and
 // the pass's position only, so a resumed run draws the same masks.
 uint64_t pass_seed(uint64_t seed, uint64_t pass) {
-  uint64_t z = seed ^ (0x9e3779b97f4a7c15ULL * (pass + 1));
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return splitmix64_finalise(seed ^ (kSplitmixIncrement * (pass + 1)));
 }
 
 std::string clock_text(double seconds) {
@@ -62,13 +60,6 @@ void keep_logged_steps_up_to(const std::string& path, int64_t step) {
   for (const TrainingLogRow& row : read_training_log(path))
     if (row.step <= step) text += format_training_log_row(row) + "\n";
   write_file_atomically(path, text);
-}
-
-std::vector<TrainableParam> all_trainable_params(Network& net) {
-  std::vector<TrainableParam> params;
-  for (int i = 0; i < net.size(); ++i)
-    for (const TrainableParam& p : net.layer(i).trainable_params()) params.push_back(p);
-  return params;
 }
 
 // The progress display: one redrawn line on a terminal, plain lines at most
