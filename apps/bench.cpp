@@ -102,13 +102,9 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   TrainingOptions training;
   training.profile_layers = o.per_layer;
   TrainingExecutor executor(net, training);
-  std::vector<TrainableParam> params;
+  const std::vector<TrainableParam> params = all_trainable_params(net);
   int64_t param_floats = 0;
-  for (int i = 0; i < net.size(); ++i)
-    for (const TrainableParam& p : net.layer(i).trainable_params()) {
-      params.push_back(p);
-      param_floats += int64_t(p.values->size());
-    }
+  for (const TrainableParam& p : params) param_floats += int64_t(p.values->size());
   Optimizer optimizer(OptimizerConfig{});  // SGD, momentum 0.9, decay 0.0005
   // Small, so that the runs stay finite (NaNs and denormals would skew the time).
   constexpr float kLearningRate = 1e-4f;

@@ -24,6 +24,10 @@ struct LossResult {
 // skipped), else the last layer.
 int logits_layer(const Network& net);
 
+// Every layer's trained arrays, in network order: the list the optimiser
+// steps over (and a checkpoint's optimiser state follows).
+std::vector<TrainableParam> all_trainable_params(Network& net);
+
 struct TrainingOptions {
   // Gradients share memory once backward is done with them (bit-identical
   // results); false gives every gradient its own buffer, for checking that.

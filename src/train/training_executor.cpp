@@ -102,7 +102,6 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
 struct TrainingExecutor::Impl {
   Network& net;
   TrainingOptions options;
-  bool profile = options.profile_layers;
   std::vector<double> forward_ms, backward_ms;  // per layer, when profiling
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
@@ -182,7 +181,7 @@ struct TrainingExecutor::Impl {
 TrainingExecutor::TrainingExecutor(Network& net, const TrainingOptions& options)
     : impl_(std::make_unique<Impl>(net, options)) {
   impl_->compile();
-  if (impl_->profile) {
+  if (options.profile_layers) {
     impl_->forward_ms.assign(size_t(net.size()), 0.0);
     impl_->backward_ms.assign(size_t(net.size()), 0.0);
   }
@@ -214,7 +213,7 @@ void run_layers(int first, int last, int direction, dnnl::stream& stream, std::v
 void TrainingExecutor::forward(const float* input, const StepContext& step) {
   Impl& s = *impl_;
   std::memcpy(s.input.data(), input, size_t(s.input.size()) * sizeof(float));
-  run_layers(0, s.net.size() - 1, 1, s.stream, s.profile ? &s.forward_ms : nullptr,
+  run_layers(0, s.net.size() - 1, 1, s.stream, s.options.profile_layers ? &s.forward_ms : nullptr,
              [&](int i) { s.kernels[size_t(i)]->forward(s.stream, step); });
 }
 
@@ -259,13 +258,19 @@ LossResult TrainingExecutor::softmax_cross_entropy(std::span<const float> target
 
 void TrainingExecutor::backward() {
   Impl& s = *impl_;
-  run_layers(s.logits, 0, -1, s.stream, s.profile ? &s.backward_ms : nullptr,
+  run_layers(s.logits, 0, -1, s.stream, s.options.profile_layers ? &s.backward_ms : nullptr,
              [&](int i) { s.kernels[size_t(i)]->backward(s.stream); });
 }
 
+std::vector<TrainableParam> all_trainable_params(Network& net) {
+  std::vector<TrainableParam> params;
+  for (int i = 0; i < net.size(); ++i)
+    for (const TrainableParam& p : net.layer(i).trainable_params()) params.push_back(p);
+  return params;
+}
+
 void TrainingExecutor::zero_gradients() {
-  for (int i = 0; i < impl_->net.size(); ++i)
-    for (const TrainableParam& p : impl_->net.layer(i).trainable_params()) std::fill(p.grads->begin(), p.grads->end(), 0.f);
+  for (const TrainableParam& p : all_trainable_params(impl_->net)) std::fill(p.grads->begin(), p.grads->end(), 0.f);
 }
 
 int64_t TrainingExecutor::memory_bytes() const {

@@ -147,9 +147,7 @@ TEST(TrainedWeights, OpenCvReadsWhatWeTrained) {
   Network net = Network::from_cfg_file(cfg);
   net.reshape(net.config().width, net.config().height, 16);
   init_weights(net, 3);
-  std::vector<TrainableParam> params;
-  for (int i = 0; i < net.size(); ++i)
-    for (const auto& p : net.layer(i).trainable_params()) params.push_back(p);
+  const std::vector<TrainableParam> params = all_trainable_params(net);
   {
     TrainingExecutor trainer(net);
     Optimizer sgd(OptimizerConfig{});

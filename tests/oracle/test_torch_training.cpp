@@ -214,10 +214,7 @@ TEST_F(TorchTraining, EveryLayerKindMatchesFloat64PyTorchOverThreeSgdSteps) {
   const auto losses = nlohmann::json::parse(read_text(out / "losses.json"))["losses"].get<std::vector<double>>();
   ASSERT_EQ(losses.size(), size_t(kSteps));
 
-  // Every layer's trained arrays, in network order: the optimiser's list.
-  std::vector<TrainableParam> params;
-  for (int i = 0; i < net.size(); ++i)
-    for (const TrainableParam& p : net.layer(i).trainable_params()) params.push_back(p);
+  const std::vector<TrainableParam> params = all_trainable_params(net);
   OptimizerConfig config;
   config.kind = OptimizerKind::sgd;
   config.momentum = kMomentum;
