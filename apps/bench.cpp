@@ -35,22 +35,28 @@ void show_progress(int done, int total, double elapsed_s) {
   if (done == total) std::fprintf(stderr, "\r%60s\r", "");
 }
 
-void print_layer_table(const Network& net, const std::vector<double>& total_ms, int runs) {
+bool uses_winograd(const std::string& implementation) { return implementation.find("wino") != std::string::npos; }
+
+void print_layer_table(const Network& net, const std::vector<double>& total_ms, int runs,
+                       const std::vector<std::string>& implementations) {
   double sum = std::accumulate(total_ms.begin(), total_ms.end(), 0.0);
-  std::printf("\n   layer   type             ms/run   share   GFLOP/s  output\n");
+  std::printf("\n   layer   type             ms/run   share   GFLOP/s  output          kernel\n");
   for (int i = 0; i < net.size(); ++i) {
     double ms = total_ms[size_t(i)] / runs;
     double gflops = ms > 0 ? net.layer(i).bflops() / (ms / 1e3) * double(net.batch()) : 0;
-    std::printf("%8d %-15s %8.3f %6.1f%% %9.1f  %s\n", i, std::string(net.layer(i).type()).c_str(), ms,
-                100 * total_ms[size_t(i)] / std::max(sum, 1e-9), gflops, net.layer(i).output_shape().str().c_str());
+    std::printf("%8d %-15s %8.3f %6.1f%% %9.1f  %-15s %s\n", i, std::string(net.layer(i).type()).c_str(), ms,
+                100 * total_ms[size_t(i)] / std::max(sum, 1e-9), gflops, net.layer(i).output_shape().str().c_str(),
+                implementations[size_t(i)].c_str());
   }
 }
 
-// Reduced precision against fp32 on random inputs: top-1 agreement of the
-// (first) output and the largest error relative to the output's range.
-void report_precision(Network& net, const ExecOptions& reduced, int inputs) {
+// A faster arithmetic (bf16, Winograd) against direct fp32 convolutions on
+// random inputs: top-1 agreement of the (first) output and the largest error
+// relative to the output's range.
+void report_agreement(Network& net, const ExecOptions& reduced, int inputs, const char* label) {
   ExecOptions full = reduced;
   full.precision = Precision::fp32;
+  full.winograd = false;
   full.profile_layers = false;
   Executor a(net, reduced), b(net, full);
   int agree = 0;
@@ -74,8 +80,9 @@ void report_precision(Network& net, const ExecOptions& reduced, int inputs) {
     }
   }
   const int total = inputs * int(net.batch());
-  std::printf("  bf16 vs fp32 on %d random inputs: top-1 agreement %.1f%% (%d/%d), max |bf16 - fp32| / max |fp32| = %.2e\n",
-              total, 100.0 * agree / total, agree, total, worst);
+  std::printf("  %s vs direct fp32 on %d random inputs: top-1 agreement %.1f%% (%d/%d), max |%s - fp32| / max |fp32| = "
+              "%.2e\n",
+              label, total, 100.0 * agree / total, agree, total, label, worst);
 }
 
 // Forward and backward ms of every layer in the last step, and the totals per
@@ -207,8 +214,17 @@ int run_bench(Network& net, const BenchOptions& o) {
   std::printf("  memory: activations %.2f MiB planned (%.2f MiB unplanned), oneDNN scratchpad %.2f MiB shared\n",
               executor.plan().peak_bytes / 1048576.0, executor.plan().naive_bytes / 1048576.0,
               executor.scratchpad_bytes() / 1048576.0);
-  if (o.per_layer) print_layer_table(net, layer_ms, o.runs);
-  if (exec.precision != Precision::fp32) report_precision(net, exec, o.accuracy_inputs);
+  const std::vector<std::string> implementations = executor.layer_implementations();
+  const auto winograd_layers = std::count_if(implementations.begin(), implementations.end(), uses_winograd);
+  if (winograd_layers > 0)
+    std::printf("  %d convolutions run as Winograd (--no-winograd: direct only); GFLOP/s counts their "
+                "direct-convolution FLOPs, so it can pass the FMA peak\n",
+                int(winograd_layers));
+  if (o.per_layer) print_layer_table(net, layer_ms, o.runs, implementations);
+  if (exec.precision != Precision::fp32)
+    report_agreement(net, exec, o.accuracy_inputs, "bf16");
+  else if (winograd_layers > 0)
+    report_agreement(net, exec, o.accuracy_inputs, "Winograd");
 
   if (o.compare_opencv) {
     if (in.n != 1) throw UsageError("--compare opencv runs at batch 1 only");

@@ -16,7 +16,7 @@ struct BenchOptions {
   std::string cfg_path;
   std::string weights;  // empty: deterministic random weights
   ExecOptions exec;
-  int accuracy_inputs = 50;  // bf16: random inputs compared against fp32
+  int accuracy_inputs = 50;  // bf16 or Winograd: random inputs compared against direct fp32
 };
 
 int run_bench(Network& net, const BenchOptions& options);

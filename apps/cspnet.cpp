@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
   std::string precision = "fp32";
   bench->add_option("--precision", precision, "fp32, or bf16 convolutions (reports agreement with fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 vs fp32 check")
+  bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 or Winograd vs direct fp32 check")
       ->check(CLI::PositiveNumber);
   bool no_blocked = false;
   bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW");
@@ -231,6 +231,8 @@ int main(int argc, char** argv) {
   bench->add_flag("--no-fold-bn", no_fold, "keep batch norm as its own primitive");
   bench->add_flag("--no-fuse", no_fuse, "no activation post-ops");
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
+  bool no_winograd = false;
+  bench->add_flag("--no-winograd", no_winograd, "direct fp32 convolutions only (no Winograd 3x3)");
 
   cli::ZooCommands zoo_commands;
   zoo_commands.add_to(app);
@@ -258,6 +260,7 @@ int main(int argc, char** argv) {
       bench_cfg.exec.zero_copy_concat = !no_zero_copy;
       bench_cfg.exec.blocked_layout = !no_blocked;
       bench_cfg.exec.fuse_residual = !no_residual;
+      bench_cfg.exec.winograd = !no_winograd;
       bench_cfg.exec.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
       return cli::run_bench(net, bench_cfg);
     }

@@ -53,6 +53,9 @@ class Executor {
   // Per-layer wall time (ms) of the last forward; empty unless
   // options.profile_layers. Views and zero-copy routes take 0.
   const std::vector<double>& layer_times_ms() const;
+  // Per layer: the implementation that runs it (oneDNN's kernel name, e.g.
+  // "jit_wino_4x3:avx512_core"); empty for views and our own loops.
+  std::vector<std::string> layer_implementations() const;
   // Number of route layers that run a copy kernel (0 when every concat is zero-copy).
   int copy_kernels() const;
 

@@ -62,6 +62,7 @@ struct ExecOptions {
   bool blocked_layout = true;    // keep activations in nChw16c between layers where legal
   Precision precision = Precision::fp32;
   bool fuse_residual = true;     // darknet shortcut as a oneDNN sum post-op of the conv before it
+  bool winograd = true;          // fp32 3x3/1 convolutions by Winograd where oneDNN has it
 };
 
 // One scratchpad buffer shared by every oneDNN primitive of an executor
@@ -96,6 +97,9 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run(dnnl::stream& stream) = 0;
+  // Which implementation runs (oneDNN's name for its kernel, e.g.
+  // "jit_wino_4x3:avx512_core"); empty for our own loops.
+  virtual std::string implementation() const { return {}; }
 };
 
 // One parameter array in the order darknet's .weights stores it.

@@ -141,6 +141,11 @@ Tensor Executor::layer_output(int layer) const {
 
 const MemoryPlan& Executor::plan() const { return state_->plan; }
 const std::vector<double>& Executor::layer_times_ms() const { return state_->layer_times_ms; }
+std::vector<std::string> Executor::layer_implementations() const {
+  std::vector<std::string> names;
+  for (const auto& kernel : state_->kernels) names.push_back(kernel ? kernel->implementation() : std::string());
+  return names;
+}
 int Executor::copy_kernels() const { return state_->copy_kernels; }
 
 }  // namespace cspnet

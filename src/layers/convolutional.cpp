@@ -11,6 +11,53 @@
 namespace cspnet {
 namespace {
 
+// One operation applied to a convolution's output after the convolution.
+struct PostStep {
+  bool is_sum = false;
+  Activation act = Activation::linear;
+  static PostStep sum() { return {true, Activation::linear}; }
+  static PostStep activation(Activation a) { return {false, a}; }
+};
+
+dnnl::post_ops direct_post_ops(const std::vector<PostStep>& steps) {
+  dnnl::post_ops ops;
+  for (const PostStep& step : steps) {
+    if (step.is_sum)
+      ops.append_sum(1.f);
+    else
+      append_activation_post_op(step.act, ops);
+  }
+  return ops;
+}
+
+// oneDNN 2.6's Winograd kernel takes relu (slope 0) and sum as post-ops and
+// nothing else: keep the leading run of those as post-ops and run the
+// activations after it as in-place passes. A sum cannot be deferred (it must
+// see the activation before it), so a chain needing that is not possible.
+struct PostOpSplit {
+  bool possible = true;
+  dnnl::post_ops fused;
+  std::vector<Activation> after;
+};
+
+PostOpSplit split_for_winograd(const std::vector<PostStep>& steps) {
+  PostOpSplit split;
+  for (const PostStep& step : steps) {
+    const bool takes = step.is_sum || step.act == Activation::linear || step.act == Activation::relu;
+    if (takes && split.after.empty()) {
+      if (step.is_sum)
+        split.fused.append_sum(1.f);
+      else
+        append_activation_post_op(step.act, split.fused);
+    } else if (step.is_sum) {
+      split.possible = false;
+    } else if (step.act != Activation::linear) {
+      split.after.push_back(step.act);
+    }
+  }
+  return split;
+}
+
 class ConvolutionalLayer final : public Layer {
  public:
   explicit ConvolutionalLayer(Options& o) {
@@ -83,6 +130,12 @@ class ConvolutionalLayer final : public Layer {
     if (groups_ > 1) g += " g" + std::to_string(groups_);
     if (dilation_ > 1) g += " d" + std::to_string(dilation_);
     return g;
+  }
+  // Winograd F(2x2,3x3) or F(4x4,3x3) computes a 3x3/1 convolution with
+  // 2.25x or 4x fewer multiplications (oneDNN picks the tile); oneDNN 2.6
+  // has it for ungrouped, undilated fp32 ones on AVX-512.
+  bool winograd_geometry() const {
+    return size_ == 3 && stride_x_ == 1 && stride_y_ == 1 && dilation_ == 1 && groups_ == 1;
   }
   int64_t weight_count() const { return int64_t{filters_} * (channels_ / groups_) * size_ * size_; }
   int64_t parameter_count() const override { return weight_count() + int64_t{filters_} * (batch_norm_ ? 2 : 1); }
@@ -160,46 +213,68 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
   memory::desc weights_any(weight_dims, compute_type, memory::format_tag::any);
   memory::desc bias_md(dims{filters_}, memory::data_type::f32, memory::format_tag::x);
 
-  post_ops ops;
-  bool fused_activation = false;
-  if (ctx.options.fuse_activation && (!batch_norm_ || fold))
-    fused_activation = append_activation_post_op(activation_, ops);
+  // What follows the convolution, in order: its activation, then for a fused
+  // residual the sum and the shortcut's activation.
+  std::vector<PostStep> steps;
+  const bool fused_activation = ctx.options.fuse_activation && (!batch_norm_ || fold) &&
+                                has_activation_post_op(activation_);
+  if (fused_activation) steps.push_back(PostStep::activation(activation_));
   if (ctx.accumulate) {
     // dst holds the shortcut's other operand: dst = then(act(conv) + dst).
     if (!fused_activation) throw Error(where() + ": internal: residual fusion needs a fused activation");
-    ops.append_sum(1.f);
-    append_activation_post_op(ctx.accumulate_then, ops);
+    steps.push_back(PostStep::sum());
+    steps.push_back(PostStep::activation(ctx.accumulate_then));
   }
-  const primitive_attr attr = primitive_attributes(ctx, ops);
 
   dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1};
   dims pad_l{padding_, padding_}, pad_rb{pad_b, pad_r};
-  auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
-    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                      src, weights_any, bias_md, dst, strides, dilates, pad_l, pad_rb)
-                          : convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                                      src, weights_any, dst, strides, dilates, pad_l, pad_rb);
-    return convolution_forward::primitive_desc(desc, attr, ctx.engine);
+  auto make_pd = [&](algorithm algo, const post_ops& ops, const memory::desc& src, const memory::desc& dst) {
+    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, bias_md,
+                                                      dst, strides, dilates, pad_l, pad_rb)
+                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, dst,
+                                                      strides, dilates, pad_l, pad_rb);
+    return convolution_forward::primitive_desc(desc, primitive_attributes(ctx, ops), ctx.engine);
   };
-  auto any = [](const memory::desc& md, memory::data_type type) {
-    return memory::desc(md.dims(), type, memory::format_tag::any);
-  };
-  // bf16: first try the input's own layout in bf16 (the conversion is then
-  // elementwise, not a transposition), else oneDNN's choice.
-  auto same_layout = [](const memory::desc& md, memory::data_type type) {
-    memory::desc converted = md;
-    converted.data.data_type = static_cast<dnnl_data_type_t>(type);
-    return converted;
-  };
-  convolution_forward::primitive_desc pd = make_pd(bf16 ? same_layout(src_md, compute_type) : src_md, dst_md);
-  if (bf16 && is_reference_impl(pd.impl_info_str())) pd = make_pd(any(src_md, compute_type), dst_md);
-  if (is_reference_impl(pd.impl_info_str())) {
-    // e.g. a blocked input feeding a plain output whose channels are not a
-    // multiple of the block: let oneDNN choose both layouts and stage them.
-    convolution_forward::primitive_desc staged =
-        make_pd(any(src_md, compute_type), any(dst_md, memory::data_type::f32));
-    if (!is_reference_impl(staged.impl_info_str())) pd = staged;
+
+  // Steps left to run as our own in-place passes after the primitive.
+  std::vector<Activation> after;
+  std::optional<convolution_forward::primitive_desc> chosen;
+  if (ctx.options.winograd && !bf16 && winograd_geometry()) {
+    PostOpSplit split = split_for_winograd(steps);
+    if (split.possible) {
+      try {
+        chosen = make_pd(algorithm::convolution_winograd, split.fused, src_md, dst_md);
+        after = split.after;
+      } catch (const dnnl::error&) {
+        // No Winograd kernel for these channels or this ISA: direct below.
+      }
+    }
   }
+  if (!chosen) {
+    const post_ops ops = direct_post_ops(steps);
+    auto any = [](const memory::desc& md, memory::data_type type) {
+      return memory::desc(md.dims(), type, memory::format_tag::any);
+    };
+    // bf16: first try the input's own layout in bf16 (the conversion is then
+    // elementwise, not a transposition), else oneDNN's choice.
+    auto same_layout = [](const memory::desc& md, memory::data_type type) {
+      memory::desc converted = md;
+      converted.data.data_type = static_cast<dnnl_data_type_t>(type);
+      return converted;
+    };
+    const auto direct = algorithm::convolution_direct;
+    chosen = make_pd(direct, ops, bf16 ? same_layout(src_md, compute_type) : src_md, dst_md);
+    if (bf16 && is_reference_impl(chosen->impl_info_str()))
+      chosen = make_pd(direct, ops, any(src_md, compute_type), dst_md);
+    if (is_reference_impl(chosen->impl_info_str())) {
+      // e.g. a blocked input feeding a plain output whose channels are not a
+      // multiple of the block: let oneDNN choose both layouts and stage them.
+      convolution_forward::primitive_desc staged =
+          make_pd(direct, ops, any(src_md, compute_type), any(dst_md, memory::data_type::f32));
+      if (!is_reference_impl(staged.impl_info_str())) chosen = staged;
+    }
+  }
+  const convolution_forward::primitive_desc& pd = *chosen;
 
   // Reorder the weights once into the layout the primitive chose.
   memory user_weights({weight_dims, memory::data_type::f32, user_weights_tag}, ctx.engine, weights.data());
@@ -239,6 +314,7 @@ std::unique_ptr<Kernel> ConvolutionalLayer::compile(const CompileContext& ctx) {
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
   }
   if (!fused_activation) sequence->add(activation_kernel(activation_, out));
+  for (Activation act : after) sequence->add(activation_kernel(act, out));
   return sequence;
 }
 

@@ -42,6 +42,14 @@ void ViewPrimitiveKernel::run(dnnl::stream& stream) {
   }
 }
 
+std::string ViewPrimitiveKernel::implementation() const {
+  const char* name = nullptr;
+  if (dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &name) != dnnl_success ||
+      !name)
+    return "oneDNN";
+  return name;
+}
+
 dnnl::memory SharedScratchpad::bind(const dnnl::memory::desc& md, const dnnl::engine& engine) {
   bytes_ = std::max(bytes_, md.get_size());
   memories_.emplace_back(md, engine, nullptr);

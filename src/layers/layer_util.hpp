@@ -50,6 +50,7 @@ class ViewPrimitiveKernel final : public Kernel {
   ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
                       std::vector<ViewArg> view_args, bool per_image, const dnnl::engine& engine);
   void run(dnnl::stream& stream) override;
+  std::string implementation() const override;
 
  private:
   struct Staging {
@@ -87,6 +88,15 @@ class SequenceKernel final : public Kernel {
   }
   void run(dnnl::stream& stream) override {
     for (auto& kernel : kernels_) kernel->run(stream);
+  }
+  std::string implementation() const override {
+    std::string names;
+    for (const auto& kernel : kernels_) {
+      std::string name = kernel->implementation();
+      if (name.empty()) continue;
+      names += names.empty() ? name : "+" + name;
+    }
+    return names;
   }
 
  private:
