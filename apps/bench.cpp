@@ -108,6 +108,7 @@ void print_train_layer_times(const Network& net, const TrainingExecutor& executo
 int run_train_bench(Network& net, const BenchOptions& o) {
   TrainingOptions training;
   training.profile_layers = o.per_layer;
+  training.winograd = o.exec.winograd;
   TrainingExecutor executor(net, training);
   const std::vector<TrainableParam> params = all_trainable_params(net);
   int64_t param_floats = 0;

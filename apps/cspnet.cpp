@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   bench->add_flag("--no-fuse", no_fuse, "no activation post-ops");
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
   bool no_winograd = false;
-  bench->add_flag("--no-winograd", no_winograd, "direct fp32 convolutions only (no Winograd 3x3)");
+  bench->add_flag("--no-winograd", no_winograd, "direct convolutions only (no Winograd 3x3, inference and --train)");
 
   cli::ZooCommands zoo_commands;
   zoo_commands.add_to(app);

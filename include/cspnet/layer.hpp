@@ -151,6 +151,7 @@ struct TrainCompileContext {
   std::vector<TrainTensor> input_grads;
   std::vector<bool> accumulate_input_grad;
   TrainTensor output_grad;  // dL/d(output); backward() must not modify it
+  bool winograd = true;     // 3x3/1 convolutions by Winograd where oneDNN has it (TrainingOptions)
 };
 
 struct StepContext {

@@ -34,6 +34,9 @@ struct TrainingOptions {
   bool reuse_gradient_memory = true;
   // Time every layer's forward and backward (waits on the stream after each).
   bool profile_layers = false;
+  // 3x3/1 convolutions (forward, backward data and weights) on oneDNN's
+  // Winograd kernels where it has them; false: direct convolution only.
+  bool winograd = true;
 };
 
 class TrainingExecutor {

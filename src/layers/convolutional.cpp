@@ -133,9 +133,12 @@ class ConvolutionalLayer final : public Layer {
   }
   // Winograd F(2x2,3x3) or F(4x4,3x3) computes a 3x3/1 convolution with
   // 2.25x or 4x fewer multiplications (oneDNN picks the tile); oneDNN 2.6
-  // has it for ungrouped, undilated fp32 ones on AVX-512.
+  // has it for ungrouped, undilated fp32 ones on AVX-512. With channel
+  // counts off its 16-lane vectors (an RGB input) it is slower than direct:
+  // 3 to 32 channels at 256x256 measured 7x slower in training.
   bool winograd_geometry() const {
-    return size_ == 3 && stride_x_ == 1 && stride_y_ == 1 && dilation_ == 1 && groups_ == 1;
+    return size_ == 3 && stride_x_ == 1 && stride_y_ == 1 && dilation_ == 1 && groups_ == 1 && channels_ % 16 == 0 &&
+           filters_ % 16 == 0;
   }
   int64_t weight_count() const { return int64_t{filters_} * (channels_ / groups_) * size_ * size_; }
   int64_t parameter_count() const override { return weight_count() + int64_t{filters_} * (batch_norm_ ? 2 : 1); }
@@ -337,28 +340,38 @@ std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCom
   const memory::desc weights_any(weight_dims, f32, memory::format_tag::any);
   const memory::desc bias_md({filters_}, f32, memory::format_tag::x);
   const memory::desc src_any = with_layout(in, memory::format_tag::any), dst_any = with_layout(out, memory::format_tag::any);
-  const auto algo = algorithm::convolution_direct;
   const bool with_bias = !batch_norm_;
-
-  convolution_forward::primitive_desc forward_pd(
-      with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, bias_md, dst_any,
-                                            strides, dilates, pad_l, pad_r)
-                : convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, dst_any, strides,
-                                            dilates, pad_l, pad_r),
-      ctx.engine);
-  const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
-  convolution_backward_data::primitive_desc backward_data_pd(
-      {algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r}, ctx.engine, forward_pd);
-  convolution_backward_weights::primitive_desc backward_weights_pd(
-      with_bias ? convolution_backward_weights::desc(algo, src_md, weights_any, bias_md, dst_md, strides, dilates, pad_l,
-                                                     pad_r)
-                : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r),
-      ctx.engine, forward_pd);
-  WeightedPrimitives primitives = weighted_primitives(
-      forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, memory::format_tag::nchw),
-      with_layout(out, memory::format_tag::nchw),
-      memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw));
-  return std::make_unique<WeightedTrainKernel>(ctx, std::move(primitives),
+  auto build = [&](algorithm algo) {
+    convolution_forward::primitive_desc forward_pd(
+        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, bias_md, dst_any,
+                                              strides, dilates, pad_l, pad_r)
+                  : convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, dst_any,
+                                              strides, dilates, pad_l, pad_r),
+        ctx.engine);
+    const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
+    convolution_backward_data::primitive_desc backward_data_pd(
+        {algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r}, ctx.engine, forward_pd);
+    convolution_backward_weights::primitive_desc backward_weights_pd(
+        with_bias ? convolution_backward_weights::desc(algo, src_md, weights_any, bias_md, dst_md, strides, dilates,
+                                                       pad_l, pad_r)
+                  : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l,
+                                                       pad_r),
+        ctx.engine, forward_pd);
+    return weighted_primitives(
+        forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, memory::format_tag::nchw),
+        with_layout(out, memory::format_tag::nchw),
+        memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw));
+  };
+  std::optional<WeightedPrimitives> primitives;
+  if (ctx.winograd && winograd_geometry()) {
+    try {
+      primitives = build(algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+      // No Winograd kernel for one of the three passes: direct below.
+    }
+  }
+  if (!primitives) primitives = build(algorithm::convolution_direct);
+  return std::make_unique<WeightedTrainKernel>(ctx, std::move(*primitives),
                                                WeightedArrays{weights_, biases_, weight_grads_, bias_grads_}, bn,
                                                activation_);
 }

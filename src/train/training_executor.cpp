@@ -160,6 +160,7 @@ struct TrainingExecutor::Impl {
       Layer& layer = net.layer(i);
       TrainCompileContext ctx{engine, {}, tensor(outputs[size_t(i)]), {}, {}, tensor(outputs[size_t(i)])};
       ctx.output_grad.data = grad_of(i);
+      ctx.winograd = options.winograd;
       const bool runs_backward = i <= logits;
       for (size_t slot = 0; slot < layer.inputs().size(); ++slot) {
         int in = layer.inputs()[slot];

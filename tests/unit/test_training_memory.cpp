@@ -12,8 +12,11 @@
 #include "cspnet/training.hpp"
 #include "cspnet/weights.hpp"
 #include "test_helpers.hpp"
+#include "training_steps.hpp"
 
 using namespace cspnet;
+using tests::StepResult;
+using tests::train_steps;
 
 namespace {
 
@@ -28,43 +31,6 @@ int64_t sum_of_outputs_bytes(const TrainingExecutor& executor, const Network& ne
 int64_t planned_gradient_bytes(const TrainingExecutor& executor, const Network& net) {
   return executor.memory_bytes() - net.input_shape().count() * int64_t(sizeof(float)) -
          sum_of_outputs_bytes(executor, net);
-}
-
-struct StepResult {
-  std::vector<std::vector<float>> param_grads;  // every trainable parameter's gradient, in layer order
-  double loss = 0;
-  std::vector<float> output;
-};
-
-// Runs `steps` forward/backward passes on seeded random inputs and targets
-// (gradients zeroed before each) and returns the state after the last one.
-StepResult train_steps(Network& net, bool reuse, int steps) {
-  init_weights(net, 11);
-  TrainingExecutor executor(net, TrainingOptions{.reuse_gradient_memory = reuse});
-  const Shape shape = net.input_shape();
-  const int classes = executor.classes();
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  StepResult result;
-  for (int step = 0; step < steps; ++step) {
-    const Tensor input = tests::random_input(shape, uint32_t(100 + step));
-    std::vector<float> targets(size_t(shape.n * classes));
-    std::vector<int> labels(size_t(shape.n));
-    for (int64_t n = 0; n < shape.n; ++n) {
-      double sum = 0;
-      for (int k = 0; k < classes; ++k) sum += targets[size_t(n * classes + k)] = uniform(rng);
-      for (int k = 0; k < classes; ++k) targets[size_t(n * classes + k)] = float(targets[size_t(n * classes + k)] / sum);
-      labels[size_t(n)] = int(rng() % uint32_t(classes));
-    }
-    executor.zero_gradients();
-    executor.forward(input.data(), StepContext{true, uint64_t(1000 + step)});
-    result.loss = executor.softmax_cross_entropy(targets, labels, 1.f / float(shape.n)).loss;
-    executor.backward();
-  }
-  for (int i = 0; i < net.size(); ++i)
-    for (const TrainableParam& p : net.layer(i).trainable_params()) result.param_grads.push_back(*p.grads);
-  result.output = executor.output().values();
-  return result;
 }
 
 void expect_bit_identical(const StepResult& planned, const StepResult& unplanned) {
@@ -110,7 +76,8 @@ TEST(TrainingMemory, GradientReuseLeavesEveryLayerKindBitIdentical) {
   Network planned_net = Network::from_cfg_file(tests::test_cfg("train_every_layer.cfg"));
   Network unplanned_net = Network::from_cfg_file(tests::test_cfg("train_every_layer.cfg"));
   // Two steps: the second runs on an arena full of the first step's gradients.
-  expect_bit_identical(train_steps(planned_net, true, 2), train_steps(unplanned_net, false, 2));
+  expect_bit_identical(train_steps(planned_net, {.reuse_gradient_memory = true}, 2),
+                       train_steps(unplanned_net, {.reuse_gradient_memory = false}, 2));
 }
 
 TEST(TrainingMemory, GradientReuseLeavesCspDarknetSmallBitIdentical) {
@@ -118,7 +85,8 @@ TEST(TrainingMemory, GradientReuseLeavesCspDarknetSmallBitIdentical) {
   Network unplanned_net = Network::from_cfg_file(repo_cfg("cspdarknet-small.cfg"));
   planned_net.reshape(28, 28, 4);
   unplanned_net.reshape(28, 28, 4);
-  expect_bit_identical(train_steps(planned_net, true, 2), train_steps(unplanned_net, false, 2));
+  expect_bit_identical(train_steps(planned_net, {.reuse_gradient_memory = true}, 2),
+                       train_steps(unplanned_net, {.reuse_gradient_memory = false}, 2));
 }
 
 // Layer 2 is read by nobody: its gradient is never written and must stay
@@ -167,8 +135,8 @@ activation=leaky
 )";
   Network planned_net = Network::from_cfg(parse_cfg_text(kCfg, "unread.cfg"));
   Network unplanned_net = Network::from_cfg(parse_cfg_text(kCfg, "unread.cfg"));
-  const StepResult planned = train_steps(planned_net, true, 2);
-  expect_bit_identical(planned, train_steps(unplanned_net, false, 2));
+  const StepResult planned = train_steps(planned_net, {.reuse_gradient_memory = true}, 2);
+  expect_bit_identical(planned, train_steps(unplanned_net, {.reuse_gradient_memory = false}, 2));
   // Nothing flows into an unread output: layer 2's parameter gradients are zero.
   const auto params = planned_net.layer(2).trainable_params();
   ASSERT_FALSE(params.empty());

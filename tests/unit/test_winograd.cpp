@@ -7,6 +7,7 @@
 
 #include "cspnet/cspnet.hpp"
 #include "test_helpers.hpp"
+#include "training_steps.hpp"
 
 namespace {
 
@@ -131,5 +132,30 @@ void expect_winograd_equals_direct(int batch, bool blocked) {
 TEST(Winograd, EqualsDirectConvolutionInTheBlockedLayout) { expect_winograd_equals_direct(1, true); }
 TEST(Winograd, EqualsDirectConvolutionOnStridedViewsAtBatchThree) { expect_winograd_equals_direct(3, true); }
 TEST(Winograd, EqualsDirectConvolutionInThePlainLayout) { expect_winograd_equals_direct(2, false); }
+
+// Training: Winograd forward, backward-data and backward-weights primitives
+// give the same loss, output and parameter gradients as direct ones.
+TEST(Winograd, TrainingGradientsEqualDirectConvolution) {
+  if (!winograd_kernels_exist()) GTEST_SKIP() << "oneDNN 2.6 has fp32 Winograd kernels only for AVX-512 CPUs";
+  const std::string cfg = std::string(kWinogradCfg) + "[avgpool]\n[softmax]\n";
+  Network winograd_net = Network::from_cfg(parse_cfg_text(cfg, "winograd.cfg"));
+  Network direct_net = Network::from_cfg(parse_cfg_text(cfg, "winograd.cfg"));
+  winograd_net.reshape(24, 20, 2);
+  direct_net.reshape(24, 20, 2);
+  const tests::StepResult a = tests::train_steps(winograd_net, {.winograd = true}, 2);
+  const tests::StepResult b = tests::train_steps(direct_net, {.winograd = false}, 2);
+  EXPECT_NEAR(a.loss, b.loss, 1e-5 * std::fabs(b.loss));
+  ASSERT_EQ(a.param_grads.size(), b.param_grads.size());
+  for (size_t p = 0; p < a.param_grads.size(); ++p) {
+    ASSERT_EQ(a.param_grads[p].size(), b.param_grads[p].size());
+    double scale = 0, worst = 0;
+    for (size_t k = 0; k < a.param_grads[p].size(); ++k) {
+      scale = std::max(scale, double(std::fabs(b.param_grads[p][k])));
+      worst = std::max(worst, double(std::fabs(a.param_grads[p][k] - b.param_grads[p][k])));
+    }
+    ASSERT_GT(scale, 0.0) << "parameter " << p;
+    EXPECT_LE(worst, 1e-4 * scale) << "parameter " << p;
+  }
+}
 
 }  // namespace

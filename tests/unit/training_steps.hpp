@@ -1,0 +1,50 @@
+#pragma once
+// Seeded forward/backward passes through a TrainingExecutor, for tests that
+// compare two executor configurations on the same steps.
+#include <random>
+#include <vector>
+
+#include "cspnet/cspnet.hpp"
+#include "cspnet/training.hpp"
+#include "test_helpers.hpp"
+
+namespace cspnet::tests {
+
+struct StepResult {
+  std::vector<std::vector<float>> param_grads;  // every trainable parameter's gradient, in layer order
+  double loss = 0;
+  std::vector<float> output;
+};
+
+// Runs `steps` forward/backward passes on seeded random inputs and targets
+// (gradients zeroed before each) and returns the state after the last one.
+inline StepResult train_steps(Network& net, const TrainingOptions& options, int steps) {
+  init_weights(net, 11);
+  TrainingExecutor executor(net, options);
+  const Shape shape = net.input_shape();
+  const int classes = executor.classes();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  StepResult result;
+  for (int step = 0; step < steps; ++step) {
+    const Tensor input = tests::random_input(shape, uint32_t(100 + step));
+    std::vector<float> targets(size_t(shape.n * classes));
+    std::vector<int> labels(size_t(shape.n));
+    for (int64_t n = 0; n < shape.n; ++n) {
+      double sum = 0;
+      for (int k = 0; k < classes; ++k) sum += targets[size_t(n * classes + k)] = uniform(rng);
+      for (int k = 0; k < classes; ++k) targets[size_t(n * classes + k)] = float(targets[size_t(n * classes + k)] / sum);
+      labels[size_t(n)] = int(rng() % uint32_t(classes));
+    }
+    executor.zero_gradients();
+    executor.forward(input.data(), StepContext{true, uint64_t(1000 + step)});
+    result.loss = executor.softmax_cross_entropy(targets, labels, 1.f / float(shape.n)).loss;
+    executor.backward();
+  }
+  for (int i = 0; i < net.size(); ++i)
+    for (const TrainableParam& p : net.layer(i).trainable_params()) result.param_grads.push_back(*p.grads);
+  result.output = executor.output().values();
+  return result;
+}
+
+}  // namespace cspnet::tests
