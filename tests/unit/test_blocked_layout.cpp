@@ -105,12 +105,8 @@ void expect_same_as_plain(int batch) {
   for (int i = 0; i < net.size(); ++i) {
     Tensor x = a.layer_output(i), y = b.layer_output(i);
     ASSERT_EQ(x.size(), y.size());
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < x.size(); ++k) {
-      scale = std::max(scale, double(std::fabs(y.data()[k])));
-      worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
-    }
-    EXPECT_LE(worst, 1e-5 * std::max(1.0, scale))
+    const tests::Deviation d = tests::deviation(x.values(), y.values());
+    EXPECT_LE(d.worst, 1e-5 * std::max(1.0, d.scale))
         << "layer " << i << " (" << net.layer(i).type() << ", blocked=" << plan.blocked[size_t(i)] << ")";
   }
 }
@@ -147,13 +143,9 @@ TEST(ReducedPrecision, Bf16ConvolutionsStayCloseToFp32) {
   for (uint32_t seed = 0; seed < 10; ++seed) {
     Tensor input = tests::random_input(net.input_shape(), 100 + seed);
     Tensor x = reduced.forward(input)[0], y = full.forward(input)[0];
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < x.size(); ++k) {
-      scale = std::max(scale, double(std::fabs(y.data()[k])));
-      worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
-    }
-    EXPECT_GT(worst, 0.0) << "bf16 gave bit-identical results: is it running at all?";
-    EXPECT_LE(worst, 3e-2 * scale);
+    const tests::Deviation d = tests::deviation(x.values(), y.values());
+    EXPECT_GT(d.worst, 0.0) << "bf16 gave bit-identical results: is it running at all?";
+    EXPECT_LE(d.worst, 3e-2 * d.scale);
     const int64_t per = x.size() / 4;
     for (int64_t n = 0; n < 4; ++n, ++total) {
       const float *px = x.data() + n * per, *py = y.data() + n * per;

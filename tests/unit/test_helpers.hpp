@@ -2,9 +2,12 @@
 // Shared test helpers: locating cfg corpora, random inputs, checking errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <initializer_list>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,6 +19,20 @@ namespace cspnet::tests {
 inline std::string shared_cfg(const std::string& name) { return std::string(CSPNET_SHARED_CFG_DIR) + "/" + name; }
 inline std::string test_cfg(const std::string& name) { return std::string(CSPNET_TEST_CFG_DIR) + "/" + name; }
 inline bool have_shared_cfg() { return std::filesystem::exists(shared_cfg("csdarknet53.cfg")); }
+
+// The largest |got - want| and the largest |want| (the scale to judge it by)
+// over two arrays of equal length.
+struct Deviation {
+  double worst = 0, scale = 0;
+};
+inline Deviation deviation(std::span<const float> got, std::span<const float> want) {
+  Deviation d;
+  for (size_t k = 0; k < want.size(); ++k) {
+    d.scale = std::max(d.scale, double(std::fabs(want[k])));
+    d.worst = std::max(d.worst, double(std::fabs(got[k] - want[k])));
+  }
+  return d;
+}
 
 inline Tensor random_input(const Shape& shape, uint32_t seed) {
   Tensor t(shape);

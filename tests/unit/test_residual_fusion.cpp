@@ -52,13 +52,9 @@ void expect_fusion_changes_nothing(int channels, int batch, bool blocked) {
   Tensor input = tests::random_input(net.input_shape(), 4);
   Tensor x = Executor(net, fused).forward(input)[0], y = Executor(net, plain).forward(input)[0];
   ASSERT_EQ(x.size(), y.size());
-  double scale = 0, worst = 0;
-  for (int64_t k = 0; k < x.size(); ++k) {
-    scale = std::max(scale, double(std::fabs(y.data()[k])));
-    worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
-  }
-  EXPECT_GT(scale, 0.0);
-  EXPECT_LE(worst, 1e-5 * std::max(1.0, scale)) << channels << " channels, batch " << batch << ", blocked " << blocked;
+  const tests::Deviation d = tests::deviation(x.values(), y.values());
+  EXPECT_GT(d.scale, 0.0);
+  EXPECT_LE(d.worst, 1e-5 * std::max(1.0, d.scale)) << channels << " channels, batch " << batch << ", blocked " << blocked;
 }
 
 TEST(ResidualFusion, EqualsTheUnfusedShortcutInTheBlockedLayout) { expect_fusion_changes_nothing(32, 1, true); }

@@ -118,14 +118,10 @@ void expect_winograd_equals_direct(int batch, bool blocked) {
     if (a.plan().overwritten[size_t(layer)]) continue;  // accumulated into by residual fusion
     const Tensor x = a.layer_output(layer), y = b.layer_output(layer);
     ASSERT_EQ(x.size(), y.size());
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < x.size(); ++k) {
-      scale = std::max(scale, double(std::fabs(y.data()[k])));
-      worst = std::max(worst, double(std::fabs(x.data()[k] - y.data()[k])));
-    }
-    ASSERT_GT(scale, 0.0) << "layer " << layer;
+    const tests::Deviation d = tests::deviation(x.values(), y.values());
+    ASSERT_GT(d.scale, 0.0) << "layer " << layer;
     // Winograd's transforms cost a few bits of fp32 precision, not more.
-    EXPECT_LE(worst, 2e-5 * scale) << "layer " << layer << ", batch " << batch << ", blocked " << blocked;
+    EXPECT_LE(d.worst, 2e-5 * d.scale) << "layer " << layer << ", batch " << batch << ", blocked " << blocked;
   }
 }
 
@@ -148,13 +144,9 @@ TEST(Winograd, TrainingGradientsEqualDirectConvolution) {
   ASSERT_EQ(a.param_grads.size(), b.param_grads.size());
   for (size_t p = 0; p < a.param_grads.size(); ++p) {
     ASSERT_EQ(a.param_grads[p].size(), b.param_grads[p].size());
-    double scale = 0, worst = 0;
-    for (size_t k = 0; k < a.param_grads[p].size(); ++k) {
-      scale = std::max(scale, double(std::fabs(b.param_grads[p][k])));
-      worst = std::max(worst, double(std::fabs(a.param_grads[p][k] - b.param_grads[p][k])));
-    }
-    ASSERT_GT(scale, 0.0) << "parameter " << p;
-    EXPECT_LE(worst, 1e-4 * scale) << "parameter " << p;
+    const tests::Deviation d = tests::deviation(a.param_grads[p], b.param_grads[p]);
+    ASSERT_GT(d.scale, 0.0) << "parameter " << p;
+    EXPECT_LE(d.worst, 1e-4 * d.scale) << "parameter " << p;
   }
 }
 
