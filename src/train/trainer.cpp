@@ -233,13 +233,17 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   lo.seed = options.seed;
   lo.threads = options.loader_threads;
   BatchLoader loader(train_data, lo);
-  const int64_t steps_per_epoch = loader.batches_per_epoch() / subdivisions;
-  if (steps_per_epoch <= 0)
+  // An epoch is the loader's: passes_per_epoch mini-batches, which need not
+  // be a whole number of steps (a step is `subdivisions` passes). A step
+  // that crosses into a new epoch ends the old one (evaluation, checkpoint).
+  const int64_t passes_per_epoch = loader.batches_per_epoch();
+  if (passes_per_epoch < subdivisions)
     throw Error(train_data->describe() + ": fewer images than one batch of " + std::to_string(batch));
+  auto epochs_after = [&](int64_t steps) { return steps * subdivisions / passes_per_epoch; };
 
   int64_t total_steps =
       options.max_batches > 0 ? options.max_batches : train_keys::find_integer(keys, where, "max_batches").value_or(0);
-  if (options.epochs > 0) total_steps = options.epochs * steps_per_epoch;
+  if (options.epochs > 0) total_steps = (options.epochs * passes_per_epoch + subdivisions - 1) / subdivisions;
   if (total_steps <= 0) throw Error(where + ": no length given: set [net] max_batches, --max-batches or --epochs");
   keys["max_batches"] = std::to_string(total_steps);  // poly/cosine decay over the run actually made
   const LrSchedule schedule = parse_lr_schedule(keys, where);
@@ -278,7 +282,8 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   TrainingLog log(summary.log_path, options.resume);
 
   out << net.name() << ": " << train_data->describe() << "; batch " << batch << " (" << subdivisions
-      << " x " << mini << "), " << steps_per_epoch << " steps per epoch, " << total_steps << " steps, "
+      << " x " << mini << "), " << format("%g", double(passes_per_epoch) / subdivisions) << " steps per epoch, "
+      << total_steps << " steps, "
       << optimizer_kind_name(optimizer.config().kind) << ", lr " << schedule.learning_rate << " ("
       << lr_policy_name(schedule.policy) << "), training memory "
       << format("%.1f MiB (unplanned %.1f MiB)", double(executor.memory_bytes()) / (1 << 20),
@@ -286,7 +291,7 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
       << '\n';
 
   const int64_t passes_done = int64_t(state.step) * subdivisions;
-  loader.seek(passes_done / loader.batches_per_epoch(), passes_done % loader.batches_per_epoch());
+  loader.seek(passes_done / passes_per_epoch, passes_done % passes_per_epoch);
   Progress progress(out, options.progress_line, options.log_seconds);
   const auto start = Clock::now();
   double train_seconds = 0;
@@ -330,7 +335,7 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
                            100.0 * double(interval_correct) / double(interval_images), double(lr), rate,
                            clock_text(eta).c_str()));
 
-    const bool epoch_end = int64_t(state.step) % steps_per_epoch == 0;
+    const bool epoch_end = epochs_after(int64_t(state.step)) > epochs_after(int64_t(state.step) - 1);
     if (epoch_end || int64_t(state.step) == total_steps) {
       copy_parameters(net, eval_net);
       EvalReport test = evaluate(eval_net, *test_data, options.eval_batch, options.eval_limit);
@@ -347,8 +352,8 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
       row.seconds = seconds_since(start);
       log.write(row);
       const int64_t passes = int64_t(state.step) * subdivisions;
-      state.epoch = uint64_t(passes / loader.batches_per_epoch());
-      state.batch_in_epoch = uint64_t(passes % loader.batches_per_epoch());
+      state.epoch = uint64_t(passes / passes_per_epoch);
+      state.batch_in_epoch = uint64_t(passes % passes_per_epoch);
       save_checkpoint(summary.checkpoint_path, net, optimizer, state);
       progress.print(format("epoch %.2f  step %lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
                             "%.0f img/s  %s elapsed",

@@ -141,6 +141,23 @@ TEST_F(TrainerTest, LearnsSeparableClassesAndWritesItsOutputs) {
   EXPECT_TRUE(fs::file_size(s.plot_path) > 1000);
 }
 
+// 296 images in mini-batches of 8 are 37 passes per epoch, 18.5 steps of 2
+// passes: epochs end inside steps 19 and 37, and 2 epochs take 37 steps.
+TEST_F(TrainerTest, EpochsEndWhereTheDataDoesWhenStepsStraddleThem) {
+  cspnet::tests::write_texture_idx(dir_ / "data", "train", 296, 1);
+  TrainOptions o = options("run");
+  o.epochs = 2;
+  std::ostringstream log;
+  TrainSummary s = train(o, log);
+  EXPECT_EQ(s.steps, 37);
+  EXPECT_NE(log.str().find("18.5 steps per epoch"), std::string::npos) << log.str();
+  auto rows = read_training_log(s.log_path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].step, 19);
+  EXPECT_EQ(rows[1].step, 37);
+  EXPECT_NEAR(rows[1].epoch, 2.0, 1e-9);
+}
+
 TEST_F(TrainerTest, ResumedRunEqualsStraightRunBitForBit) {
   TrainOptions straight = options("straight");
   straight.max_batches = 10;
