@@ -109,6 +109,7 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   TrainingOptions training;
   training.profile_layers = o.per_layer;
   training.winograd = o.exec.winograd;
+  training.blocked_layout = o.exec.blocked_layout;
   TrainingExecutor executor(net, training);
   const std::vector<TrainableParam> params = all_trainable_params(net);
   int64_t param_floats = 0;
@@ -159,6 +160,9 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   std::printf("  memory: training tensors (input, layer outputs, gradients) %.2f MiB planned (%.2f MiB with a "
               "buffer each), parameters + gradients + momentum %.2f MiB\n",
               executor.memory_bytes() / 1048576.0, executor.unplanned_bytes() / 1048576.0, param_mib);
+  const std::vector<bool>& blocked = executor.blocked_tensors();
+  std::printf("  layouts: %d of %d tensors in nChw16c (--no-blocked: all plain NCHW)\n",
+              int(std::count(blocked.begin(), blocked.end(), true)), int(blocked.size()));
   if (o.per_layer) print_train_layer_times(net, executor);
   return std::isfinite(loss) ? 0 : 1;
 }

@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 or Winograd vs direct fp32 check")
       ->check(CLI::PositiveNumber);
   bool no_blocked = false;
-  bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW");
+  bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW (inference and --train)");
   bool no_residual = false;
   bench->add_flag("--no-fuse-residual", no_residual, "run every shortcut as its own kernel");
   bench->add_flag("--no-fold-bn", no_fold, "keep batch norm as its own primitive");

@@ -137,6 +137,10 @@ struct YoloParams;
 struct TrainTensor {
   float* data = nullptr;  // null in input_grads: no gradient is wanted there (the network input)
   Shape shape{};
+  // nChw16c (channels a multiple of 16) instead of plain NCHW; a gradient
+  // has its tensor's layout. Only layers whose training_layout_rule() is not
+  // `plain` see blocked tensors.
+  bool blocked = false;
   int64_t count() const { return shape.count(); }
 };
 
@@ -194,6 +198,10 @@ class Layer {
 
   virtual OutputKind output_kind() const { return OutputKind::compute; }
   virtual LayoutRule layout_rule() const { return LayoutRule::plain; }
+  // The same for training kernels (TrainTensor::blocked): `any` for layers
+  // on oneDNN primitives, `same` for loops that are layout-agnostic when
+  // their operands share a layout (channel ranges at multiples of 16).
+  virtual LayoutRule training_layout_rule() const { return LayoutRule::plain; }
   virtual int64_t view_offset() const { return 0; }
 
   // Columns of the per-layer table.

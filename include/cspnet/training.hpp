@@ -37,6 +37,10 @@ struct TrainingOptions {
   // 3x3/1 convolutions (forward, backward data and weights) on oneDNN's
   // Winograd kernels where it has them; false: direct convolution only.
   bool winograd = true;
+  // Keep tensors in nChw16c between layers that can take it (see
+  // Layer::training_layout_rule) instead of plain NCHW with conversions at
+  // every convolution; false: plain everywhere. Same results either way.
+  bool blocked_layout = true;
 };
 
 class TrainingExecutor {
@@ -65,6 +69,9 @@ class TrainingExecutor {
   void zero_gradients();
 
   int classes() const;
+  // Per tensor (layer outputs, then the network input): kept in nChw16c
+  // (TrainingOptions::blocked_layout).
+  const std::vector<bool>& blocked_tensors() const;
   // Per-layer wall time (ms) of the last forward and backward; empty unless
   // TrainingOptions::profile_layers.
   const std::vector<double>& forward_times_ms() const;

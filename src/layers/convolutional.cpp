@@ -94,6 +94,7 @@ class ConvolutionalLayer final : public Layer {
            (!batch_norm_ || options.fold_batchnorm) && options.fuse_activation;
   }
   LayoutRule layout_rule() const override { return LayoutRule::any; }
+  LayoutRule training_layout_rule() const override { return LayoutRule::any; }
 
   Shape infer(std::span<const Shape> in) override {
     const Shape& x = in[0];
@@ -329,6 +330,8 @@ std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCom
     bn.emplace(BatchNormArrays{scales_, biases_, rolling_mean_, rolling_variance_, scale_grads_, bias_grads_});
   const Shape& in = ctx.inputs.at(0).shape;
   const Shape& out = ctx.output.shape;
+  const auto in_tag = ctx.inputs[0].blocked ? memory::format_tag::nChw16c : memory::format_tag::nchw;
+  const auto out_tag = ctx.output.blocked ? memory::format_tag::nChw16c : memory::format_tag::nchw;
   const int64_t extent = int64_t{size_ - 1} * dilation_ + 1;
   const dims strides{stride_y_, stride_x_}, dilates{dilation_ - 1, dilation_ - 1}, pad_l{padding_, padding_};
   const dims pad_r{padding_after(in.h, out_h_, extent, stride_y_, padding_),
@@ -358,8 +361,8 @@ std::unique_ptr<TrainKernel> ConvolutionalLayer::compile_training(const TrainCom
                                                        pad_r),
         ctx.engine, forward_pd);
     return weighted_primitives(
-        forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, memory::format_tag::nchw),
-        with_layout(out, memory::format_tag::nchw),
+        forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, in_tag),
+        with_layout(out, out_tag),
         memory::desc(weight_dims, f32, groups_ == 1 ? memory::format_tag::oihw : memory::format_tag::goihw));
   };
   std::optional<WeightedPrimitives> primitives;

@@ -33,6 +33,7 @@ class MaxpoolLayer final : public Layer {
 
   std::string_view type() const override { return depth_ ? "maxout" : "max"; }
   LayoutRule layout_rule() const override { return depth_ ? LayoutRule::plain : LayoutRule::same; }
+  LayoutRule training_layout_rule() const override { return depth_ ? LayoutRule::plain : LayoutRule::any; }
 
   Shape infer(std::span<const Shape> in) override {
     input_ = in[0];
@@ -108,10 +109,12 @@ class MaxpoolLayer final : public Layer {
   std::unique_ptr<TrainKernel> train_pool(const TrainCompileContext& ctx) const {
     using namespace dnnl;
     const TrainTensor &in = ctx.inputs[0], &out = ctx.output;
-    auto plain = [](const Shape& s) {
-      return memory::desc({s.n, s.c, s.h, s.w}, memory::data_type::f32, memory::format_tag::nchw);
+    auto layout = [](const TrainTensor& t) {
+      const Shape& s = t.shape;
+      return memory::desc({s.n, s.c, s.h, s.w}, memory::data_type::f32,
+                          t.blocked ? memory::format_tag::nChw16c : memory::format_tag::nchw);
     };
-    const memory::desc src_md = plain(in.shape), dst_md = plain(out.shape);
+    const memory::desc src_md = layout(in), dst_md = layout(out);
     const int64_t pad_before = padding_ / 2;
     const memory::dims strides{stride_y_, stride_x_}, kernel{size_, size_}, pad_l{pad_before, pad_before},
         pad_r{padding_after(in.shape.h, out.shape.h, size_, stride_y_, pad_before),

@@ -56,6 +56,10 @@ class RouteLayer final : public Layer {
   // The copy kernel moves whole channel ranges: valid in the blocked layout
   // when every range starts and ends on a channel block.
   LayoutRule layout_rule() const override { return chunks_aligned_ ? LayoutRule::same : LayoutRule::plain; }
+  // The training loops copy channel ranges, which in nChw16c are the same
+  // contiguous bytes as in NCHW when every range starts and ends at a
+  // multiple of 16 channels.
+  LayoutRule training_layout_rule() const override { return layout_rule(); }
 
   std::string geometry() const override {
     std::string text;

@@ -43,6 +43,8 @@ class ShortcutLayer final : public Layer {
   // into its image in both layouts (whole 16-channel blocks when blocked), so
   // adding the first min(C) channels is a sum over a common prefix.
   LayoutRule layout_rule() const override { return same_plane_ ? LayoutRule::same : LayoutRule::plain; }
+  // Elementwise when every operand has the output's shape.
+  LayoutRule training_layout_rule() const override { return same_shapes_ ? LayoutRule::same : LayoutRule::plain; }
 
   Shape infer(std::span<const Shape> in) override {
     out_ = in[0];

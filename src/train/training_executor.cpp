@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 #include "cspnet/error.hpp"
 
@@ -97,6 +98,41 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
   return plan;
 }
 
+// Which tensors (0..L-1 layer outputs, L the network input) training keeps
+// in nChw16c. As in the inference planner, the operands of a layer whose
+// training_layout_rule() is `same` share one layout (union-find classes); a
+// class is blocked when every member has a multiple of 16 channels and none
+// is read or written by a plain-only layer. The network input and the last
+// layer's output (TrainingExecutor::output) stay plain.
+std::vector<bool> plan_training_layouts(const Network& net, bool enabled) {
+  const int tensors = net.size() + 1;
+  const auto id = [&](int layer) { return layer < 0 ? net.size() : layer; };
+  std::vector<int> parent(static_cast<size_t>(tensors));
+  std::iota(parent.begin(), parent.end(), 0);
+  const auto find = [&](int t) {
+    while (parent[size_t(t)] != t) t = parent[size_t(t)] = parent[size_t(parent[size_t(t)])];
+    return t;
+  };
+  std::vector<bool> plain(static_cast<size_t>(tensors), !enabled);
+  plain[size_t(net.size())] = plain[size_t(net.size() - 1)] = true;
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    if (layer.output_shape().c % 16 != 0) plain[size_t(i)] = true;
+    const LayoutRule rule = layer.training_layout_rule();
+    for (int in : layer.inputs()) {
+      if (rule == LayoutRule::plain) plain[size_t(id(in))] = true;
+      if (rule == LayoutRule::same) parent[size_t(find(id(in)))] = find(i);
+    }
+    if (rule == LayoutRule::plain) plain[size_t(i)] = true;
+  }
+  std::vector<bool> class_plain(static_cast<size_t>(tensors), false);
+  for (int t = 0; t < tensors; ++t)
+    if (plain[size_t(t)]) class_plain[size_t(find(t))] = true;
+  std::vector<bool> blocked(static_cast<size_t>(tensors));
+  for (int t = 0; t < tensors; ++t) blocked[size_t(t)] = !class_plain[size_t(find(t))];
+  return blocked;
+}
+
 }  // namespace
 
 struct TrainingExecutor::Impl {
@@ -120,11 +156,14 @@ struct TrainingExecutor::Impl {
   int logits = 0;
   int64_t classes = 0;
   std::vector<float> probabilities;  // batch x classes, from the last loss
+  std::vector<bool> blocked;          // per tensor (layers, then the input): nChw16c
 
   Impl(Network& network, const TrainingOptions& opts) : net(network), options(opts) {}
 
-  TrainTensor tensor(Tensor& t) { return TrainTensor{t.data(), t.shape()}; }
-  TrainTensor tensor_of(int layer) { return layer < 0 ? tensor(input) : tensor(outputs[size_t(layer)]); }
+  TrainTensor tensor_of(int layer) {
+    Tensor& t = layer < 0 ? input : outputs[size_t(layer)];
+    return TrainTensor{t.data(), t.shape(), blocked[size_t(layer < 0 ? net.size() : layer)]};
+  }
   // Null for the layers after the logits: they never run backward.
   float* grad_of(int layer) {
     const int64_t offset = gradient_plan.offset[size_t(layer)];
@@ -136,6 +175,7 @@ struct TrainingExecutor::Impl {
     for (int i = 0; i < net.size(); ++i) outputs.emplace_back(net.layer(i).output_shape());
     logits = logits_layer(net);
     classes = net.layer(logits).output_shape().per_image();
+    blocked = plan_training_layouts(net, options.blocked_layout);
 
     // Kernels capture the gradient pointers, so the plan comes first.
     gradient_plan = plan_gradients(net, logits, options.reuse_gradient_memory);
@@ -158,7 +198,7 @@ struct TrainingExecutor::Impl {
 
     for (int i = 0; i < net.size(); ++i) {
       Layer& layer = net.layer(i);
-      TrainCompileContext ctx{engine, {}, tensor(outputs[size_t(i)]), {}, {}, tensor(outputs[size_t(i)])};
+      TrainCompileContext ctx{engine, {}, tensor_of(i), {}, {}, tensor_of(i)};
       ctx.output_grad.data = grad_of(i);
       ctx.winograd = options.winograd;
       const bool runs_backward = i <= logits;
@@ -224,6 +264,7 @@ const std::vector<double>& TrainingExecutor::backward_times_ms() const { return 
 const Tensor& TrainingExecutor::output() const { return impl_->outputs.back(); }
 
 int TrainingExecutor::classes() const { return static_cast<int>(impl_->classes); }
+const std::vector<bool>& TrainingExecutor::blocked_tensors() const { return impl_->blocked; }
 
 LossResult TrainingExecutor::softmax_cross_entropy(std::span<const float> targets, std::span<const int> labels,
                                                    float grad_scale) {
