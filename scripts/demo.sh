@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on embedded data: train a small CSPDarknet (cfg/cspdarknet-small.cfg)
 # on Fashion-MNIST from Debian's dataset-fashion-mnist, from scratch, and print
-# its test accuracy: the default 20 epochs reach 93% in about 12 minutes on 2
+# its test accuracy: the default 20 epochs reach 93% in about 9 minutes on 2
 # quiet cores (docs/benchmarks.md); EPOCHS=N trains fewer (1 epoch: ~86%,
 # 30 s). Then evaluate the trained weights (per-class accuracy, confusion).
 set -euo pipefail
