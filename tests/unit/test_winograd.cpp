@@ -140,14 +140,7 @@ TEST(Winograd, TrainingGradientsEqualDirectConvolution) {
   direct_net.reshape(24, 20, 2);
   const tests::StepResult a = tests::train_steps(winograd_net, {.winograd = true}, 2);
   const tests::StepResult b = tests::train_steps(direct_net, {.winograd = false}, 2);
-  EXPECT_NEAR(a.loss, b.loss, 1e-5 * std::fabs(b.loss));
-  ASSERT_EQ(a.param_grads.size(), b.param_grads.size());
-  for (size_t p = 0; p < a.param_grads.size(); ++p) {
-    ASSERT_EQ(a.param_grads[p].size(), b.param_grads[p].size());
-    const tests::Deviation d = tests::deviation(a.param_grads[p], b.param_grads[p]);
-    ASSERT_GT(d.scale, 0.0) << "parameter " << p;
-    EXPECT_LE(d.worst, 1e-4 * d.scale) << "parameter " << p;
-  }
+  tests::expect_steps_close(a, b, 1e-5, 1e-4);
 }
 
 }  // namespace

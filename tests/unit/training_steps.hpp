@@ -1,6 +1,9 @@
 #pragma once
 // Seeded forward/backward passes through a TrainingExecutor, for tests that
 // compare two executor configurations on the same steps.
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -45,6 +48,21 @@ inline StepResult train_steps(Network& net, const TrainingOptions& options, int 
     for (const TrainableParam& p : net.layer(i).trainable_params()) result.param_grads.push_back(*p.grads);
   result.output = executor.output().values();
   return result;
+}
+
+// Two runs of the same steps agree: the loss to `loss_tolerance` and every
+// parameter gradient to `grad_tolerance`, relative to the second run's
+// values (each gradient must be non-zero, so the comparison means something).
+inline void expect_steps_close(const StepResult& a, const StepResult& b, double loss_tolerance,
+                               double grad_tolerance) {
+  EXPECT_NEAR(a.loss, b.loss, loss_tolerance * std::fabs(b.loss));
+  ASSERT_EQ(a.param_grads.size(), b.param_grads.size());
+  for (size_t p = 0; p < a.param_grads.size(); ++p) {
+    ASSERT_EQ(a.param_grads[p].size(), b.param_grads[p].size());
+    const Deviation d = deviation(a.param_grads[p], b.param_grads[p]);
+    ASSERT_GT(d.scale, 0.0) << "parameter " << p;
+    EXPECT_LE(d.worst, grad_tolerance * d.scale) << "parameter " << p;
+  }
 }
 
 }  // namespace cspnet::tests
