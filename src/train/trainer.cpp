@@ -281,9 +281,11 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   if (options.resume) keep_logged_steps_up_to(summary.log_path, int64_t(state.step));
   TrainingLog log(summary.log_path, options.resume);
 
+  const std::string steps_per_epoch = passes_per_epoch % subdivisions == 0
+                                          ? std::to_string(passes_per_epoch / subdivisions)
+                                          : format("%.1f", double(passes_per_epoch) / subdivisions);
   out << net.name() << ": " << train_data->describe() << "; batch " << batch << " (" << subdivisions
-      << " x " << mini << "), " << format("%g", double(passes_per_epoch) / subdivisions) << " steps per epoch, "
-      << total_steps << " steps, "
+      << " x " << mini << "), " << steps_per_epoch << " steps per epoch, " << total_steps << " steps, "
       << optimizer_kind_name(optimizer.config().kind) << ", lr " << schedule.learning_rate << " ("
       << lr_policy_name(schedule.policy) << "), training memory "
       << format("%.1f MiB (unplanned %.1f MiB)", double(executor.memory_bytes()) / (1 << 20),
