@@ -33,7 +33,9 @@ class MaxpoolLayer final : public Layer {
 
   std::string_view type() const override { return depth_ ? "maxout" : "max"; }
   LayoutRule layout_rule() const override { return depth_ ? LayoutRule::plain : LayoutRule::same; }
-  LayoutRule training_layout_rule() const override { return depth_ ? LayoutRule::plain : LayoutRule::any; }
+  // oneDNN's JIT pooling wants one format on both sides (mixed ones go to
+  // its reference kernel), so input and output share a layout as at inference.
+  LayoutRule training_layout_rule() const override { return layout_rule(); }
 
   Shape infer(std::span<const Shape> in) override {
     input_ = in[0];

@@ -281,9 +281,10 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   if (options.resume) keep_logged_steps_up_to(summary.log_path, int64_t(state.step));
   TrainingLog log(summary.log_path, options.resume);
 
-  const std::string steps_per_epoch = passes_per_epoch % subdivisions == 0
-                                          ? std::to_string(passes_per_epoch / subdivisions)
-                                          : format("%.1f", double(passes_per_epoch) / subdivisions);
+  // e.g. "937", "18.5", "12.33"
+  std::string steps_per_epoch = format("%.2f", double(passes_per_epoch) / subdivisions);
+  while (steps_per_epoch.back() == '0') steps_per_epoch.pop_back();
+  if (steps_per_epoch.back() == '.') steps_per_epoch.pop_back();
   out << net.name() << ": " << train_data->describe() << "; batch " << batch << " (" << subdivisions
       << " x " << mini << "), " << steps_per_epoch << " steps per epoch, " << total_steps << " steps, "
       << optimizer_kind_name(optimizer.config().kind) << ", lr " << schedule.learning_rate << " ("
