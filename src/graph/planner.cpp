@@ -4,6 +4,7 @@
 
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
+#include "layout_classes.hpp"
 
 namespace cspnet {
 namespace {
@@ -99,21 +100,14 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
   const int count = net.size() + 1, input_id = net.size();
   plan.blocked.assign(size_t(count), false);
   if (!options.blocked_layout) return;
-  std::vector<int> parent(static_cast<size_t>(count));
-  for (int t = 0; t < count; ++t) parent[size_t(t)] = t;
-  auto find = [&](int t) {
-    while (parent[size_t(t)] != t) t = parent[size_t(t)] = parent[size_t(parent[size_t(t)])];
-    return t;
-  };
-  auto unite = [&](int a, int b) { parent[size_t(find(a))] = find(b); };
-  std::vector<bool> can_block(size_t(count), false);
+  LayoutClasses classes(count);
   for (int t = 0; t < count; ++t) {
     const Shape& s = t == input_id ? net.input_shape() : net.layer(t).output_shape();
-    can_block[size_t(t)] = s.c % kChannelBlock == 0 && plan.root_channel[size_t(t)] % kChannelBlock == 0;
-    unite(t, plan.root[size_t(t)]);
+    if (s.c % kChannelBlock != 0 || plan.root_channel[size_t(t)] % kChannelBlock != 0) classes.mark_plain(t);
+    classes.unite(t, plan.root[size_t(t)]);
   }
-  can_block[size_t(input_id)] = false;
-  for (int o : net.output_layers()) can_block[size_t(o)] = false;
+  classes.mark_plain(input_id);
+  for (int o : net.output_layers()) classes.mark_plain(o);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     LayoutRule rule = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)] ? layer.layout_rule()
@@ -121,15 +115,12 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
     if (rule == LayoutRule::any) continue;
     for (int in : layer.inputs()) {
       int t = in < 0 ? input_id : in;
-      unite(t, i);
-      if (rule == LayoutRule::plain) can_block[size_t(t)] = false;
+      classes.unite(t, i);
+      if (rule == LayoutRule::plain) classes.mark_plain(t);
     }
-    if (rule == LayoutRule::plain) can_block[size_t(i)] = false;
+    if (rule == LayoutRule::plain) classes.mark_plain(i);
   }
-  std::vector<bool> class_ok(size_t(count), true);
-  for (int t = 0; t < count; ++t)
-    if (!can_block[size_t(t)]) class_ok[size_t(find(t))] = false;
-  for (int t = 0; t < count; ++t) plan.blocked[size_t(t)] = class_ok[size_t(find(t))];
+  plan.blocked = classes.blocked();
 }
 
 }  // namespace

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <numeric>
 
 #include "cspnet/error.hpp"
+#include "graph/layout_classes.hpp"
 
 namespace cspnet {
 
@@ -106,31 +106,22 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
 // layer's output (TrainingExecutor::output) stay plain.
 std::vector<bool> plan_training_layouts(const Network& net, bool enabled) {
   const int tensors = net.size() + 1;
+  if (!enabled) return std::vector<bool>(static_cast<size_t>(tensors), false);
   const auto id = [&](int layer) { return layer < 0 ? net.size() : layer; };
-  std::vector<int> parent(static_cast<size_t>(tensors));
-  std::iota(parent.begin(), parent.end(), 0);
-  const auto find = [&](int t) {
-    while (parent[size_t(t)] != t) t = parent[size_t(t)] = parent[size_t(parent[size_t(t)])];
-    return t;
-  };
-  std::vector<bool> plain(static_cast<size_t>(tensors), !enabled);
-  plain[size_t(net.size())] = plain[size_t(net.size() - 1)] = true;
+  LayoutClasses classes(tensors);
+  classes.mark_plain(net.size());
+  classes.mark_plain(net.size() - 1);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
-    if (layer.output_shape().c % 16 != 0) plain[size_t(i)] = true;
+    if (layer.output_shape().c % kChannelBlock != 0) classes.mark_plain(i);
     const LayoutRule rule = layer.training_layout_rule();
     for (int in : layer.inputs()) {
-      if (rule == LayoutRule::plain) plain[size_t(id(in))] = true;
-      if (rule == LayoutRule::same) parent[size_t(find(id(in)))] = find(i);
+      if (rule == LayoutRule::plain) classes.mark_plain(id(in));
+      if (rule == LayoutRule::same) classes.unite(id(in), i);
     }
-    if (rule == LayoutRule::plain) plain[size_t(i)] = true;
+    if (rule == LayoutRule::plain) classes.mark_plain(i);
   }
-  std::vector<bool> class_plain(static_cast<size_t>(tensors), false);
-  for (int t = 0; t < tensors; ++t)
-    if (plain[size_t(t)]) class_plain[size_t(find(t))] = true;
-  std::vector<bool> blocked(static_cast<size_t>(tensors));
-  for (int t = 0; t < tensors; ++t) blocked[size_t(t)] = !class_plain[size_t(find(t))];
-  return blocked;
+  return classes.blocked();
 }
 
 }  // namespace
