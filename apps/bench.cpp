@@ -52,13 +52,14 @@ void print_layer_table(const Network& net, const std::vector<double>& total_ms, 
 
 // A faster arithmetic (bf16, Winograd) against direct fp32 convolutions on
 // random inputs: top-1 agreement of the (first) output and the largest error
-// relative to the output's range.
-void report_agreement(Network& net, const ExecOptions& reduced, int inputs, const char* label) {
+// relative to the output's range. `a` is the benchmarked executor, built
+// with `reduced`; the reference is compiled here.
+void report_agreement(Network& net, Executor& a, const ExecOptions& reduced, int inputs, const char* label) {
   ExecOptions full = reduced;
   full.precision = Precision::fp32;
   full.winograd = false;
   full.profile_layers = false;
-  Executor a(net, reduced), b(net, full);
+  Executor b(net, full);
   int agree = 0;
   double worst = 0;
   std::mt19937 rng(99);
@@ -227,9 +228,9 @@ int run_bench(Network& net, const BenchOptions& o) {
                 int(winograd_layers));
   if (o.per_layer) print_layer_table(net, layer_ms, o.runs, implementations);
   if (exec.precision != Precision::fp32)
-    report_agreement(net, exec, o.accuracy_inputs, "bf16");
+    report_agreement(net, executor, exec, o.accuracy_inputs, "bf16");
   else if (winograd_layers > 0)
-    report_agreement(net, exec, o.accuracy_inputs, "Winograd");
+    report_agreement(net, executor, exec, o.accuracy_inputs, "Winograd");
 
   if (o.compare_opencv) {
     if (in.n != 1) throw UsageError("--compare opencv runs at batch 1 only");
