@@ -150,6 +150,15 @@ class Checkpoint : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // One optimiser step on seeded gradients, then a checkpoint at path_;
+  // returns the file's bytes.
+  Bytes save_after_one_step(Network& net, Optimizer& optimizer) {
+    FakeGradients gradients(net, 2);
+    optimizer.step(gradients.params, 0.01f);
+    cspnet::save_checkpoint(path_, net, optimizer, sample_trainer_state());
+    return read_bytes(path_);
+  }
+
   // Expects load_checkpoint to throw a cspnet::Error mentioning every fragment,
   // and the network and optimizer to be exactly as they were.
   void expect_load_error(const std::string& path, Network& net, Optimizer& optimizer,
@@ -236,10 +245,7 @@ TEST_F(Checkpoint, MissingFileOrDirectoryIsAnError) {
 TEST_F(Checkpoint, CorruptByteIsAChecksumError) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
-  FakeGradients gradients(net, 2);
-  optimizer.step(gradients.params, 0.01f);
-  cspnet::save_checkpoint(path_, net, optimizer, sample_trainer_state());
-  const Bytes good = read_bytes(path_);
+  const Bytes good = save_after_one_step(net, optimizer);
   ASSERT_GT(good.size(), 1000u);
 
   const std::string bad = dir_ + "/bad.ckpt";
@@ -267,10 +273,7 @@ TEST_F(Checkpoint, CorruptByteIsAChecksumError) {
 TEST_F(Checkpoint, TruncationAtAnyPointIsAnErrorNotACrash) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
-  FakeGradients gradients(net, 2);
-  optimizer.step(gradients.params, 0.01f);
-  cspnet::save_checkpoint(path_, net, optimizer, sample_trainer_state());
-  const Bytes good = read_bytes(path_);
+  const Bytes good = save_after_one_step(net, optimizer);
   const std::string cut_path = dir_ + "/cut.ckpt";
   for (size_t cut = 0; cut < good.size(); cut += next_probe(cut, good.size())) {
     Bytes cut_bytes(good.begin(), good.begin() + std::ptrdiff_t(cut));
@@ -294,10 +297,7 @@ TEST_F(Checkpoint, TruncationAtAnyPointIsAnErrorNotACrash) {
 TEST_F(Checkpoint, HugeLengthsAreRejectedBeforeAllocating) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
-  FakeGradients gradients(net, 2);
-  optimizer.step(gradients.params, 0.01f);
-  cspnet::save_checkpoint(path_, net, optimizer, sample_trainer_state());
-  const Bytes good = read_bytes(path_);
+  const Bytes good = save_after_one_step(net, optimizer);
   // Section layout: header 24 bytes, then tag(4) zero(4) length(8) payload.
   const size_t network_at = 24;
   const size_t optimizer_at = network_at + 16 + get_u64(good, network_at + 8);
