@@ -3,6 +3,7 @@
 // FMA peak and optionally OpenCV DNN in the same process.
 #include <string>
 
+#include "cspnet/executor.hpp"
 #include "cspnet/network.hpp"
 
 namespace cspnet::cli {

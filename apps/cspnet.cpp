@@ -137,7 +137,7 @@ int run_predict(CommonOptions o, const std::string& weights, const std::string& 
   }
   auto labels = read_labels(labels_path);
   Tensor image = load_image_rgb(image_path);
-  const bool detector = net.layer(net.output_layers()[0]).yolo() != nullptr;
+  const bool detector = yolo_attrs(net.layer(net.output_layers()[0])) != nullptr;
   const int width = net.config().width, height = net.config().height;
   Tensor input = match_channels(detector ? letterbox_image(image, width, height) : resize_image(image, width, height),
                                 net.config().channels);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/onednn/kernel.hpp"  // the kernels under test
 #include "cspnet/cspnet.hpp"
 
 int main(int argc, char** argv) {
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   for (float& v : output_grad) v = dist(rng);
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
-  auto kernel = layer.compile_training(
+  auto kernel = cspnet::compile_training_kernel(layer, 
       {engine, {{input.data(), in}}, {output.data(), out}, {{input_grad.data(), in}}, {false}, {output_grad.data(), out}});
   auto step = [&] {
     kernel->forward(stream, {true, 1});

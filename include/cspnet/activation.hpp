@@ -1,11 +1,14 @@
 #pragma once
 // Darknet's activation functions: parsing, scalar definitions (also the
-// reference for tests) and the oneDNN post-op mapping where one exists.
+// reference for tests) and vectorised loops.
+#include <cstdint>
 #include <string>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 namespace cspnet {
+
+// darknet's own (rounded) SELU constants, so outputs match darknet's.
+constexpr double kSeluAlpha = 1.6732;
+constexpr double kSeluScale = 1.0507;
 
 enum class Activation { linear, logistic, relu, relu6, leaky, tanh, elu, selu, mish, swish, hard_mish, gelu };
 
@@ -14,9 +17,6 @@ Activation parse_activation(const std::string& name, const std::string& where);
 const char* activation_name(Activation act);
 // The definition in double precision (darknet's formulas).
 double activate(Activation act, double x);
-// Appends the activation as oneDNN eltwise post-op(s); false if oneDNN has none.
-bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
-bool has_activation_post_op(Activation act);
 // Applies the activation in place to `count` floats (parallel loop).
 void activate_array(Activation act, float* data, int64_t count);
 // out = act(in) for `count` floats (out may alias in).

@@ -7,14 +7,8 @@
 
 namespace cspnet {
 
-struct YoloParams {
-  std::vector<int> mask;        // which anchors this layer predicts
-  std::vector<float> anchors;   // all anchors, w,h pairs in network pixels
-  int classes = 20;
-  int num = 1;
-  float scale_x_y = 1.f;
-  bool new_coords = false;
-};
+// The [yolo] attributes decoding reads (include/cspnet/layer_attrs.hpp).
+using YoloParams = YoloAttrs;
 
 struct Detection {
   float x = 0, y = 0, w = 0, h = 0;  // box centre and size, relative to the original image (0..1)

@@ -1,12 +1,28 @@
 #pragma once
-// Plans memory for a network and runs its forward pass on oneDNN.
+// Plans memory for a network and runs its forward pass (the oneDNN backend).
 #include <memory>
 #include <vector>
 
-#include "cspnet/layer.hpp"
 #include "cspnet/network.hpp"
 
 namespace cspnet {
+
+enum class Precision {
+  fp32,
+  bf16,  // convolutions take bf16 inputs and weights (fp32 accumulation and outputs)
+};
+
+struct ExecOptions {
+  bool fold_batchnorm = true;    // fold BN into conv/connected weights at inference
+  bool fuse_activation = true;   // activations as post-ops of the kernel before them where the backend has them
+  bool zero_copy_concat = true;  // producers write into their slice of a route's buffer
+  bool reuse_memory = true;      // liveness-based buffer reuse (off: every tensor kept)
+  bool profile_layers = false;   // time every layer (waits for the kernels after each)
+  bool blocked_layout = true;    // keep activations in nChw16c between layers where legal
+  Precision precision = Precision::fp32;
+  bool fuse_residual = true;     // darknet shortcut as a sum post-op of the conv before it
+  bool winograd = true;          // fp32 3x3/1 convolutions by Winograd where the backend has it
+};
 
 // Where every tensor lives. Tensor ids: 0..L-1 are layer outputs, L is the
 // network input. A tensor may live inside another (a channel slice of a

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cspnet/executor.hpp"
 #include "cspnet/network.hpp"
 
 namespace cspnet {

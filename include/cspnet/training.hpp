@@ -14,6 +14,11 @@
 
 namespace cspnet {
 
+struct StepContext {
+  bool training = true;  // false: inference semantics (running statistics, no dropout)
+  uint64_t seed = 0;     // per forward pass, for stochastic layers (dropout); derived from run seed and step
+};
+
 struct LossResult {
   double loss = 0;     // mean softmax cross-entropy over the batch (with label smoothing)
   int64_t correct = 0;  // top-1 hits against the hard labels

@@ -34,7 +34,7 @@ std::vector<Detection> decode_yolo(const Network& net, const std::vector<Tensor>
     new_w = std::floor(float(int64_t(image_w) * int64_t(net_h) / image_h));
   }
   for (size_t o = 0; o < layers.size() && o < outputs.size(); ++o) {
-    const YoloParams* p = net.layer(layers[o]).yolo();
+    const YoloParams* p = yolo_attrs(net.layer(layers[o]));
     if (!p) continue;
     const Tensor& out = outputs[o];
     const int64_t h = out.shape().h, w = out.shape().w, entries = p->classes + 5;

@@ -4,22 +4,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
 
 namespace cspnet {
-
-dnnl::memory::desc TensorView::desc() const {
-  using dims = dnnl::memory::dims;
-  const dims shape_dims{shape.n, shape.c, shape.h, shape.w};
-  if (blocked) {
-    if (!dense()) throw Error("internal: a blocked view strided across images has no oneDNN descriptor");
-    return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
-  }
-  // With one image the image stride is irrelevant; describing the view as
-  // dense lets oneDNN pick its fast kernels (it treats any gap as non-dense).
-  int64_t stride = dense() ? shape.per_image() : image_stride;
-  return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dims{stride, plane(), shape.w, 1});
-}
 
 struct Executor::State {
   Network& net;
@@ -62,13 +50,13 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
     const int shortcut = s.plan.accumulates_for[size_t(i)];
     if (shortcut >= 0) {
       ctx.accumulate = true;
-      net.layer(shortcut).is_fusable_residual_sum(&ctx.accumulate_then);
+      onednn_kernels(net.layer(shortcut)).is_fusable_residual_sum(net.layer(shortcut), &ctx.accumulate_then);
     }
     for (int in : layer.inputs()) ctx.inputs.push_back(s.views[size_t(in < 0 ? net.size() : in)]);
     std::unique_ptr<Kernel> kernel;
     try {
       const bool no_kernel = layer.output_kind() == OutputKind::view || s.plan.folded[size_t(i)];
-      kernel = no_kernel ? nullptr : layer.compile(ctx);
+      kernel = no_kernel ? nullptr : compile_kernel(layer, ctx);
     } catch (const dnnl::error& e) {
       throw Error(layer.where() + ": oneDNN cannot run this layer: " + e.what());
     }

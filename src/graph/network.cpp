@@ -67,10 +67,6 @@ std::string base_name(const std::string& path) {
 
 bool is_net_training_key(const std::string& key) { return kNetTrainingKeys.count(key) != 0; }
 
-std::unique_ptr<TrainKernel> Layer::compile_training(const TrainCompileContext&) {
-  throw Error(where() + ": a [" + std::string(type()) + "] layer cannot be trained");
-}
-
 Shape checked_output(const Layer& layer, Shape shape) {
   if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
     throw Error(layer.where() + ": output shape " + std::to_string(shape.c) + "x" + std::to_string(shape.h) +
@@ -144,14 +140,14 @@ void Network::reshape(int width, int height, int batch) {
     for (int in : layer->inputs()) shapes.push_back(in < 0 ? input_shape() : layers_[static_cast<size_t>(in)]->output_shape());
     Shape out = checked_output(*layer, layer->infer(shapes));
     out.n = batch;
-    layer->set_output_shape(out);
+    layer->set_shapes(std::move(shapes), out);
   }
 }
 
 std::vector<int> Network::output_layers() const {
   std::vector<int> outputs;
   for (const auto& layer : layers_)
-    if (layer->yolo()) outputs.push_back(layer->index());
+    if (yolo_attrs(*layer)) outputs.push_back(layer->index());
   if (outputs.empty()) outputs.push_back(size() - 1);
   return outputs;
 }

@@ -20,10 +20,6 @@ constexpr NamedActivation kActivations[] = {
     {"swish", Activation::swish},   {"hard_mish", Activation::hard_mish}, {"gelu", Activation::gelu},
 };
 
-// darknet's own (rounded) SELU constants, so outputs match darknet's.
-constexpr double kSeluAlpha = 1.6732;
-constexpr double kSeluScale = 1.0507;
-
 }  // namespace
 
 Activation parse_activation(const std::string& name, const std::string& where) {
@@ -141,37 +137,6 @@ void backward_loop(const float* x, const float* dy, float* dx, int64_t count) {
 
 double activate(Activation act, double x) {
   return dispatch(act, [x]<Activation A>() { return value_of<A, double>(x); });
-}
-
-bool append_activation_post_op(Activation act, dnnl::post_ops& ops) {
-  using dnnl::algorithm;
-  switch (act) {
-    case Activation::linear: return true;
-    case Activation::logistic: ops.append_eltwise(1.f, algorithm::eltwise_logistic, 0.f, 0.f); return true;
-    case Activation::relu: ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f); return true;
-    case Activation::relu6: ops.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, 6.f); return true;
-    case Activation::leaky: ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.1f, 0.f); return true;
-    case Activation::tanh: ops.append_eltwise(1.f, algorithm::eltwise_tanh, 0.f, 0.f); return true;
-    case Activation::elu: ops.append_eltwise(1.f, algorithm::eltwise_elu, 1.f, 0.f); return true;
-    case Activation::selu:
-      ops.append_eltwise(1.f, algorithm::eltwise_elu, static_cast<float>(kSeluAlpha), 0.f);
-      ops.append_eltwise(1.f, algorithm::eltwise_linear, static_cast<float>(kSeluScale), 0.f);
-      return true;
-    case Activation::swish: ops.append_eltwise(1.f, algorithm::eltwise_swish, 1.f, 0.f); return true;
-    // darknet's mish switches softplus to the identity above 20 and its gelu
-    // rounds the tanh-approximation constants to 6 digits; in float both
-    // agree with oneDNN's definitions to a few ulp (tested), and oneDNN's are
-    // vectorised post-ops instead of a scalar pass over memory.
-    case Activation::mish: ops.append_eltwise(1.f, algorithm::eltwise_mish, 0.f, 0.f); return true;
-    case Activation::gelu: ops.append_eltwise(1.f, algorithm::eltwise_gelu_tanh, 0.f, 0.f); return true;
-    case Activation::hard_mish: return false;
-  }
-  return false;
-}
-
-bool has_activation_post_op(Activation act) {
-  dnnl::post_ops scratch;
-  return append_activation_post_op(act, scratch);
 }
 
 void activate_into(Activation act, const float* in, float* out, int64_t count) {

@@ -1,81 +1,10 @@
 #include "layer_util.hpp"
 
-#include <algorithm>
 #include <cmath>
-#include <cstdint>
+
+#include "cspnet/cfg.hpp"
 
 namespace cspnet {
-
-ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
-                                         std::vector<ViewArg> view_args, bool per_image, const dnnl::engine& engine)
-    : primitive_(std::move(primitive)),
-      args_(std::move(fixed_args)),
-      view_args_(std::move(view_args)),
-      per_image_(per_image),
-      images_(view_args_.empty() ? 1 : view_args_.front().view.shape.n) {
-  for (const auto& a : view_args_) {
-    dnnl::memory view_memory(a.desc, engine, a.view.data);
-    view_memories_.push_back(view_memory);
-    if (a.staged.is_zero() || a.staged == a.desc) {
-      args_.insert_or_assign(a.arg, view_memory);
-      continue;
-    }
-    dnnl::memory staged(a.staged, engine);
-    args_.insert_or_assign(a.arg, staged);
-    Staging stage{view_memory, staged, std::nullopt, std::nullopt};
-    if (!a.output || a.accumulate) stage.load = dnnl::reorder(view_memory, staged);
-    if (a.output) stage.store = dnnl::reorder(staged, view_memory);
-    staging_.push_back(stage);
-  }
-}
-
-void ViewPrimitiveKernel::run(dnnl::stream& stream) {
-  const int64_t passes = per_image_ ? images_ : 1;
-  for (int64_t n = 0; n < passes; ++n) {
-    if (per_image_)
-      for (size_t i = 0; i < view_args_.size(); ++i) view_memories_[i].set_data_handle(view_args_[i].view.image(n));
-    for (auto& stage : staging_)
-      if (stage.load) stage.load->execute(stream, stage.view_memory, stage.staged);
-    primitive_.execute(stream, args_);
-    for (auto& stage : staging_)
-      if (stage.store) stage.store->execute(stream, stage.staged, stage.view_memory);
-  }
-}
-
-std::string ViewPrimitiveKernel::implementation() const {
-  const char* name = nullptr;
-  if (dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &name) != dnnl_success ||
-      !name)
-    return "oneDNN";
-  return name;
-}
-
-dnnl::memory SharedScratchpad::bind(const dnnl::memory::desc& md, const dnnl::engine& engine) {
-  bytes_ = std::max(bytes_, md.get_size());
-  memories_.emplace_back(md, engine, nullptr);
-  return memories_.back();
-}
-
-void SharedScratchpad::allocate() {
-  buffer_.assign(std::max<size_t>(bytes_, 1) + 64, 0);
-  // oneDNN wants its scratchpad 64-byte aligned.
-  auto address = reinterpret_cast<uintptr_t>(buffer_.data());
-  void* aligned = buffer_.data() + ((64 - address % 64) % 64);
-  for (auto& memory : memories_) memory.set_data_handle(aligned);
-}
-
-dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_ops ops) {
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(ops);
-  if (ctx.scratchpad) attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
-
-std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
-                                                      std::unordered_map<int, dnnl::memory> args) {
-  if (ctx.scratchpad) args.insert_or_assign(DNNL_ARG_SCRATCHPAD, ctx.scratchpad->bind(md, ctx.engine));
-  return args;
-}
 
 void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::vector<float>& variance,
                      std::mt19937_64& rng) {
@@ -85,28 +14,27 @@ void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::
   for (auto& v : variance) v = around_one(rng);
 }
 
-void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, const std::vector<float>& scales,
-                     const std::vector<float>& mean, const std::vector<float>& variance) {
-  const size_t per_output = weights.size() / bias.size();
-  for (size_t o = 0; o < bias.size(); ++o) {
-    float factor = scales[o] / std::sqrt(variance[o] + kBatchNormEpsilon);
-    for (size_t k = 0; k < per_output; ++k) weights[o * per_output + k] *= factor;
-    bias[o] -= mean[o] * factor;
-  }
-}
-
-void activate_view(Activation act, const TensorView& view) {
-  for (int64_t n = 0; n < view.shape.n; ++n) activate_array(act, view.image(n), view.shape.per_image());
-}
-
-std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view) {
-  if (act == Activation::linear) return nullptr;
-  return make_kernel([act, view](dnnl::stream&) { activate_view(act, view); });
-}
-
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng) {
   std::uniform_real_distribution<float> dist(-scale, scale);
   for (auto& v : values) v = dist(rng);
+}
+
+std::vector<int> previous_and_from(LayerSite& site, const std::string& section) {
+  Options& o = site.options;
+  if (site.index == 0) throw Error(o.where() + ": [" + section + "] cannot be the first layer");
+  if (!o.has("from")) throw Error(o.where() + ": missing required key 'from' (a layer index)");
+  return {site.index - 1, resolve_layer_ref(site, "from", o.get_int("from", 0))};
+}
+
+void size_weight_arrays(WeightArrays& arrays, int64_t weights, int64_t outputs, bool batch_normalize) {
+  const auto count = static_cast<size_t>(weights), n = static_cast<size_t>(outputs);
+  if (arrays.weights.size() != count) arrays.weights.assign(count, 0.f);
+  arrays.biases.resize(n, 0.f);
+  if (batch_normalize) {
+    arrays.scales.resize(n, 1.f);
+    arrays.rolling_mean.resize(n, 0.f);
+    arrays.rolling_variance.resize(n, 1.f);
+  }
 }
 
 }  // namespace cspnet

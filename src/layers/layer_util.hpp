@@ -1,114 +1,16 @@
 #pragma once
-// Small shared pieces for layer files: kernels made from lambdas, oneDNN
-// descriptor helpers and darknet's window arithmetic.
+// Small shared pieces for the layer description files: errors naming the
+// layer, parameter-count bounds and initialisers.
+#include <cstdint>
 #include <cstdio>
-#include <functional>
-#include <memory>
+#include <random>
 #include <string>
-#include <initializer_list>
-#include <optional>
-#include <unordered_map>
 #include <vector>
 
-#include "cspnet/activation.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/layer.hpp"
 
 namespace cspnet {
-
-class FunctionKernel final : public Kernel {
- public:
-  explicit FunctionKernel(std::function<void(dnnl::stream&)> body) : body_(std::move(body)) {}
-  void run(dnnl::stream& stream) override { body_(stream); }
-
- private:
-  std::function<void(dnnl::stream&)> body_;
-};
-
-inline std::unique_ptr<Kernel> make_kernel(std::function<void(dnnl::stream&)> body) {
-  return std::make_unique<FunctionKernel>(std::move(body));
-}
-
-// A oneDNN primitive whose activation arguments are planner views. When the
-// batch's images are not evenly spaced (a channel slice of a larger buffer at
-// batch > 1) the primitive is built for one image and run once per image:
-// use `per_image(views)` to decide and `arg_view(view, per_image)` for the
-// descriptors the primitive is built from.
-struct ViewArg {
-  int arg;                  // DNNL_ARG_*
-  TensorView view;
-  dnnl::memory::desc desc;  // the view as stored (one image when run per image)
-  // The layout the primitive was built for, when it differs from `desc`:
-  // the view is reordered into (inputs) or out of (outputs) a staging buffer.
-  dnnl::memory::desc staged{};
-  bool output = false;
-  bool accumulate = false;  // an output the primitive adds to: staged in and out
-};
-
-class ViewPrimitiveKernel final : public Kernel {
- public:
-  ViewPrimitiveKernel(dnnl::primitive primitive, std::unordered_map<int, dnnl::memory> fixed_args,
-                      std::vector<ViewArg> view_args, bool per_image, const dnnl::engine& engine);
-  void run(dnnl::stream& stream) override;
-  std::string implementation() const override;
-
- private:
-  struct Staging {
-    dnnl::memory view_memory, staged;
-    std::optional<dnnl::reorder> load, store;  // view -> staged before, staged -> view after
-  };
-  dnnl::primitive primitive_;
-  std::unordered_map<int, dnnl::memory> args_;
-  std::vector<ViewArg> view_args_;
-  std::vector<dnnl::memory> view_memories_;  // per view arg: bound to the arena
-  std::vector<Staging> staging_;
-  bool per_image_;
-  int64_t images_;
-};
-
-inline bool per_image(std::initializer_list<TensorView> views) {
-  for (const auto& view : views)
-    if (!view.dense()) return true;
-  return false;
-}
-inline TensorView arg_view(const TensorView& view, bool per_image) { return per_image ? view.first_image() : view; }
-inline ViewArg view_arg(int arg, const TensorView& view, bool per_image, bool output = false) {
-  return ViewArg{arg, view, arg_view(view, per_image).desc(), {}, output};
-}
-// oneDNN's reference implementations are orders of magnitude slower than its
-// JIT kernels; a layer that lands on one retries with layouts of oneDNN's
-// choosing and stages the views (see ViewArg::staged).
-inline bool is_reference_impl(const char* impl) { return std::string(impl).find("ref") != std::string::npos; }
-
-// Runs several kernels in order as one.
-class SequenceKernel final : public Kernel {
- public:
-  void add(std::unique_ptr<Kernel> kernel) {
-    if (kernel) kernels_.push_back(std::move(kernel));
-  }
-  void run(dnnl::stream& stream) override {
-    for (auto& kernel : kernels_) kernel->run(stream);
-  }
-  std::string implementation() const override {
-    std::string names;
-    for (const auto& kernel : kernels_) {
-      std::string name = kernel->implementation();
-      if (name.empty()) continue;
-      names += names.empty() ? name : "+" + name;
-    }
-    return names;
-  }
-
- private:
-  std::vector<std::unique_ptr<Kernel>> kernels_;
-};
-
-// Right/bottom padding oneDNN needs so that its output size equals darknet's:
-// out = (in + pad_before + pad_after - extent) / stride + 1. Negative when
-// darknet's arithmetic leaves trailing input cells unread; oneDNN accepts that.
-inline int64_t padding_after(int64_t in, int64_t out, int64_t extent, int64_t stride, int64_t pad_before) {
-  return (out - 1) * stride + extent - in - pad_before;
-}
 
 [[noreturn]] inline void shape_error(const Layer& layer, const std::string& what) {
   throw Error(layer.where() + ": " + what);
@@ -129,30 +31,19 @@ inline void check_parameter_count(const Layer& layer, double count, const std::s
                            std::to_string(kMaxLayerParameters) + " per layer");
 }
 
-// Attributes for a primitive of this context: the shared user-mode
-// scratchpad when the executor provides one. Pass the result's primitive's
-// scratchpad_desc() to scratchpad_args() for its arguments.
-dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_ops ops = {});
-std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
-                                                      std::unordered_map<int, dnnl::memory> args = {});
+// The inputs of a layer that reads the previous layer and `from=` ([sam],
+// [scale_channels]): checks that it is not the first layer and that `from`
+// names an earlier one.
+std::vector<int> previous_and_from(LayerSite& site, const std::string& section);
 
-// Batch norm inside convolutional/connected layers (darknet's epsilon).
-constexpr float kBatchNormEpsilon = 0.00001f;
 // Random statistics for initialisation: scales and variances near 1, means near 0.
 void init_batch_norm(std::vector<float>& scales, std::vector<float>& mean, std::vector<float>& variance,
                      std::mt19937_64& rng);
-// Folds inference batch norm into `weights` (one row per output, bias.size()
-// rows) and `bias` (which holds BN's shift on entry).
-void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, const std::vector<float>& scales,
-                     const std::vector<float>& mean, const std::vector<float>& variance);
-
-// Applies `act` in place to every image of a view (either layout: the
-// activation is elementwise).
-void activate_view(Activation act, const TensorView& view);
-// The same as a kernel; nullptr for the linear activation.
-std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view);
-
 // Applies the darknet initialiser: uniform(-scale, scale).
 void fill_uniform(std::vector<float>& values, float scale, std::mt19937_64& rng);
+// Sizes a weighted layer's arrays: `weights` floats, `outputs` biases and,
+// with batch norm, scales (1), rolling means (0) and variances (1). Arrays of
+// the right size keep their values (a reshape keeps loaded weights).
+void size_weight_arrays(WeightArrays& arrays, int64_t weights, int64_t outputs, bool batch_normalize);
 
 }  // namespace cspnet

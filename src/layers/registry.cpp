@@ -46,6 +46,20 @@ constexpr RegistryEntry kRegistry[] = {
 
 }  // namespace
 
+const char* section_name(LayerKind kind) {
+  constexpr const char* kNames[kLayerKinds] = {"convolutional", "maxpool", "avgpool", "route",   "shortcut",
+                                               "upsample",      "connected", "softmax", "dropout", "cost",
+                                               "sam",           "scale_channels", "yolo"};
+  return kNames[static_cast<int>(kind)];
+}
+
+bool is_plain_softmax(const Layer& layer) {
+  const auto* softmax = std::get_if<SoftmaxAttrs>(&layer.attrs());
+  return softmax && softmax->groups == 1 && softmax->temperature == 1.f;
+}
+
+const YoloAttrs* yolo_attrs(const Layer& layer) { return std::get_if<YoloAttrs>(&layer.attrs()); }
+
 std::vector<std::string> layer_section_names() {
   std::vector<std::string> names;
   for (const auto& entry : kRegistry) names.emplace_back(entry.section);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
 #include "graph/layout_classes.hpp"
 
@@ -14,9 +15,9 @@ namespace cspnet {
 
 int logits_layer(const Network& net) {
   int last = net.size() - 1;
-  while (last > 0 && net.layer(last).type() == "cost") --last;
+  while (last > 0 && net.layer(last).kind() == LayerKind::cost) --last;
   const Layer& layer = net.layer(last);
-  if (layer.is_plain_softmax() && layer.inputs().at(0) >= 0) return layer.inputs()[0];
+  if (is_plain_softmax(layer) && layer.inputs().at(0) >= 0) return layer.inputs()[0];
   return last;
 }
 
@@ -114,7 +115,7 @@ std::vector<bool> plan_training_layouts(const Network& net, bool enabled) {
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     if (layer.output_shape().c % kChannelBlock != 0) classes.mark_plain(i);
-    const LayoutRule rule = layer.training_layout_rule();
+    const LayoutRule rule = onednn_kernels(layer).training_layout_rule(layer);
     for (int in : layer.inputs()) {
       if (rule == LayoutRule::plain) classes.mark_plain(id(in));
       if (rule == LayoutRule::same) classes.unite(id(in), i);
@@ -202,7 +203,7 @@ struct TrainingExecutor::Impl {
         ctx.accumulate_input_grad.push_back(runs_backward ? bool(accumulate[size_t(i)][slot]) : false);
       }
       try {
-        kernels.push_back(layer.compile_training(ctx));
+        kernels.push_back(compile_training_kernel(layer, ctx));
       } catch (const dnnl::error& e) {
         throw Error(layer.where() + ": oneDNN cannot train this layer: " + e.what());
       }

@@ -104,7 +104,7 @@ TEST_P(OpenCvOracle, IntermediateAndFinalOutputsMatchOpenCvDnn) {
     // [yolo]: OpenCV emits decoded boxes, a different layout; its input conv is compared.
     // Residual fusion overwrites the conv before a shortcut and the shortcut's
     // `from` in place: their values are gone, the shortcut's output is compared.
-    if (!net.layer(i).yolo() && names.count(i) && !executor.plan().overwritten[size_t(i)]) candidates.push_back(i);
+    if (!cspnet::yolo_attrs(net.layer(i)) && names.count(i) && !executor.plan().overwritten[size_t(i)]) candidates.push_back(i);
   ASSERT_GT(names.size(), size_t(net.size()) / 2) << "too few OpenCV layers matched by name";
   ASSERT_GE(candidates.size(), size_t(kComparedLayers));
   std::vector<int> compared;

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/onednn/kernel.hpp"  // the kernels under test
 #include "cspnet/cspnet.hpp"
 
 namespace cspnet::tests {
@@ -149,7 +150,7 @@ inline ::testing::AssertionResult check_layer_gradients(const GradientCase& c, c
   const StepContext step{true, c.seed};
 
   // ---- forward and backward, overwrite mode
-  auto kernel = layer.compile_training(d::make_context(engine, layer, input_shapes, b, false, false));
+  auto kernel = cspnet::compile_training_kernel(layer, d::make_context(engine, layer, input_shapes, b, false, false));
   std::vector<TrainableParam> params = layer.trainable_params();
   for (const TrainableParam& p : params) {
     if (!p.values || !p.grads) return ::testing::AssertionFailure() << where << d::param_name(p) << " has no arrays";
@@ -220,7 +221,7 @@ inline ::testing::AssertionResult check_layer_gradients(const GradientCase& c, c
   auto check_repeat = [&](const std::string& what, const std::vector<float>& ours, const std::vector<double>& expected) {
     return d::close(where + what, d::to_double(ours), expected, d::kRepeatTolerance, d::kGradientFloor);
   };
-  kernel = layer.compile_training(d::make_context(engine, layer, input_shapes, b, true, false));
+  kernel = cspnet::compile_training_kernel(layer, d::make_context(engine, layer, input_shapes, b, true, false));
   params = layer.trainable_params();
   std::vector<std::vector<float>> prefill;
   for (auto& g : b.input_grads) {
@@ -249,7 +250,7 @@ inline ::testing::AssertionResult check_layer_gradients(const GradientCase& c, c
 
   // ---- no gradient wanted for the inputs (the network input): parameter
   // gradients still come.
-  kernel = layer.compile_training(d::make_context(engine, layer, input_shapes, b, false, true));
+  kernel = cspnet::compile_training_kernel(layer, d::make_context(engine, layer, input_shapes, b, false, true));
   params = layer.trainable_params();
   kernel->forward(stream, step);
   stream.wait();

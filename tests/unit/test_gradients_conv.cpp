@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/onednn/kernel.hpp"  // the kernels under test
 #include "cspnet/cspnet.hpp"
 #include "gradient_check.hpp"
 
@@ -188,7 +189,7 @@ struct SingleLayer {
     output.resize(size_t(out.count()));
     output_grad.resize(size_t(out.count()));
     input_grad.resize(size_t(in.count()));
-    kernel = layer().compile_training({engine,
+    kernel = cspnet::compile_training_kernel(layer(), {engine,
                                        {{input.data(), in}},
                                        {output.data(), out},
                                        {{input_grad.data(), in}},

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/onednn/kernel.hpp"  // the kernels under test
 #include "cspnet/cspnet.hpp"
 #include "gradient_check.hpp"
 
@@ -64,7 +65,7 @@ size_t at(const Shape& s, int64_t n, int64_t c, int64_t y, int64_t x) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   const cspnet::TrainTensor input{x.data(), shape}, grad{dx.data(), shape};
-  auto kernel = layer.compile_training(cspnet::TrainCompileContext{
+  auto kernel = cspnet::compile_training_kernel(layer, cspnet::TrainCompileContext{
       engine, {input, input}, {y.data(), out_shape}, {grad, grad}, {false, true}, {dy.data(), out_shape}});
   kernel->forward(stream, cspnet::StepContext{true, 1});
   kernel->backward(stream);
@@ -500,7 +501,7 @@ struct DropoutRun {
                                     {cspnet::TrainTensor{dx.data(), shape}},
                                     {accumulate},
                                     cspnet::TrainTensor{dy.data(), shape}};
-    kernel = net.layer(layer).compile_training(ctx);
+    kernel = cspnet::compile_training_kernel(net.layer(layer), ctx);
   }
   std::vector<float> forward(uint64_t seed, bool training = true) {
     kernel->forward(stream, cspnet::StepContext{training, seed});

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "backends/onednn/kernel.hpp"  // the kernels under test
 #include "cspnet/cspnet.hpp"
 #include "test_helpers.hpp"
 #include "training_steps.hpp"

@@ -1,4 +1,4 @@
-#include "train_util.hpp"
+#include "backends/onednn/train_util.hpp"
 
 #include <algorithm>
 

@@ -9,7 +9,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "cspnet/activation.hpp"
-#include "cspnet/layer.hpp"
+#include "backends/onednn/kernel.hpp"
 
 namespace cspnet {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cspnet/activation.hpp"
-#include "cspnet/layer.hpp"
+#include "backends/onednn/kernel.hpp"
 
 namespace cspnet {
 

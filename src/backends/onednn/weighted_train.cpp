@@ -1,8 +1,8 @@
-#include "weighted_train.hpp"
+#include "backends/onednn/weighted_train.hpp"
 
 #include <algorithm>
 
-#include "layer_util.hpp"
+#include "backends/onednn/kernel_util.hpp"
 
 namespace cspnet {
 

@@ -1,0 +1,136 @@
+#pragma once
+// The public description of every layer kind: one attribute struct per kind
+// holding what its darknet cfg section says, with darknet's defaults applied
+// and validated by the cfg factory (or the model builder, which goes through
+// it). Shape inference, the counts, the cfg writer, the per-layer table and
+// every backend read these; a layer's edges (`layers=`, `from=`) are
+// Layer::inputs(), its arrays Layer::weight_arrays().
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cspnet/activation.hpp"
+
+namespace cspnet {
+
+struct ConvolutionalAttrs {
+  int filters = 1;
+  int size = 1;  // square kernel
+  int stride_x = 1, stride_y = 1;
+  int padding = 0;  // before and (darknet's arithmetic permitting) after
+  int groups = 1;
+  int dilation = 1;
+  bool batch_normalize = false;
+  Activation activation = Activation::logistic;
+  // share_index: the layer whose weights (and batch norm) this one uses
+  // instead of its own (-1: its own arrays).
+  int share_index = -1;
+};
+
+struct MaxpoolAttrs {
+  int size = 1;
+  int stride_x = 1, stride_y = 1;
+  int padding = 0;  // total: darknet pads padding/2 before
+  // maxpool_depth=1: channel Maxout; output channel g is the max over input
+  // channels k with k mod out_channels == g.
+  bool maxout = false;
+  int out_channels = 1;
+};
+
+// darknet's [avgpool]: the mean over the whole map (global average pooling).
+struct AvgpoolAttrs {};
+
+// Inputs are the `layers=` list; each contributes chunk `group_id` of `groups`.
+struct RouteAttrs {
+  int groups = 1;
+  int group_id = 0;
+};
+
+// out = activation(alpha * previous + beta * sum of `from`); inputs are the
+// previous layer then the `from` layers. Shapes may differ as in darknet.
+struct ShortcutAttrs {
+  Activation activation = Activation::linear;
+  float alpha = 1.f, beta = 1.f;
+};
+
+// Nearest-neighbour upsampling by `stride` times `scale`; `downsample`
+// (darknet's negative stride) sums stride x stride blocks instead.
+struct UpsampleAttrs {
+  int stride = 2;
+  bool downsample = false;
+  float scale = 1.f;
+};
+
+struct ConnectedAttrs {
+  int outputs = 1;
+  bool batch_normalize = false;
+  Activation activation = Activation::logistic;
+};
+
+// Softmax over each of `groups` contiguous chunks of the flattened C*H*W
+// input, at `temperature`.
+struct SoftmaxAttrs {
+  int groups = 1;
+  float temperature = 1.f;
+};
+
+// Identity at inference; in training each value is kept with probability
+// 1 - probability and scaled by 1/(1 - probability).
+struct DropoutAttrs {
+  float probability = 0.5f;
+};
+
+// darknet's [cost]: the identity (the loss is the loss layer's business).
+struct CostAttrs {
+  std::string type = "sse";
+  float scale = 1.f;
+};
+
+// out = activation(previous * from), elementwise; inputs: previous, from.
+struct SamAttrs {
+  Activation activation = Activation::linear;
+};
+
+// out = activation(from's C x H x W map * previous's C x 1 x 1 values);
+// inputs: previous, from.
+struct ScaleChannelsAttrs {
+  Activation activation = Activation::linear;
+};
+
+struct YoloAttrs {
+  std::vector<int> mask;       // which anchors this layer predicts
+  std::vector<float> anchors;  // all anchors, w,h pairs in network pixels
+  int classes = 20;
+  int num = 1;
+  float scale_x_y = 1.f;
+  bool new_coords = false;
+};
+
+using LayerAttrs = std::variant<ConvolutionalAttrs, MaxpoolAttrs, AvgpoolAttrs, RouteAttrs, ShortcutAttrs,
+                                UpsampleAttrs, ConnectedAttrs, SoftmaxAttrs, DropoutAttrs, CostAttrs, SamAttrs,
+                                ScaleChannelsAttrs, YoloAttrs>;
+
+// The layer kinds, in LayerAttrs' alternative order.
+enum class LayerKind {
+  convolutional,
+  maxpool,
+  avgpool,
+  route,
+  shortcut,
+  upsample,
+  connected,
+  softmax,
+  dropout,
+  cost,
+  sam,
+  scale_channels,
+  yolo,
+};
+constexpr int kLayerKinds = 13;
+static_assert(std::variant_size_v<LayerAttrs> == kLayerKinds);
+
+inline LayerKind kind_of(const LayerAttrs& attrs) { return static_cast<LayerKind>(attrs.index()); }
+// The darknet section name of a kind ("convolutional", "maxpool", ...).
+const char* section_name(LayerKind kind);
+
+}  // namespace cspnet

@@ -1,0 +1,308 @@
+// [convolutional] on oneDNN: direct or Winograd convolution with folded or
+// separate batch norm, activation and residual-sum post-ops; training on
+// oneDNN's forward/backward primitives (weighted_train.hpp).
+#include <optional>
+
+#include "backends/onednn/kernel_util.hpp"
+#include "backends/onednn/weighted_train.hpp"
+
+namespace cspnet {
+namespace {
+
+// One operation applied to a convolution's output after the convolution.
+struct PostStep {
+  bool is_sum = false;
+  Activation act = Activation::linear;
+  static PostStep sum() { return {true, Activation::linear}; }
+  static PostStep activation(Activation a) { return {false, a}; }
+};
+
+dnnl::post_ops direct_post_ops(const std::vector<PostStep>& steps) {
+  dnnl::post_ops ops;
+  for (const PostStep& step : steps) {
+    if (step.is_sum)
+      ops.append_sum(1.f);
+    else
+      append_activation_post_op(step.act, ops);
+  }
+  return ops;
+}
+
+// oneDNN 2.6's Winograd kernel takes relu (slope 0) and sum as post-ops and
+// nothing else: keep the leading run of those as post-ops and run the
+// activations after it as in-place passes. A sum cannot be deferred (it must
+// see the activation before it), so a chain needing that is not possible.
+struct PostOpSplit {
+  bool possible = true;
+  dnnl::post_ops fused;
+  std::vector<Activation> after;
+};
+
+PostOpSplit split_for_winograd(const std::vector<PostStep>& steps) {
+  PostOpSplit split;
+  for (const PostStep& step : steps) {
+    const bool takes = step.is_sum || step.act == Activation::linear || step.act == Activation::relu;
+    if (takes && split.after.empty()) {
+      if (step.is_sum)
+        split.fused.append_sum(1.f);
+      else
+        append_activation_post_op(step.act, split.fused);
+    } else if (step.is_sum) {
+      split.possible = false;
+    } else if (step.act != Activation::linear) {
+      split.after.push_back(step.act);
+    }
+  }
+  return split;
+}
+
+// The geometry a kernel needs, from the description and the shapes.
+struct ConvGeometry {
+  const ConvolutionalAttrs& a;
+  int64_t channels, out_h, out_w;
+  explicit ConvGeometry(const Layer& layer)
+      : a(layer.attrs_as<ConvolutionalAttrs>()),
+        channels(layer.input_shapes().at(0).c),
+        out_h(layer.output_shape().h),
+        out_w(layer.output_shape().w) {}
+  // Winograd F(2x2,3x3) or F(4x4,3x3) computes a 3x3/1 convolution with
+  // 2.25x or 4x fewer multiplications (oneDNN picks the tile); oneDNN 2.6
+  // has it for ungrouped, undilated fp32 ones on AVX-512. With channel
+  // counts off its 16-lane vectors (an RGB input) it is slower than direct:
+  // 3 to 32 channels at 256x256 measured 7x slower in training.
+  bool winograd() const {
+    return a.size == 3 && a.stride_x == 1 && a.stride_y == 1 && a.dilation == 1 && a.groups == 1 &&
+           channels % 16 == 0 && a.filters % 16 == 0;
+  }
+  dnnl::memory::dims weight_dims() const {
+    if (a.groups == 1) return {a.filters, channels, a.size, a.size};
+    return {a.groups, a.filters / a.groups, channels / a.groups, a.size, a.size};
+  }
+  dnnl::memory::format_tag weight_tag() const {
+    return a.groups == 1 ? dnnl::memory::format_tag::oihw : dnnl::memory::format_tag::goihw;
+  }
+};
+
+class ConvolutionalKernels final : public LayerKernels {
+ public:
+  LayoutRule layout_rule(const Layer&) const override { return LayoutRule::any; }
+  LayoutRule training_layout_rule(const Layer&) const override { return LayoutRule::any; }
+  bool can_accumulate_into_output(const Layer& layer, const ExecOptions& options, Activation then) const override {
+    // oneDNN 2.6's JIT convolutions (blocked or not) take a sum post-op only
+    // as the first one: an activation before the sum sends them to the
+    // reference kernel (and two eltwise post-ops of one algorithm get the
+    // first one's parameters). So fuse only linear convolutions, as in
+    // ResNe(X)t blocks: dst = then(conv + dst).
+    const auto& a = layer.attrs_as<ConvolutionalAttrs>();
+    return a.activation == Activation::linear && has_activation_post_op(then) &&
+           (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation;
+  }
+  std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override;
+  std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const CompileContext& ctx) const {
+  using namespace dnnl;
+  using dims = memory::dims;
+  const TensorView& in = ctx.inputs[0];
+  const TensorView& out = ctx.output;
+  const ConvGeometry g(layer);
+  const ConvolutionalAttrs& a = g.a;
+  const WeightArrays& arrays = *layer.weight_arrays();
+  const bool batch_norm = a.batch_normalize;
+  const bool fold = batch_norm && ctx.options.fold_batchnorm;
+
+  // Weights and bias as the primitive will see them (BN folded when asked).
+  std::vector<float> weights = arrays.weights;
+  std::vector<float> bias = arrays.biases;
+  if (fold) fold_batch_norm(weights, bias, arrays.scales, arrays.rolling_mean, arrays.rolling_variance);
+  const bool with_bias = !batch_norm || fold;
+
+  int64_t extent_h = int64_t{a.size - 1} * a.dilation + 1, extent_w = extent_h;
+  int64_t pad_b = padding_after(in.shape.h, g.out_h, extent_h, a.stride_y, a.padding);
+  int64_t pad_r = padding_after(in.shape.w, g.out_w, extent_w, a.stride_x, a.padding);
+  const bool each_image = per_image({in, out});
+  const memory::desc src_md = arg_view(in, each_image).desc(), dst_md = arg_view(out, each_image).desc();
+
+  const dims weight_dims = g.weight_dims();
+  const auto user_weights_tag = g.weight_tag();
+  // bf16: inputs and weights in bf16 (inputs converted on the way in, see
+  // ViewArg::staged), accumulation and outputs in fp32.
+  const bool bf16 = ctx.options.precision == Precision::bf16;
+  const auto compute_type = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  memory::desc weights_any(weight_dims, compute_type, memory::format_tag::any);
+  memory::desc bias_md(dims{a.filters}, memory::data_type::f32, memory::format_tag::x);
+
+  // What follows the convolution, in order: its activation, then for a fused
+  // residual the sum and the shortcut's activation.
+  std::vector<PostStep> steps;
+  const bool fused_activation = ctx.options.fuse_activation && (!batch_norm || fold) &&
+                                has_activation_post_op(a.activation);
+  if (fused_activation) steps.push_back(PostStep::activation(a.activation));
+  if (ctx.accumulate) {
+    // dst holds the shortcut's other operand: dst = then(act(conv) + dst).
+    if (!fused_activation) throw Error(layer.where() + ": internal: residual fusion needs a fused activation");
+    steps.push_back(PostStep::sum());
+    steps.push_back(PostStep::activation(ctx.accumulate_then));
+  }
+
+  dims strides{a.stride_y, a.stride_x}, dilates{a.dilation - 1, a.dilation - 1};
+  dims pad_l{a.padding, a.padding}, pad_rb{pad_b, pad_r};
+  auto make_pd = [&](algorithm algo, const post_ops& ops, const memory::desc& src, const memory::desc& dst) {
+    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, bias_md,
+                                                      dst, strides, dilates, pad_l, pad_rb)
+                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, dst,
+                                                      strides, dilates, pad_l, pad_rb);
+    return convolution_forward::primitive_desc(desc, primitive_attributes(ctx, ops), ctx.engine);
+  };
+
+  // Steps left to run as our own in-place passes after the primitive.
+  std::vector<Activation> after;
+  std::optional<convolution_forward::primitive_desc> chosen;
+  if (ctx.options.winograd && !bf16 && g.winograd()) {
+    PostOpSplit split = split_for_winograd(steps);
+    if (split.possible) {
+      try {
+        chosen = make_pd(algorithm::convolution_winograd, split.fused, src_md, dst_md);
+        after = split.after;
+      } catch (const dnnl::error&) {
+        // No Winograd kernel for these channels or this ISA: direct below.
+      }
+    }
+  }
+  if (!chosen) {
+    const post_ops ops = direct_post_ops(steps);
+    auto any = [](const memory::desc& md, memory::data_type type) {
+      return memory::desc(md.dims(), type, memory::format_tag::any);
+    };
+    // bf16: first try the input's own layout in bf16 (the conversion is then
+    // elementwise, not a transposition), else oneDNN's choice.
+    auto same_layout = [](const memory::desc& md, memory::data_type type) {
+      memory::desc converted = md;
+      converted.data.data_type = static_cast<dnnl_data_type_t>(type);
+      return converted;
+    };
+    const auto direct = algorithm::convolution_direct;
+    chosen = make_pd(direct, ops, bf16 ? same_layout(src_md, compute_type) : src_md, dst_md);
+    if (bf16 && is_reference_impl(chosen->impl_info_str()))
+      chosen = make_pd(direct, ops, any(src_md, compute_type), dst_md);
+    if (is_reference_impl(chosen->impl_info_str())) {
+      // e.g. a blocked input feeding a plain output whose channels are not a
+      // multiple of the block: let oneDNN choose both layouts and stage them.
+      convolution_forward::primitive_desc staged =
+          make_pd(direct, ops, any(src_md, compute_type), any(dst_md, memory::data_type::f32));
+      if (!is_reference_impl(staged.impl_info_str())) chosen = staged;
+    }
+  }
+  const convolution_forward::primitive_desc& pd = *chosen;
+
+  // Reorder the weights once into the layout the primitive chose.
+  memory user_weights({weight_dims, memory::data_type::f32, user_weights_tag}, ctx.engine, weights.data());
+  memory conv_weights(pd.weights_desc(), ctx.engine);
+  stream setup(ctx.engine);
+  reorder(user_weights, conv_weights).execute(setup, user_weights, conv_weights);
+  setup.wait();
+  memory bias_mem(bias_md, ctx.engine);
+  std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
+
+  std::unordered_map<int, memory> args = scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, conv_weights}});
+  if (with_bias) args.emplace(DNNL_ARG_BIAS, bias_mem);
+  auto sequence = std::make_unique<SequenceKernel>();
+  sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
+                                                      std::vector<ViewArg>{ViewArg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false},
+                                                                           ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true,
+                                                                                   ctx.accumulate}},
+                                                      each_image, ctx.engine));
+
+  if (batch_norm && !fold) {
+    auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |
+                 normalization_flags::use_shift;
+    batch_normalization_forward::primitive_desc bn_pd(
+        {prop_kind::forward_inference, dst_md, kBatchNormEpsilon, flags}, primitive_attributes(ctx), ctx.engine);
+    auto vector_memory = [&](const std::vector<float>& values) {
+      memory m(bias_md, ctx.engine);
+      std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
+      return m;
+    };
+    std::unordered_map<int, memory> bn_args = scratchpad_args(ctx, bn_pd.scratchpad_desc());
+    bn_args.insert({{DNNL_ARG_MEAN, vector_memory(arrays.rolling_mean)},
+                    {DNNL_ARG_VARIANCE, vector_memory(arrays.rolling_variance)},
+                    {DNNL_ARG_SCALE, vector_memory(arrays.scales)},
+                    {DNNL_ARG_SHIFT, vector_memory(arrays.biases)}});
+    sequence->add(std::make_unique<ViewPrimitiveKernel>(
+        batch_normalization_forward(bn_pd), std::move(bn_args),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
+  }
+  if (!fused_activation) sequence->add(activation_kernel(a.activation, out));
+  for (Activation act : after) sequence->add(activation_kernel(act, out));
+  return sequence;
+}
+
+std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer,
+                                                                    const TrainCompileContext& ctx) const {
+  using namespace dnnl;
+  using dims = memory::dims;
+  const ConvGeometry g(layer);
+  const ConvolutionalAttrs& a = g.a;
+  WeightArrays& w = *layer.weight_arrays();
+  std::optional<BatchNormArrays> bn;
+  if (a.batch_normalize)
+    bn.emplace(BatchNormArrays{w.scales, w.biases, w.rolling_mean, w.rolling_variance, w.scale_grads, w.bias_grads});
+  const Shape& in = ctx.inputs.at(0).shape;
+  const Shape& out = ctx.output.shape;
+  const auto in_tag = ctx.inputs[0].blocked ? memory::format_tag::nChw16c : memory::format_tag::nchw;
+  const auto out_tag = ctx.output.blocked ? memory::format_tag::nChw16c : memory::format_tag::nchw;
+  const int64_t extent = int64_t{a.size - 1} * a.dilation + 1;
+  const dims strides{a.stride_y, a.stride_x}, dilates{a.dilation - 1, a.dilation - 1}, pad_l{a.padding, a.padding};
+  const dims pad_r{padding_after(in.h, g.out_h, extent, a.stride_y, a.padding),
+                   padding_after(in.w, g.out_w, extent, a.stride_x, a.padding)};
+  const dims weight_dims = g.weight_dims();
+  const auto f32 = memory::data_type::f32;
+  auto with_layout = [&](const Shape& s, memory::format_tag tag) { return memory::desc({s.n, s.c, s.h, s.w}, f32, tag); };
+  const memory::desc weights_any(weight_dims, f32, memory::format_tag::any);
+  const memory::desc bias_md({a.filters}, f32, memory::format_tag::x);
+  const memory::desc src_any = with_layout(in, memory::format_tag::any), dst_any = with_layout(out, memory::format_tag::any);
+  const bool with_bias = !a.batch_normalize;
+  auto build = [&](algorithm algo) {
+    convolution_forward::primitive_desc forward_pd(
+        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, bias_md, dst_any,
+                                              strides, dilates, pad_l, pad_r)
+                  : convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, dst_any,
+                                              strides, dilates, pad_l, pad_r),
+        ctx.engine);
+    const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
+    convolution_backward_data::primitive_desc backward_data_pd(
+        {algo, src_md, weights_any, dst_md, strides, dilates, pad_l, pad_r}, ctx.engine, forward_pd);
+    convolution_backward_weights::primitive_desc backward_weights_pd(
+        with_bias ? convolution_backward_weights::desc(algo, src_md, weights_any, bias_md, dst_md, strides, dilates,
+                                                       pad_l, pad_r)
+                  : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l,
+                                                       pad_r),
+        ctx.engine, forward_pd);
+    return weighted_primitives(
+        forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, in_tag),
+        with_layout(out, out_tag),
+        memory::desc(weight_dims, f32, g.weight_tag()));
+  };
+  std::optional<WeightedPrimitives> primitives;
+  if (ctx.winograd && g.winograd()) {
+    try {
+      primitives = build(algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+      // No Winograd kernel for one of the three passes: direct below.
+    }
+  }
+  if (!primitives) primitives = build(algorithm::convolution_direct);
+  return std::make_unique<WeightedTrainKernel>(ctx, std::move(*primitives),
+                                               WeightedArrays{w.weights, w.biases, w.weight_grads, w.bias_grads}, bn,
+                                               a.activation);
+}
+
+const LayerKernels& convolutional_kernels() {
+  static const ConvolutionalKernels kernels;
+  return kernels;
+}
+
+}  // namespace cspnet

@@ -1,0 +1,123 @@
+// [route]: no kernel when every input was written into its slice (the
+// planner's zero-copy concat) or for a single input (a view); otherwise a
+// copy of the channel ranges not already in place.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "backends/onednn/kernel_util.hpp"
+#include "backends/onednn/train_util.hpp"
+
+namespace cspnet {
+namespace {
+
+class RouteKernels final : public LayerKernels {
+ public:
+  // The copy kernel moves whole channel ranges: valid in the blocked layout
+  // when every range starts and ends on a channel block. The training loops
+  // copy channel ranges too, which in nChw16c are the same contiguous bytes
+  // as in NCHW under the same condition.
+  LayoutRule layout_rule(const Layer& layer) const override {
+    const int groups = layer.attrs_as<RouteAttrs>().groups;
+    for (const Shape& s : layer.input_shapes())
+      if ((s.c / groups) % kChannelBlock != 0) return LayoutRule::plain;
+    return LayoutRule::same;
+  }
+  LayoutRule training_layout_rule(const Layer& layer) const override { return layout_rule(layer); }
+
+  std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
+    const auto& a = layer.attrs_as<RouteAttrs>();
+    struct Copy {
+      TensorView src;
+      int64_t src_channel, dst_channel, channels;
+    };
+    std::vector<Copy> copies;
+    int64_t dst_channel = 0;
+    for (const TensorView& in : ctx.inputs) {
+      int64_t channels = in.shape.c / a.groups;
+      const float* wanted = ctx.output.data + dst_channel * ctx.output.plane();
+      bool in_place = a.groups == 1 && in.data == wanted && in.image_stride == ctx.output.image_stride;
+      if (!in_place) copies.push_back(Copy{in, channels * a.group_id, dst_channel, channels});
+      dst_channel += channels;
+    }
+    if (copies.empty()) return nullptr;  // every producer wrote into its slice
+    TensorView out = ctx.output;
+    return make_kernel([copies, out](dnnl::stream&) {
+      const int64_t plane = out.plane();
+      for (const Copy& copy : copies) {
+#pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < out.shape.n; ++n)
+          std::memcpy(out.image(n) + copy.dst_channel * plane, copy.src.image(n) + copy.src_channel * plane,
+                      static_cast<size_t>(copy.channels * plane) * sizeof(float));
+      }
+    });
+  }
+
+  // Training: the forward copies each input's chunk into its channel range
+  // of the output; the backward hands each input slot its range of the
+  // output gradient (in its group_id chunk) and zero in the other chunks.
+  std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {
+    const auto& a = layer.attrs_as<RouteAttrs>();
+    struct Slot {
+      TrainTensor input, grad;
+      int64_t src_channel, dst_channel, channels;
+      bool accumulate;
+    };
+    std::vector<Slot> slots;
+    int64_t dst_channel = 0;
+    for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+      const int64_t channels = ctx.inputs[i].shape.c / a.groups;
+      slots.push_back(Slot{ctx.inputs[i], ctx.input_grads[i], channels * a.group_id, dst_channel, channels,
+                           static_cast<bool>(ctx.accumulate_input_grad[i])});
+      dst_channel += channels;
+    }
+    const TrainTensor out = ctx.output, dy = ctx.output_grad;
+    // Loops over (image, channel) planes: parallel even at batch 1.
+    return make_train_kernel(
+        [slots, out](dnnl::stream&, const StepContext&) {
+          const int64_t plane = out.shape.h * out.shape.w;
+          for (const Slot& slot : slots) {
+#pragma omp parallel for collapse(2) schedule(static)
+            for (int64_t n = 0; n < out.shape.n; ++n)
+              for (int64_t c = 0; c < slot.channels; ++c)
+                std::memcpy(out.data + (n * out.shape.c + slot.dst_channel + c) * plane,
+                            slot.input.data + (n * slot.input.shape.c + slot.src_channel + c) * plane,
+                            static_cast<size_t>(plane) * sizeof(float));
+          }
+        },
+        [slots, dy](dnnl::stream&) {
+          const int64_t plane = dy.shape.h * dy.shape.w;
+          // Slots in order: a tensor routed twice gets its first gradient
+          // stored, then the second added (see TrainCompileContext).
+          for (const Slot& slot : slots) {
+            if (!slot.grad.data) continue;
+            const int64_t channels = slot.grad.shape.c;
+#pragma omp parallel for collapse(2) schedule(static)
+            for (int64_t n = 0; n < dy.shape.n; ++n)
+              for (int64_t c = 0; c < channels; ++c) {
+                float* g = slot.grad.data + (n * channels + c) * plane;
+                const int64_t from = c - slot.src_channel;  // channel within this input's chunk
+                if (from < 0 || from >= slot.channels) {
+                  if (!slot.accumulate) std::fill(g, g + plane, 0.f);
+                  continue;
+                }
+                const float* src = dy.data + (n * dy.shape.c + slot.dst_channel + from) * plane;
+                if (slot.accumulate)
+                  for (int64_t i = 0; i < plane; ++i) g[i] += src[i];
+                else
+                  std::memcpy(g, src, static_cast<size_t>(plane) * sizeof(float));
+              }
+          }
+        });
+  }
+
+};
+
+}  // namespace
+
+const LayerKernels& route_kernels() {
+  static const RouteKernels kernels;
+  return kernels;
+}
+
+}  // namespace cspnet

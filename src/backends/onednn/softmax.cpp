@@ -1,0 +1,82 @@
+// [softmax] as parallel loops.
+#include <algorithm>
+#include <cmath>
+
+#include "backends/onednn/kernel_util.hpp"
+#include "backends/onednn/train_util.hpp"
+
+namespace cspnet {
+namespace {
+
+class SoftmaxKernels final : public LayerKernels {
+ public:
+  std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
+    const auto& a = layer.attrs_as<SoftmaxAttrs>();
+    TensorView in = ctx.inputs[0], out = ctx.output;
+    int64_t groups = a.groups;
+    float inv_t = 1.f / a.temperature;
+    return make_kernel([in, out, groups, inv_t](dnnl::stream&) {
+      const int64_t chunk = in.shape.per_image() / groups;
+#pragma omp parallel for collapse(2) schedule(static)
+      for (int64_t n = 0; n < in.shape.n; ++n)
+        for (int64_t g = 0; g < groups; ++g) {
+          const float* x = in.image(n) + g * chunk;
+          float* y = out.image(n) + g * chunk;
+          float largest = *std::max_element(x, x + chunk);
+          double sum = 0;
+          for (int64_t i = 0; i < chunk; ++i) sum += y[i] = std::exp((x[i] - largest) * inv_t);
+          float inv = static_cast<float>(1.0 / sum);
+          for (int64_t i = 0; i < chunk; ++i) y[i] *= inv;
+        }
+    });
+  }
+
+  // Training: the same softmax; the backward is its Jacobian per group,
+  // dx = y * (dy - sum(dy * y)) / temperature, from the output y.
+  std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {
+    const auto& a = layer.attrs_as<SoftmaxAttrs>();
+    const TrainTensor in = ctx.inputs[0], out = ctx.output, dy = ctx.output_grad, dx = ctx.input_grads[0];
+    const bool accumulate = ctx.accumulate_input_grad[0];
+    const int64_t chunks = in.shape.n * a.groups, chunk = in.shape.per_image() / a.groups;
+    const float inv_t = 1.f / a.temperature;
+    return make_train_kernel(
+        [in, out, chunks, chunk, inv_t](dnnl::stream&, const StepContext&) {
+#pragma omp parallel for schedule(static)
+          for (int64_t g = 0; g < chunks; ++g) {
+            const float* x = in.data + g * chunk;
+            float* y = out.data + g * chunk;
+            const float largest = *std::max_element(x, x + chunk);
+            double sum = 0;
+            for (int64_t i = 0; i < chunk; ++i) sum += y[i] = std::exp((x[i] - largest) * inv_t);
+            const auto inv = static_cast<float>(1.0 / sum);
+            for (int64_t i = 0; i < chunk; ++i) y[i] *= inv;
+          }
+        },
+        [out, dy, dx, accumulate, chunks, chunk, inv_t](dnnl::stream&) {
+          if (!dx.data) return;
+#pragma omp parallel for schedule(static)
+          for (int64_t g = 0; g < chunks; ++g) {
+            const float* y = out.data + g * chunk;
+            const float* grad = dy.data + g * chunk;
+            float* dst = dx.data + g * chunk;
+            double dot = 0;
+            for (int64_t i = 0; i < chunk; ++i) dot += double(grad[i]) * y[i];
+            const auto centre = static_cast<float>(dot);
+            for (int64_t i = 0; i < chunk; ++i) {
+              const float value = y[i] * (grad[i] - centre) * inv_t;
+              dst[i] = accumulate ? dst[i] + value : value;
+            }
+          }
+        });
+  }
+
+};
+
+}  // namespace
+
+const LayerKernels& softmax_kernels() {
+  static const SoftmaxKernels kernels;
+  return kernels;
+}
+
+}  // namespace cspnet
