@@ -20,9 +20,23 @@ struct StepContext {
 };
 
 struct LossResult {
-  double loss = 0;     // mean softmax cross-entropy over the batch (with label smoothing)
-  int64_t correct = 0;  // top-1 hits against the hard labels
+  double loss = 0;      // the loss layers' losses summed (softmax: mean cross-entropy over the batch)
+  int64_t correct = 0;  // top-1 hits of the last loss layer against the hard labels
 };
+
+// What a batch asks of the network's loss layers. Classification: target
+// probability rows (one-hot, smoothed or mixed) and the hard labels for the
+// accuracy count.
+struct Targets {
+  std::span<const float> class_rows;  // batch x classes
+  std::span<const int> labels;        // batch
+};
+
+// The loss layers of a network: every plain [softmax] (whole vector,
+// temperature 1) whose output nothing but [cost] layers reads — darknet's
+// classifier head, wherever it sits. Each one's training kernel computes
+// its loss against the batch's targets and seeds its input's gradient.
+std::vector<int> loss_layers(const Network& net);
 
 // The layer whose output the loss treats as class scores: the input of a
 // final plain [softmax] (trailing [cost] layers, the identity in training,
@@ -51,7 +65,10 @@ struct TrainingOptions {
 class TrainingExecutor {
  public:
   // Compiles every layer for the network's current batch and input size.
-  explicit TrainingExecutor(Network& net, const TrainingOptions& options = {});
+  // `losses`: the layers trained as losses; empty: loss_layers(net). A
+  // network with none trains its last layer (before any [cost]) as softmax
+  // cross-entropy logits.
+  explicit TrainingExecutor(Network& net, const TrainingOptions& options = {}, const std::vector<int>& losses = {});
   ~TrainingExecutor();
   TrainingExecutor(const TrainingExecutor&) = delete;
   TrainingExecutor& operator=(const TrainingExecutor&) = delete;
@@ -62,18 +79,20 @@ class TrainingExecutor {
   // probabilities when the network ends in [softmax] (+ [cost]/[dropout]).
   const Tensor& output() const;
 
-  // Softmax cross-entropy of the output against `targets` (batch x classes
-  // probability rows: one-hot, smoothed or mixed) and the gradient at the
-  // classifier's logits, scaled by `grad_scale` (1/batch for a mean over one
-  // batch; 1/(batch*subdivisions) with gradient accumulation). `labels` are
-  // the hard labels for the accuracy count.
-  LossResult softmax_cross_entropy(std::span<const float> targets, std::span<const int> labels, float grad_scale);
-  // Backward through every layer from the gradient set by the loss; adds
-  // into every layer's parameter gradients (see zero_gradients()).
+  // Every loss layer's loss of the last forward() against `targets` (rows of
+  // classes() probabilities), summed, with their gradients scaled by
+  // `grad_scale` (1/batch for a mean over one batch; 1/(batch*subdivisions)
+  // with gradient accumulation) kept for backward().
+  LossResult loss(const Targets& targets, float grad_scale);
+  // Backward through every layer from the loss layers' gradients; adds into
+  // every layer's parameter gradients (see zero_gradients()).
   void backward();
   void zero_gradients();
 
+  // Target row width: the input of the last loss layer, per image.
   int classes() const;
+  // The loss layers trained (TrainingOptions::loss_layers or loss_layers()).
+  const std::vector<int>& loss_layer_indices() const;
   // Per tensor (layer outputs, then the network input): kept in nChw16c
   // (TrainingOptions::blocked_layout).
   const std::vector<bool>& blocked_tensors() const;

@@ -312,7 +312,7 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
       Batch b = loader.next();
       StepContext context{true, pass_seed(options.seed, state.step * uint64_t(subdivisions) + uint64_t(s))};
       executor.forward(b.images.data(), context);
-      LossResult r = executor.softmax_cross_entropy(b.targets, b.labels, 1.f / float(batch));
+      LossResult r = executor.loss({b.targets, b.labels}, 1.f / float(batch));
       step_loss += r.loss * mini;
       step_correct += r.correct;
       executor.backward();

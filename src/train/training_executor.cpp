@@ -10,6 +10,7 @@
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
 #include "graph/layout_classes.hpp"
+#include "train/cross_entropy.hpp"
 
 namespace cspnet {
 
@@ -21,6 +22,18 @@ int logits_layer(const Network& net) {
   return last;
 }
 
+std::vector<int> loss_layers(const Network& net) {
+  std::vector<bool> read_by_other(size_t(net.size()), false);
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs())
+      if (in >= 0 && net.layer(i).kind() != LayerKind::cost) read_by_other[size_t(in)] = true;
+  std::vector<int> losses;
+  for (int i = 0; i < net.size(); ++i)
+    if (is_plain_softmax(net.layer(i)) && !read_by_other[size_t(i)] && net.layer(i).inputs().at(0) >= 0)
+      losses.push_back(i);
+  return losses;
+}
+
 namespace {
 
 constexpr int kForever = std::numeric_limits<int>::max();
@@ -28,30 +41,61 @@ constexpr int64_t kAlignFloats = 16;  // 64-byte alignment for every gradient bu
 
 int64_t aligned(int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
+// Which layers backward runs and where it starts: loss layers (their kernels
+// seed their inputs' gradients), or for a network without any, an implicit
+// softmax cross-entropy whose logits are the last layer before any [cost]
+// (the executor writes that gradient at step -1).
+struct BackwardPlan {
+  std::vector<int> losses;
+  int implicit_logits = -1;
+  int last = 0;  // backward runs layers last, last-1, ..., 0
+};
+
+BackwardPlan plan_backward(const Network& net, const std::vector<int>& chosen) {
+  BackwardPlan plan;
+  plan.losses = chosen.empty() ? loss_layers(net) : chosen;
+  for (int loss : plan.losses) {
+    if (loss < 0 || loss >= net.size() || !is_plain_softmax(net.layer(loss)) || net.layer(loss).inputs().at(0) < 0)
+      throw Error("training: layer " + std::to_string(loss) + " cannot be a loss layer (a [softmax] with groups=1 "
+                  "and temperature=1 after another layer)");
+  }
+  if (plan.losses.empty()) {
+    plan.implicit_logits = logits_layer(net);
+    plan.last = plan.implicit_logits;
+  } else {
+    plan.last = *std::max_element(plan.losses.begin(), plan.losses.end());
+  }
+  return plan;
+}
+
 // Where each layer's output gradient lives in one arena. Backward runs
-// layer i at step logits - i (the loss runs at step -1). The gradient of
-// layer t is first written by its highest-index reader that runs backward
-// (the loss for the logits layer) and last read by t's own backward; two
+// layer i at step last - i (an implicit loss runs at step -1). The gradient
+// of layer t is first written by its highest-index reader that runs
+// backward (or the implicit loss) and last read by t's own backward; two
 // gradients share memory only when those closed step ranges are disjoint,
 // so a kernel never reads its output gradient from the buffer it writes an
 // input gradient to. A gradient nobody writes (an output read by no layer
 // that runs backward) stays zero: it keeps a buffer of its own, never
 // shared, which holds because backward() never modifies its output gradient
-// (TrainCompileContext). Layers after the logits get no gradient at all.
+// (TrainCompileContext). Loss layers (which seed their inputs' gradients
+// from the targets) and layers after the last one get no gradient at all.
 struct GradientPlan {
   std::vector<int64_t> offset;  // per layer, floats into the arena; -1: none
   int64_t arena_floats = 0;
 };
 
-GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
-  const int count = net.size();
+GradientPlan plan_gradients(const Network& net, const BackwardPlan& backward, bool reuse) {
+  const int count = net.size(), last = backward.last;
+  std::vector<bool> has_gradient(size_t(count), false);
+  for (int t = 0; t <= last; ++t) has_gradient[size_t(t)] = true;
+  for (int loss : backward.losses) has_gradient[size_t(loss)] = false;
   std::vector<int> start(size_t(count), kForever), end(size_t(count), -1);
-  for (int t = 0; t <= logits; ++t) end[size_t(t)] = logits - t;
-  start[size_t(logits)] = -1;
-  for (int i = logits; i >= 0; --i)
+  for (int t = 0; t <= last; ++t) end[size_t(t)] = last - t;
+  if (backward.implicit_logits >= 0) start[size_t(backward.implicit_logits)] = -1;
+  for (int i = last; i >= 0; --i)
     for (int in : net.layer(i).inputs())
-      if (in >= 0) start[size_t(in)] = std::min(start[size_t(in)], logits - i);
-  for (int t = 0; t <= logits; ++t)
+      if (in >= 0) start[size_t(in)] = std::min(start[size_t(in)], last - i);
+  for (int t = 0; t <= last; ++t)
     if (start[size_t(t)] == kForever || !reuse) {
       start[size_t(t)] = -1;
       end[size_t(t)] = kForever;
@@ -60,7 +104,8 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
   // Greedy in order of first write, like the inference planner: the
   // best-fitting free slot, else grow the largest free one, else a new slot.
   std::vector<int> order;
-  for (int t = 0; t <= logits; ++t) order.push_back(t);
+  for (int t = 0; t <= last; ++t)
+    if (has_gradient[size_t(t)]) order.push_back(t);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
   std::vector<int64_t> slot_floats;
   std::vector<int> slot_busy_until, slot_of(size_t(count), -1);
@@ -95,7 +140,7 @@ GradientPlan plan_gradients(const Network& net, int logits, bool reuse) {
     plan.arena_floats += floats;
   }
   plan.offset.assign(size_t(count), -1);
-  for (int t = 0; t <= logits; ++t) plan.offset[size_t(t)] = slot_offset[size_t(slot_of[size_t(t)])];
+  for (int t : order) plan.offset[size_t(t)] = slot_offset[size_t(slot_of[size_t(t)])];
   return plan;
 }
 
@@ -145,9 +190,8 @@ struct TrainingExecutor::Impl {
   float* gradient_arena = nullptr;
   GradientPlan gradient_plan;
   std::vector<std::unique_ptr<TrainKernel>> kernels;
-  int logits = 0;
+  BackwardPlan backward_plan;
   int64_t classes = 0;
-  std::vector<float> probabilities;  // batch x classes, from the last loss
   std::vector<bool> blocked;          // per tensor (layers, then the input): nChw16c
 
   Impl(Network& network, const TrainingOptions& opts) : net(network), options(opts) {}
@@ -156,32 +200,34 @@ struct TrainingExecutor::Impl {
     Tensor& t = layer < 0 ? input : outputs[size_t(layer)];
     return TrainTensor{t.data(), t.shape(), blocked[size_t(layer < 0 ? net.size() : layer)]};
   }
-  // Null for the layers after the logits: they never run backward.
+  // Null for loss layers and the layers after the last one.
   float* grad_of(int layer) {
     const int64_t offset = gradient_plan.offset[size_t(layer)];
     return offset < 0 ? nullptr : gradient_arena + offset;
   }
 
-  void compile() {
+  void compile(const std::vector<int>& losses) {
     input = Tensor(net.input_shape());
     for (int i = 0; i < net.size(); ++i) outputs.emplace_back(net.layer(i).output_shape());
-    logits = logits_layer(net);
-    classes = net.layer(logits).output_shape().per_image();
+    backward_plan = plan_backward(net, losses);
+    const int last = backward_plan.last;
+    const int head = backward_plan.losses.empty() ? last : net.layer(last).inputs()[0];
+    classes = net.layer(head).output_shape().per_image();
     blocked = plan_training_layouts(net, options.blocked_layout);
 
     // Kernels capture the gradient pointers, so the plan comes first.
-    gradient_plan = plan_gradients(net, logits, options.reuse_gradient_memory);
+    gradient_plan = plan_gradients(net, backward_plan, options.reuse_gradient_memory);
     gradient_storage.assign(size_t(gradient_plan.arena_floats + kAlignFloats), 0.f);
     const auto address = reinterpret_cast<std::uintptr_t>(gradient_storage.data());
     const auto alignment = std::uintptr_t(kAlignFloats) * sizeof(float);
     gradient_arena = gradient_storage.data() + (alignment - address % alignment) % alignment / sizeof(float);
 
-    // Backward runs layers logits, logits-1, ..., 0 and each layer's slots in
+    // Backward runs layers last, last-1, ..., 0 and each layer's slots in
     // order: the first writer of a tensor's gradient overwrites, later ones add.
     std::vector<std::vector<bool>> accumulate(size_t(net.size()));
     std::vector<bool> written(size_t(net.size()), false);
-    written[size_t(logits)] = true;  // the loss writes it
-    for (int i = logits; i >= 0; --i)
+    if (backward_plan.implicit_logits >= 0) written[size_t(last)] = true;  // the implicit loss writes it
+    for (int i = last; i >= 0; --i)
       for (int in : net.layer(i).inputs()) {
         bool add = in >= 0 && written[size_t(in)];
         accumulate[size_t(i)].push_back(add);
@@ -193,7 +239,8 @@ struct TrainingExecutor::Impl {
       TrainCompileContext ctx{engine, {}, tensor_of(i), {}, {}, tensor_of(i)};
       ctx.output_grad.data = grad_of(i);
       ctx.winograd = options.winograd;
-      const bool runs_backward = i <= logits;
+      ctx.loss = std::find(backward_plan.losses.begin(), backward_plan.losses.end(), i) != backward_plan.losses.end();
+      const bool runs_backward = i <= last;
       for (size_t slot = 0; slot < layer.inputs().size(); ++slot) {
         int in = layer.inputs()[slot];
         ctx.inputs.push_back(tensor_of(in));
@@ -211,9 +258,9 @@ struct TrainingExecutor::Impl {
   }
 };
 
-TrainingExecutor::TrainingExecutor(Network& net, const TrainingOptions& options)
+TrainingExecutor::TrainingExecutor(Network& net, const TrainingOptions& options, const std::vector<int>& losses)
     : impl_(std::make_unique<Impl>(net, options)) {
-  impl_->compile();
+  impl_->compile(losses);
   if (options.profile_layers) {
     impl_->forward_ms.assign(size_t(net.size()), 0.0);
     impl_->backward_ms.assign(size_t(net.size()), 0.0);
@@ -258,41 +305,29 @@ const Tensor& TrainingExecutor::output() const { return impl_->outputs.back(); }
 int TrainingExecutor::classes() const { return static_cast<int>(impl_->classes); }
 const std::vector<bool>& TrainingExecutor::blocked_tensors() const { return impl_->blocked; }
 
-LossResult TrainingExecutor::softmax_cross_entropy(std::span<const float> targets, std::span<const int> labels,
-                                                   float grad_scale) {
+LossResult TrainingExecutor::loss(const Targets& targets, float grad_scale) {
   Impl& s = *impl_;
-  const int64_t batch = s.net.input_shape().n, k = s.classes;
-  if (int64_t(targets.size()) != batch * k || int64_t(labels.size()) != batch)
-    throw Error("softmax_cross_entropy: expected " + std::to_string(batch) + " x " + std::to_string(k) +
-                " targets and " + std::to_string(batch) + " labels, got " + std::to_string(targets.size()) + " and " +
-                std::to_string(labels.size()));
-  const float* z = s.outputs[size_t(s.logits)].data();
-  float* dz = s.grad_of(s.logits);
-  s.probabilities.resize(size_t(batch * k));
-  double loss = 0;
-  int64_t correct = 0;
-  for (int64_t n = 0; n < batch; ++n) {
-    const float* row = z + n * k;
-    const float* t = targets.data() + n * k;
-    float* p = s.probabilities.data() + n * k;
-    const float largest = *std::max_element(row, row + k);
-    double sum = 0;
-    for (int64_t j = 0; j < k; ++j) sum += std::exp(double(row[j]) - largest);
-    const double log_sum = std::log(sum) + largest;  // log sum exp(z)
-    for (int64_t j = 0; j < k; ++j) {
-      const double log_p = double(row[j]) - log_sum;
-      p[j] = float(std::exp(log_p));
-      if (t[j] != 0) loss -= double(t[j]) * log_p;
-      dz[n * k + j] = (p[j] - t[j]) * grad_scale;
-    }
-    if (std::max_element(p, p + k) - p == labels[size_t(n)]) ++correct;
+  const BackwardPlan& plan = s.backward_plan;
+  const int64_t batch = s.net.input_shape().n;
+  if (plan.implicit_logits >= 0) {
+    const int logits = plan.implicit_logits;
+    return softmax_cross_entropy(s.outputs[size_t(logits)].data(), batch, s.classes, targets, grad_scale,
+                                 s.grad_of(logits), false);
   }
-  return LossResult{loss / double(batch), correct};
+  LossResult total;
+  for (int layer : plan.losses) {  // in network order: `correct` is the last head's
+    const LossResult head = static_cast<LossKernel&>(*s.kernels[size_t(layer)]).loss(targets, grad_scale);
+    total.loss += head.loss;
+    total.correct = head.correct;
+  }
+  return total;
 }
+
+const std::vector<int>& TrainingExecutor::loss_layer_indices() const { return impl_->backward_plan.losses; }
 
 void TrainingExecutor::backward() {
   Impl& s = *impl_;
-  run_layers(s.logits, 0, -1, s.stream, s.options.profile_layers ? &s.backward_ms : nullptr,
+  run_layers(s.backward_plan.last, 0, -1, s.stream, s.options.profile_layers ? &s.backward_ms : nullptr,
              [&](int i) { s.kernels[size_t(i)]->backward(s.stream); });
 }
 

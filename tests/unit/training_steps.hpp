@@ -21,9 +21,11 @@ struct StepResult {
 
 // Runs `steps` forward/backward passes on seeded random inputs and targets
 // (gradients zeroed before each) and returns the state after the last one.
-inline StepResult train_steps(Network& net, const TrainingOptions& options, int steps) {
+// `losses`: the loss layers to train (empty: the network's own).
+inline StepResult train_steps(Network& net, const TrainingOptions& options, int steps,
+                              const std::vector<int>& losses = {}) {
   init_weights(net, 11);
-  TrainingExecutor executor(net, options);
+  TrainingExecutor executor(net, options, losses);
   const Shape shape = net.input_shape();
   const int classes = executor.classes();
   std::mt19937 rng(5);
@@ -41,7 +43,7 @@ inline StepResult train_steps(Network& net, const TrainingOptions& options, int 
     }
     executor.zero_gradients();
     executor.forward(input.data(), StepContext{true, uint64_t(1000 + step)});
-    result.loss = executor.softmax_cross_entropy(targets, labels, 1.f / float(shape.n)).loss;
+    result.loss = executor.loss({targets, labels}, 1.f / float(shape.n)).loss;
     executor.backward();
   }
   for (int i = 0; i < net.size(); ++i)

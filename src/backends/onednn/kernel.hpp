@@ -121,6 +121,8 @@ struct TrainCompileContext {
   std::vector<bool> accumulate_input_grad;
   TrainTensor output_grad;  // dL/d(output); backward() must not modify it
   bool winograd = true;     // 3x3/1 convolutions by Winograd where oneDNN has it (TrainingOptions)
+  // The layer is a loss layer: compile_training returns a LossKernel.
+  bool loss = false;
 };
 
 class TrainKernel {
@@ -132,6 +134,15 @@ class TrainKernel {
   // Gradients for the last forward(): into the input gradients (see
   // TrainCompileContext) and added to the layer's parameter gradients.
   virtual void backward(dnnl::stream& stream) = 0;
+};
+
+// A loss layer's training kernel (losses are layers, as in Caffe): after
+// forward(), loss() compares its result with the batch's targets and keeps
+// the gradient at the layer's input, which backward() stores into the input
+// gradient like any layer's.
+class LossKernel : public TrainKernel {
+ public:
+  virtual LossResult loss(const Targets& targets, float grad_scale) = 0;
 };
 
 // The oneDNN backend's half of one layer kind: its kernels and the planner

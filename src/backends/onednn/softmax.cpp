@@ -1,9 +1,10 @@
-// [softmax] as parallel loops.
+// [softmax] as parallel loops; as a loss layer, softmax cross-entropy.
 #include <algorithm>
 #include <cmath>
 
 #include "backends/onednn/kernel_util.hpp"
 #include "backends/onednn/train_util.hpp"
+#include "train/cross_entropy.hpp"
 
 namespace cspnet {
 namespace {
@@ -35,6 +36,42 @@ class SoftmaxKernels final : public LayerKernels {
   // dx = y * (dy - sum(dy * y)) / temperature, from the output y.
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {
     const auto& a = layer.attrs_as<SoftmaxAttrs>();
+    if (ctx.loss) {
+      if (!is_plain_softmax(layer))
+        throw Error(layer.where() + ": only a [softmax] with groups=1 and temperature=1 can be a loss layer");
+      return std::make_unique<SoftmaxLossKernel>(layer_kernel(a, ctx), ctx);
+    }
+    return layer_kernel(a, ctx);
+  }
+
+ private:
+  // Softmax cross-entropy computed from the logits (the layer's input) in
+  // double, exact and stable; the gradient p - target goes to the input.
+  class SoftmaxLossKernel final : public LossKernel {
+   public:
+    SoftmaxLossKernel(std::unique_ptr<TrainKernel> softmax, const TrainCompileContext& ctx)
+        : softmax_(std::move(softmax)),
+          logits_(ctx.inputs[0]),
+          dx_(ctx.input_grads[0]),
+          accumulate_(ctx.accumulate_input_grad[0]),
+          seed_(static_cast<size_t>(logits_.count())) {}
+    void forward(dnnl::stream& stream, const StepContext& step) override { softmax_->forward(stream, step); }
+    LossResult loss(const Targets& targets, float grad_scale) override {
+      return softmax_cross_entropy(logits_.data, logits_.shape.n, logits_.shape.per_image(), targets, grad_scale,
+                                   seed_.data(), false);
+    }
+    void backward(dnnl::stream&) override {
+      if (dx_.data) store_gradient(dx_.data, seed_.data(), dx_.count(), accumulate_);
+    }
+
+   private:
+    std::unique_ptr<TrainKernel> softmax_;
+    TrainTensor logits_, dx_;
+    bool accumulate_;
+    std::vector<float> seed_;  // dL/d(logits) from the last loss()
+  };
+
+  static std::unique_ptr<TrainKernel> layer_kernel(const SoftmaxAttrs& a, const TrainCompileContext& ctx) {
     const TrainTensor in = ctx.inputs[0], out = ctx.output, dy = ctx.output_grad, dx = ctx.input_grads[0];
     const bool accumulate = ctx.accumulate_input_grad[0];
     const int64_t chunks = in.shape.n * a.groups, chunk = in.shape.per_image() / a.groups;
