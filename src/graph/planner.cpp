@@ -6,12 +6,12 @@
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
 #include "layout_classes.hpp"
+#include "slot_allocator.hpp"
 
 namespace cspnet {
 namespace {
 
 constexpr int kForever = std::numeric_limits<int>::max();
-constexpr int64_t kAlignFloats = 16;  // 64-byte alignment for every slot
 
 const Shape& tensor_shape(const Network& net, int tensor, const Shape& input) {
   return tensor == net.size() ? input : net.layer(tensor).output_shape();
@@ -167,46 +167,20 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   if (!options.reuse_memory)
     for (auto& e : end) e = kForever;
 
-  // Greedy slot assignment in order of first use: best-fitting free slot,
-  // else grow the largest free one, else a new slot.
+  // Root buffers share slots of one arena (assign_slots).
   std::vector<int> roots;
+  std::vector<LiveInterval> intervals;
   for (int t = 0; t < count; ++t)
-    if (plan.root[size_t(t)] == t) roots.push_back(t);
-  std::sort(roots.begin(), roots.end(), [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
+    if (plan.root[size_t(t)] == t) {
+      roots.push_back(t);
+      intervals.push_back({start[size_t(t)], end[size_t(t)], tensor_shape(net, t, input).count()});
+    }
+  SlotAssignment slots = assign_slots(intervals);
   plan.slot.assign(size_t(count), -1);
-  std::vector<int> slot_busy_until;
-  for (int r : roots) {
-    int64_t need = tensor_shape(net, r, input).count();
-    need = (need + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-    int best = -1;
-    for (size_t s = 0; s < slot_busy_until.size(); ++s) {
-      if (slot_busy_until[s] >= start[size_t(r)]) continue;
-      bool fits = plan.slot_floats[s] >= need;
-      if (best < 0) {
-        best = int(s);
-        continue;
-      }
-      bool best_fits = plan.slot_floats[size_t(best)] >= need;
-      if ((fits && (!best_fits || plan.slot_floats[s] < plan.slot_floats[size_t(best)])) ||
-          (!fits && !best_fits && plan.slot_floats[s] > plan.slot_floats[size_t(best)]))
-        best = int(s);
-    }
-    if (best < 0) {
-      best = int(slot_busy_until.size());
-      slot_busy_until.push_back(-1);
-      plan.slot_floats.push_back(0);
-    }
-    plan.slot_floats[size_t(best)] = std::max(plan.slot_floats[size_t(best)], need);
-    slot_busy_until[size_t(best)] = end[size_t(r)];
-    plan.slot[size_t(r)] = best;
-  }
-
-  int64_t total = 0;
-  for (int64_t floats : plan.slot_floats) {
-    plan.slot_offset.push_back(total);
-    total += floats;
-  }
-  plan.peak_bytes = total * int64_t(sizeof(float));
+  for (size_t k = 0; k < roots.size(); ++k) plan.slot[size_t(roots[k])] = slots.slot[k];
+  plan.slot_floats = std::move(slots.slot_floats);
+  plan.slot_offset = std::move(slots.slot_offset);
+  plan.peak_bytes = slots.arena_floats * int64_t(sizeof(float));
   plan.naive_bytes = input.count() * int64_t(sizeof(float));
   for (int i = 0; i < net.size(); ++i) plan.naive_bytes += net.layer(i).output_shape().count() * int64_t(sizeof(float));
   return plan;

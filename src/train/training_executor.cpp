@@ -10,6 +10,7 @@
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
 #include "graph/layout_classes.hpp"
+#include "graph/slot_allocator.hpp"
 #include "train/cross_entropy.hpp"
 
 namespace cspnet {
@@ -37,9 +38,7 @@ std::vector<int> loss_layers(const Network& net) {
 namespace {
 
 constexpr int kForever = std::numeric_limits<int>::max();
-constexpr int64_t kAlignFloats = 16;  // 64-byte alignment for every gradient buffer
-
-int64_t aligned(int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+constexpr int64_t kAlignFloats = 16;  // 64-byte alignment of the gradient arena
 
 // Which layers backward runs and where it starts: loss layers (their kernels
 // seed their inputs' gradients), or for a network without any, an implicit
@@ -101,46 +100,20 @@ GradientPlan plan_gradients(const Network& net, const BackwardPlan& backward, bo
       end[size_t(t)] = kForever;
     }
 
-  // Greedy in order of first write, like the inference planner: the
-  // best-fitting free slot, else grow the largest free one, else a new slot.
-  std::vector<int> order;
+  // The same slot allocator as the inference planner.
+  std::vector<int> gradients;
+  std::vector<LiveInterval> intervals;
   for (int t = 0; t <= last; ++t)
-    if (has_gradient[size_t(t)]) order.push_back(t);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
-  std::vector<int64_t> slot_floats;
-  std::vector<int> slot_busy_until, slot_of(size_t(count), -1);
-  for (int t : order) {
-    const int64_t need = aligned(net.layer(t).output_shape().count());
-    int best = -1;
-    for (size_t s = 0; s < slot_floats.size(); ++s) {
-      if (slot_busy_until[s] >= start[size_t(t)]) continue;
-      if (best < 0) {
-        best = int(s);
-        continue;
-      }
-      const bool fits = slot_floats[s] >= need, best_fits = slot_floats[size_t(best)] >= need;
-      if ((fits && (!best_fits || slot_floats[s] < slot_floats[size_t(best)])) ||
-          (!fits && !best_fits && slot_floats[s] > slot_floats[size_t(best)]))
-        best = int(s);
+    if (has_gradient[size_t(t)]) {
+      gradients.push_back(t);
+      intervals.push_back({start[size_t(t)], end[size_t(t)], net.layer(t).output_shape().count()});
     }
-    if (best < 0) {
-      best = int(slot_floats.size());
-      slot_floats.push_back(0);
-      slot_busy_until.push_back(-1);
-    }
-    slot_floats[size_t(best)] = std::max(slot_floats[size_t(best)], need);
-    slot_busy_until[size_t(best)] = end[size_t(t)];
-    slot_of[size_t(t)] = best;
-  }
-
+  const SlotAssignment slots = assign_slots(intervals);
   GradientPlan plan;
-  std::vector<int64_t> slot_offset;
-  for (int64_t floats : slot_floats) {
-    slot_offset.push_back(plan.arena_floats);
-    plan.arena_floats += floats;
-  }
+  plan.arena_floats = slots.arena_floats;
   plan.offset.assign(size_t(count), -1);
-  for (int t : order) plan.offset[size_t(t)] = slot_offset[size_t(slot_of[size_t(t)])];
+  for (size_t k = 0; k < gradients.size(); ++k)
+    plan.offset[size_t(gradients[k])] = slots.slot_offset[size_t(slots.slot[k])];
   return plan;
 }
 
