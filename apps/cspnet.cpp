@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <numeric>
+#include <tuple>
 
 #include "bench.hpp"
 #include "cspnet/cspnet.hpp"
@@ -43,12 +44,12 @@ std::pair<int, int> parse_size(const std::string& size) {
 }
 
 Network load_network(const CommonOptions& o) {
-  std::pair<int, int> size{0, 0};
-  if (!o.size.empty()) size = parse_size(o.size);
-  Network net = Network::from_cfg_file(o.cfg, ParseOptions{o.strict});
+  ParseOptions parse;
+  parse.strict = o.strict;
+  parse.batch = o.batch;
+  if (!o.size.empty()) std::tie(parse.width, parse.height) = parse_size(o.size);
+  Network net = Network::from_cfg_file(o.cfg, parse);
   for (const auto& warning : net.warnings()) std::cerr << "warning: " << warning << "\n";
-  if (o.size.empty()) size = {net.config().width, net.config().height};
-  net.reshape(size.first, size.second, o.batch);
   return net;
 }
 

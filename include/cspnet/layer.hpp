@@ -99,7 +99,12 @@ class Layer {
   // Parameters the optimiser updates (running statistics are not among them).
   virtual std::vector<TrainableParam> trainable_params() { return {}; }
   // The arrays a kernel computes with; null for layers without weights.
+  // A layer that shares another's weights ([convolutional] share_index)
+  // returns the owner's.
   virtual WeightArrays* weight_arrays() { return nullptr; }
+  // Links a layer that uses `owner`'s weights (share_index); called by the
+  // network once every layer exists. Throws for kinds that cannot share.
+  virtual void share_weights_of(Layer& owner);
   const WeightArrays* weight_arrays() const { return const_cast<Layer*>(this)->weight_arrays(); }
 
   // cfg location, for messages: "file:line: [section]".

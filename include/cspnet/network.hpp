@@ -25,6 +25,11 @@ bool is_net_training_key(const std::string& key);
 
 struct ParseOptions {
   bool strict = false;  // unknown/unused keys become errors instead of warnings
+  // The input size and batch the network is built at (0: the cfg's width
+  // and height). Shapes are inferred once, at this size: a cfg whose layers
+  // only fit at another size than its own [net] width/height can be used.
+  int width = 0, height = 0;
+  int batch = 1;
 };
 
 class Network {

@@ -67,6 +67,10 @@ std::string base_name(const std::string& path) {
 
 bool is_net_training_key(const std::string& key) { return kNetTrainingKeys.count(key) != 0; }
 
+void Layer::share_weights_of(Layer& owner) {
+  throw Error(where() + ": cannot share the weights of layer " + std::to_string(owner.index()));
+}
+
 Shape checked_output(const Layer& layer, Shape shape) {
   if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
     throw Error(layer.where() + ": output shape " + std::to_string(shape.c) + "x" + std::to_string(shape.h) +
@@ -113,8 +117,13 @@ Network Network::from_cfg(const CfgFile& cfg, const ParseOptions& parse) {
     report_unused(options, parse, net.warnings_);
     net.layers_.push_back(std::move(layer));
   }
-  // [net] batch is a training setting; inference starts at batch 1 like darknet.
-  net.reshape(net.config_.width, net.config_.height, 1);
+  for (auto& layer : net.layers_)
+    if (const auto* conv = std::get_if<ConvolutionalAttrs>(&layer->attrs()); conv && conv->share_index >= 0)
+      layer->share_weights_of(*net.layers_[size_t(conv->share_index)]);
+  // [net] batch is a training setting; inference starts at batch 1 like
+  // darknet unless the caller asks for another.
+  net.reshape(parse.width > 0 ? parse.width : net.config_.width, parse.height > 0 ? parse.height : net.config_.height,
+              parse.batch);
   return net;
 }
 

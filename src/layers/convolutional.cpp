@@ -8,7 +8,8 @@
 namespace cspnet {
 namespace {
 
-ConvolutionalAttrs read_attrs(Options& o) {
+ConvolutionalAttrs read_attrs(LayerSite& site) {
+  Options& o = site.options;
   ConvolutionalAttrs a;
   a.filters = o.get_int("filters", 1);
   a.size = o.get_int("size", 1);
@@ -30,12 +31,14 @@ ConvolutionalAttrs read_attrs(Options& o) {
   if (a.groups <= 0) o.fail("groups", "a positive number of groups");
   if (a.dilation <= 0) o.fail("dilation", "a positive dilation");
   if (a.filters % a.groups != 0) o.fail("groups", "a divisor of filters=" + std::to_string(a.filters));
+  // AlexeyAB's share_index: absolute when >= 0, else relative.
+  if (o.has("share_index")) a.share_index = resolve_layer_ref(site, "share_index", o.get_int("share_index", 0));
   return a;
 }
 
 class ConvolutionalLayer final : public Layer {
  public:
-  explicit ConvolutionalLayer(Options& o) : Layer(read_attrs(o)), a_(attrs_as<ConvolutionalAttrs>()) {}
+  explicit ConvolutionalLayer(LayerSite& site) : Layer(read_attrs(site)), a_(attrs_as<ConvolutionalAttrs>()) {}
 
   std::string_view type() const override { return "conv"; }
 
@@ -54,7 +57,10 @@ class ConvolutionalLayer final : public Layer {
     out_w_ = (x.w + pad2 - extent) / a_.stride_x + 1;
     check_parameter_count(*this, double(a_.filters) * double(x.c / a_.groups) * double(a_.size) * double(a_.size),
                           "filters*channels/groups*size*size");
-    size_weight_arrays(arrays_, weight_count(), a_.filters, a_.batch_normalize);
+    if (owner_)
+      check_shared_arrays();
+    else
+      size_weight_arrays(arrays_, weight_count(), a_.filters, a_.batch_normalize);
     return Shape{x.n, a_.filters, out_h_, out_w_};
   }
 
@@ -68,15 +74,28 @@ class ConvolutionalLayer final : public Layer {
     return g;
   }
   int64_t weight_count() const { return int64_t{a_.filters} * (channels_ / a_.groups) * a_.size * a_.size; }
+  // A layer sharing another's weights stores none of its own.
   int64_t parameter_count() const override {
-    return weight_count() + int64_t{a_.filters} * (a_.batch_normalize ? 2 : 1);
+    return owner_ ? 0 : weight_count() + int64_t{a_.filters} * (a_.batch_normalize ? 2 : 1);
   }
-  int64_t conv_weight_count() const override { return weight_count(); }
+  int64_t conv_weight_count() const override { return owner_ ? 0 : weight_count(); }
   double conv_bflops() const override { return 2.0 * double(weight_count()) * double(out_h_ * out_w_) / 1e9; }
   double bflops() const override { return conv_bflops(); }
 
-  WeightArrays* weight_arrays() override { return &arrays_; }
+  WeightArrays* weight_arrays() override { return owner_ ? owner_->weight_arrays() : &arrays_; }
+  void share_weights_of(Layer& owner) override {
+    if (owner.kind() != LayerKind::convolutional)
+      throw Error(where() + ": share_index=" + std::to_string(owner.index()) + " names a [" +
+                  section_name(owner.kind()) + "] layer; expected a [convolutional] one");
+    if (owner.attrs_as<ConvolutionalAttrs>().batch_normalize != a_.batch_normalize)
+      throw Error(where() + ": share_index=" + std::to_string(owner.index()) +
+                  ": both layers must agree on batch_normalize to share their arrays");
+    owner_ = &owner;
+  }
+  // The owner's arrays are stored, initialised and trained once, as the
+  // owner's: .weights holds nothing for this layer (darknet's rule).
   std::vector<ParamBlob> darknet_params() override {
+    if (owner_) return {};
     WeightArrays& w = arrays_;
     if (a_.batch_normalize)
       return {{"biases", &w.biases},
@@ -88,6 +107,7 @@ class ConvolutionalLayer final : public Layer {
   }
 
   void init_parameters(std::mt19937_64& rng) override {
+    if (owner_) return;
     // Unit-gain (LeCun) uniform: with leaky/relu each conv halves the
     // variance, which offsets the doubling at every residual sum, so deep
     // random networks keep activations O(1) instead of exploding.
@@ -98,7 +118,9 @@ class ConvolutionalLayer final : public Layer {
   }
 
   std::vector<TrainableParam> trainable_params() override {
-    // darknet_params() order; weight decay on the weights only.
+    // darknet_params() order; weight decay on the weights only. A sharing
+    // layer's gradients add into the owner's arrays.
+    if (owner_) return {};
     WeightArrays& w = arrays_;
     std::vector<TrainableParam> params{{"biases", &w.biases, &w.bias_grads, false}};
     if (a_.batch_normalize) params.push_back({"scales", &w.scales, &w.scale_grads, false});
@@ -107,7 +129,17 @@ class ConvolutionalLayer final : public Layer {
   }
 
  private:
+  void check_shared_arrays() const {
+    const WeightArrays& shared = *owner_->weight_arrays();
+    if (int64_t(shared.weights.size()) != weight_count() || int64_t(shared.biases.size()) != a_.filters)
+      shape_error(*this, "share_index=" + std::to_string(owner_->index()) + ": layer " +
+                             std::to_string(owner_->index()) + " has " + std::to_string(shared.weights.size()) +
+                             " weights and " + std::to_string(shared.biases.size()) + " filters, this layer needs " +
+                             std::to_string(weight_count()) + " and " + std::to_string(a_.filters));
+  }
+
   const ConvolutionalAttrs& a_;
+  Layer* owner_ = nullptr;  // share_index: the layer whose arrays this one uses
   int64_t channels_ = 0, out_h_ = 0, out_w_ = 0;
   WeightArrays arrays_;
 };
@@ -115,7 +147,7 @@ class ConvolutionalLayer final : public Layer {
 }  // namespace
 
 std::unique_ptr<Layer> make_convolutional(LayerSite& site) {
-  return std::make_unique<ConvolutionalLayer>(site.options);
+  return std::make_unique<ConvolutionalLayer>(site);
 }
 
 }  // namespace cspnet
