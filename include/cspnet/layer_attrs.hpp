@@ -25,6 +25,7 @@ struct ConvolutionalAttrs {
   // share_index: the layer whose weights (and batch norm) this one uses
   // instead of its own (-1: its own arrays).
   int share_index = -1;
+  bool operator==(const ConvolutionalAttrs&) const = default;
 };
 
 struct MaxpoolAttrs {
@@ -35,15 +36,19 @@ struct MaxpoolAttrs {
   // channels k with k mod out_channels == g.
   bool maxout = false;
   int out_channels = 1;
+  bool operator==(const MaxpoolAttrs&) const = default;
 };
 
 // darknet's [avgpool]: the mean over the whole map (global average pooling).
-struct AvgpoolAttrs {};
+struct AvgpoolAttrs {
+  bool operator==(const AvgpoolAttrs&) const = default;
+};
 
 // Inputs are the `layers=` list; each contributes chunk `group_id` of `groups`.
 struct RouteAttrs {
   int groups = 1;
   int group_id = 0;
+  bool operator==(const RouteAttrs&) const = default;
 };
 
 // out = activation(alpha * previous + beta * sum of `from`); inputs are the
@@ -51,6 +56,7 @@ struct RouteAttrs {
 struct ShortcutAttrs {
   Activation activation = Activation::linear;
   float alpha = 1.f, beta = 1.f;
+  bool operator==(const ShortcutAttrs&) const = default;
 };
 
 // Nearest-neighbour upsampling by `stride` times `scale`; `downsample`
@@ -59,12 +65,14 @@ struct UpsampleAttrs {
   int stride = 2;
   bool downsample = false;
   float scale = 1.f;
+  bool operator==(const UpsampleAttrs&) const = default;
 };
 
 struct ConnectedAttrs {
   int outputs = 1;
   bool batch_normalize = false;
   Activation activation = Activation::logistic;
+  bool operator==(const ConnectedAttrs&) const = default;
 };
 
 // Softmax over each of `groups` contiguous chunks of the flattened C*H*W
@@ -72,29 +80,34 @@ struct ConnectedAttrs {
 struct SoftmaxAttrs {
   int groups = 1;
   float temperature = 1.f;
+  bool operator==(const SoftmaxAttrs&) const = default;
 };
 
 // Identity at inference; in training each value is kept with probability
 // 1 - probability and scaled by 1/(1 - probability).
 struct DropoutAttrs {
   float probability = 0.5f;
+  bool operator==(const DropoutAttrs&) const = default;
 };
 
 // darknet's [cost]: the identity (the loss is the loss layer's business).
 struct CostAttrs {
   std::string type = "sse";
   float scale = 1.f;
+  bool operator==(const CostAttrs&) const = default;
 };
 
 // out = activation(previous * from), elementwise; inputs: previous, from.
 struct SamAttrs {
   Activation activation = Activation::linear;
+  bool operator==(const SamAttrs&) const = default;
 };
 
 // out = activation(from's C x H x W map * previous's C x 1 x 1 values);
 // inputs: previous, from.
 struct ScaleChannelsAttrs {
   Activation activation = Activation::linear;
+  bool operator==(const ScaleChannelsAttrs&) const = default;
 };
 
 struct YoloAttrs {
@@ -104,6 +117,7 @@ struct YoloAttrs {
   int num = 1;
   float scale_x_y = 1.f;
   bool new_coords = false;
+  bool operator==(const YoloAttrs&) const = default;
 };
 
 using LayerAttrs = std::variant<ConvolutionalAttrs, MaxpoolAttrs, AvgpoolAttrs, RouteAttrs, ShortcutAttrs,

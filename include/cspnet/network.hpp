@@ -64,4 +64,9 @@ class Network {
   std::vector<std::string> warnings_;
 };
 
+// The network as a darknet cfg written from its layers' description (every
+// attribute explicit, references absolute): parsing it back builds the same
+// graph. [net] holds the input size, batch and training keys.
+CfgFile network_cfg(const Network& net);
+
 }  // namespace cspnet

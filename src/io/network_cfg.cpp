@@ -1,0 +1,142 @@
+// A network's darknet cfg, written from its public description (LayerAttrs
+// and edges): what a parser reading the text back builds is the same graph.
+#include <cstdio>
+#include <string>
+#include <variant>
+
+#include "cspnet/network.hpp"
+
+namespace cspnet {
+namespace {
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  return text;
+}
+
+template <class T>
+std::string list(const std::vector<T>& values) {
+  std::string text;
+  for (const T& v : values) {
+    if (!text.empty()) text += ',';
+    text += number(double(v));
+  }
+  return text;
+}
+
+// The section of one layer: its attributes as darknet keys. Every key is
+// written (defaults too), so the text does not depend on darknet's defaults.
+class SectionWriter {
+ public:
+  explicit SectionWriter(const Layer& layer) : layer_(layer) { section_.name = section_name(layer.kind()); }
+  CfgSection take() { return std::move(section_); }
+
+  void operator()(const ConvolutionalAttrs& a) {
+    add("filters", a.filters);
+    add("size", a.size);
+    add("stride_x", a.stride_x);
+    add("stride_y", a.stride_y);
+    add("padding", a.padding);
+    add("groups", a.groups);
+    add("dilation", a.dilation);
+    add("batch_normalize", a.batch_normalize);
+    add("activation", activation_name(a.activation));
+    if (a.share_index >= 0) add("share_index", a.share_index);
+  }
+  void operator()(const MaxpoolAttrs& a) {
+    add("size", a.size);
+    add("stride_x", a.stride_x);
+    add("stride_y", a.stride_y);
+    add("padding", a.padding);
+    if (a.maxout) {
+      add("maxpool_depth", 1);
+      add("out_channels", a.out_channels);
+    }
+  }
+  void operator()(const AvgpoolAttrs&) {}
+  void operator()(const RouteAttrs& a) {
+    add("layers", list(layer_.inputs()));
+    add("groups", a.groups);
+    add("group_id", a.group_id);
+  }
+  void operator()(const ShortcutAttrs& a) {
+    add("from", list(std::vector<int>(layer_.inputs().begin() + 1, layer_.inputs().end())));
+    add("activation", activation_name(a.activation));
+    add("alpha", a.alpha);
+    add("beta", a.beta);
+  }
+  void operator()(const UpsampleAttrs& a) {
+    add("stride", a.downsample ? -a.stride : a.stride);
+    add("scale", a.scale);
+  }
+  void operator()(const ConnectedAttrs& a) {
+    add("output", a.outputs);
+    add("batch_normalize", a.batch_normalize);
+    add("activation", activation_name(a.activation));
+  }
+  void operator()(const SoftmaxAttrs& a) {
+    add("groups", a.groups);
+    add("temperature", a.temperature);
+  }
+  void operator()(const DropoutAttrs& a) { add("probability", a.probability); }
+  void operator()(const CostAttrs& a) {
+    add("type", a.type);
+    add("scale", a.scale);
+  }
+  void operator()(const SamAttrs& a) {
+    add("from", layer_.inputs().at(1));
+    add("activation", activation_name(a.activation));
+  }
+  void operator()(const ScaleChannelsAttrs& a) {
+    add("from", layer_.inputs().at(1));
+    add("activation", activation_name(a.activation));
+  }
+  void operator()(const YoloAttrs& a) {
+    add("mask", list(a.mask));
+    add("anchors", list(a.anchors));
+    add("classes", a.classes);
+    add("num", a.num);
+    add("scale_x_y", a.scale_x_y);
+    add("new_coords", a.new_coords);
+  }
+
+ private:
+  void add(const std::string& key, const std::string& value) { section_.entries.push_back({key, value, 0}); }
+  void add(const std::string& key, const char* value) { add(key, std::string(value)); }
+  void add(const std::string& key, int value) { add(key, std::to_string(value)); }
+  void add(const std::string& key, bool value) { add(key, value ? 1 : 0); }
+  void add(const std::string& key, float value) { add(key, number(value)); }
+
+  const Layer& layer_;
+  CfgSection section_;
+};
+
+CfgSection net_section(const Network& net) {
+  const NetConfig& config = net.config();
+  CfgSection section{"net", 0, {}, {}};
+  auto add = [&](const std::string& key, const std::string& value) { section.entries.push_back({key, value, 0}); };
+  add("width", std::to_string(config.width));
+  add("height", std::to_string(config.height));
+  add("channels", std::to_string(config.channels));
+  add("batch", std::to_string(config.batch));
+  add("subdivisions", std::to_string(config.subdivisions));
+  for (const auto& [key, value] : config.training) add(key, value);
+  return section;
+}
+
+}  // namespace
+
+CfgFile network_cfg(const Network& net) {
+  CfgFile cfg;
+  cfg.path = net.name() + ".cfg";
+  cfg.sections.push_back(net_section(net));
+  for (int i = 0; i < net.size(); ++i) {
+    SectionWriter writer(net.layer(i));
+    std::visit(writer, net.layer(i).attrs());
+    cfg.sections.push_back(writer.take());
+  }
+  return cfg;
+}
+
+}  // namespace cspnet
