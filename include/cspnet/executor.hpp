@@ -72,6 +72,10 @@ class Executor {
   // Per layer: the implementation that runs it (oneDNN's kernel name, e.g.
   // "jit_wino_4x3:avx512_core"); empty for views and our own loops.
   std::vector<std::string> layer_implementations() const;
+  // Re-reads every layer's arrays into the compiled kernels (after the
+  // network's weights changed, e.g. copied from a training network), without
+  // planning or compiling again.
+  void reload_weights();
   // Number of route layers that run a copy kernel (0 when every concat is zero-copy).
   int copy_kernels() const;
 

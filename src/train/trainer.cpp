@@ -128,11 +128,11 @@ std::vector<double> EvalReport::class_accuracy() const {
   return accuracy;
 }
 
-EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit, const ExecOptions& options) {
-  const int64_t total = limit > 0 ? std::min(limit, source.size()) : source.size();
-  if (total <= 0) throw Error("evaluate: the data set is empty");
-  batch = int(std::min<int64_t>(std::max(batch, 1), total));
-  net.reshape(net.config().width, net.config().height, batch);
+namespace {
+
+// Evaluation on an executor already compiled for `net` at its current batch.
+EvalReport evaluate_compiled(Executor& executor, const Network& net, const DataSource& source, int64_t total) {
+  const int batch = net.batch();
   const int logits = logits_layer(net);
   const int last = net.output_layers().back();
   const bool probabilities = logits != last;  // the network ends in its own softmax
@@ -141,14 +141,12 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
   if (outputs < classes)
     throw Error(net.name() + ": the network has " + std::to_string(outputs) + " outputs but the data set has " +
                 std::to_string(classes) + " classes");
-  Executor executor(net, options);
   BatchLoaderOptions lo;
   lo.batch = batch;
   lo.classes = int(outputs);
   lo.shuffle = false;
   lo.drop_last = false;
   BatchLoader loader(std::shared_ptr<const DataSource>(&source, [](const DataSource*) {}), lo);
-
   EvalReport report;
   report.class_names = source.class_names();
   report.confusion.assign(size_t(classes), std::vector<int64_t>(size_t(classes), 0));
@@ -188,8 +186,26 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
   return report;
 }
 
-TrainSummary train(const TrainOptions& options, std::ostream& out) {
-  const std::string& where = options.cfg;
+// How many images an evaluation covers: the set, or its first `limit`.
+int64_t evaluated_images(const DataSource& source, int64_t limit) {
+  const int64_t total = limit > 0 ? std::min(limit, source.size()) : source.size();
+  if (total <= 0) throw Error("evaluate: the data set is empty");
+  return total;
+}
+
+}  // namespace
+
+EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t limit, const ExecOptions& options) {
+  const int64_t total = evaluated_images(source, limit);
+  net.reshape(net.config().width, net.config().height, int(std::min<int64_t>(std::max(batch, 1), total)));
+  Executor executor(net, options);
+  return evaluate_compiled(executor, net, source, total);
+}
+
+namespace {
+
+// Throws for a [net] override the training keys cannot take.
+void check_net_overrides(const TrainOptions& options) {
   // These [net] keys are read into NetConfig, not from the training keys the
   // overrides go to: an override would be silently ignored.
   for (const auto& [key, value] : options.net_overrides) {
@@ -202,184 +218,288 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
       throw Error("[net] override " + key + "=" + value + ": not a [net] training key (e.g. learning_rate, policy, " +
                   "momentum, decay, burn_in, max_batches, translate, flip, mixup, label_smooth_eps)");
   }
-  Network net = Network::from_cfg_file(options.cfg);
-  for (const auto& w : net.warnings()) out << "warning: " << w << '\n';
-  NetConfig config = net.config();
-  std::map<std::string, std::string> keys = config.training;
-  for (const auto& [key, value] : options.net_overrides) keys[key] = value;
-  const int batch = options.batch > 0 ? options.batch : config.batch;
-  const int subdivisions = options.subdivisions > 0 ? options.subdivisions : config.subdivisions;
-  if (batch % subdivisions != 0)
-    throw Error(where + ": batch=" + std::to_string(batch) + " is not a multiple of subdivisions=" +
-                std::to_string(subdivisions));
-  const int mini = batch / subdivisions;
-  net.reshape(config.width, config.height, mini);
+}
 
-  std::shared_ptr<const DataSource> train_data =
-      make_data_source(options.data, true, config.channels, config.height, config.width);
-  std::shared_ptr<const DataSource> test_data =
-      make_data_source(options.data, false, config.channels, config.height, config.width);
-  const int logits = logits_layer(net);
-  const int64_t outputs = net.layer(logits).output_shape().per_image();
-  if (outputs < train_data->classes())
-    throw Error(where + ": the network has " + std::to_string(outputs) + " outputs but " + train_data->describe() +
-                " has " + std::to_string(train_data->classes()) + " classes");
+// What a step reports.
+struct StepResult {
+  double loss = 0;  // mean over the step's images
+  int64_t correct = 0;
+  float lr = 0;
+};
 
-  BatchLoaderOptions lo;
-  lo.batch = mini;
-  lo.classes = int(outputs);
-  lo.augment = parse_augment_options(keys, where);
-  lo.label_smooth_eps = parse_label_smoothing(keys, where);
-  lo.seed = options.seed;
-  lo.threads = options.loader_threads;
-  BatchLoader loader(train_data, lo);
-  // An epoch is the loader's: passes_per_epoch mini-batches, which need not
-  // be a whole number of steps (a step is `subdivisions` passes). A step
-  // that crosses into a new epoch ends the old one (evaluation, checkpoint).
-  const int64_t passes_per_epoch = loader.batches_per_epoch();
-  if (passes_per_epoch < subdivisions)
-    throw Error(train_data->describe() + ": fewer images than one batch of " + std::to_string(batch));
-  auto epochs_after = [&](int64_t steps) { return steps * subdivisions / passes_per_epoch; };
-
-  int64_t total_steps =
-      options.max_batches > 0 ? options.max_batches : train_keys::find_integer(keys, where, "max_batches").value_or(0);
-  if (options.epochs > 0) total_steps = (options.epochs * passes_per_epoch + subdivisions - 1) / subdivisions;
-  if (total_steps <= 0) throw Error(where + ": no length given: set [net] max_batches, --max-batches or --epochs");
-  keys["max_batches"] = std::to_string(total_steps);  // poly/cosine decay over the run actually made
-  const LrSchedule schedule = parse_lr_schedule(keys, where);
-  Optimizer optimizer(parse_optimizer_config(keys, where));
-
-  std::error_code fs_error;
-  std::filesystem::create_directories(options.out_dir, fs_error);
-  if (fs_error || !std::filesystem::is_directory(options.out_dir))
-    throw Error(options.out_dir + ": cannot create the output folder" +
-                (fs_error ? ": " + fs_error.message() : std::string(": a file is in the way")));
-  TrainSummary summary;
-  summary.checkpoint_path = options.out_dir + "/checkpoint.cspnet";
-  summary.weights_path = options.out_dir + "/final.weights";
-  summary.log_path = options.out_dir + "/log.csv";
-  summary.plot_path = options.out_dir + "/curves.png";
-
-  TrainerState state;
-  state.seed = options.seed;
-  state.metadata = {{"cfg", options.cfg}, {"data", options.data}};
-  if (options.resume) {
-    state = load_checkpoint(summary.checkpoint_path, net, optimizer);
-    if (state.seed != options.seed)
-      throw Error(summary.checkpoint_path + ": the checkpoint was written with --seed " + std::to_string(state.seed) +
-                  ", not " + std::to_string(options.seed) + ": resume with the same seed");
-    out << "resumed from " << summary.checkpoint_path << " at step " << state.step << '\n';
-  } else if (!options.weights.empty()) {
-    load_weights(net, options.weights);
-  } else {
-    init_weights(net, options.seed);
+// One training run, in three parts: set-up (the constructor: network, data,
+// loader, schedule, optimiser, output folder, resume, executors), one
+// optimiser step, and the end of an epoch (evaluation, log row,
+// checkpoint). The evaluation executor is compiled once and reloads the
+// trained weights at every evaluation.
+class TrainingRun {
+ public:
+  TrainingRun(const TrainOptions& options, std::ostream& out)
+      : options_(options), out_(out), where_(options.cfg), net_(load_network()), config_(net_.config()) {
+    set_up_batches();
+    set_up_data();
+    set_up_schedule();
+    set_up_output();
+    set_up_state();
+    executor_ = std::make_unique<TrainingExecutor>(net_);
+    set_up_evaluation();
+    params_ = all_trainable_params(net_);
+    if (options_.resume) optimizer_->set_state(optimizer_->state(), params_);  // its sizes against these parameters
+    if (options_.resume) keep_logged_steps_up_to(summary_.log_path, int64_t(state_.step));
+    log_ = std::make_unique<TrainingLog>(summary_.log_path, options_.resume);
+    print_header();
+    const int64_t passes_done = int64_t(state_.step) * subdivisions_;
+    loader_->seek(passes_done / passes_per_epoch_, passes_done % passes_per_epoch_);
   }
-  TrainingExecutor executor(net);
-  Network eval_net = Network::from_cfg_file(options.cfg);
-  std::vector<TrainableParam> params = all_trainable_params(net);
-  if (options.resume) optimizer.set_state(optimizer.state(), params);  // its sizes against these parameters
-  if (options.resume) keep_logged_steps_up_to(summary.log_path, int64_t(state.step));
-  TrainingLog log(summary.log_path, options.resume);
 
-  // e.g. "937", "18.5", "12.33"
-  std::string steps_per_epoch = format("%.2f", double(passes_per_epoch) / subdivisions);
-  while (steps_per_epoch.back() == '0') steps_per_epoch.pop_back();
-  if (steps_per_epoch.back() == '.') steps_per_epoch.pop_back();
-  out << net.name() << ": " << train_data->describe() << "; batch " << batch << " (" << subdivisions
-      << " x " << mini << "), " << steps_per_epoch << " steps per epoch, " << total_steps << " steps, "
-      << optimizer_kind_name(optimizer.config().kind) << ", lr " << schedule.learning_rate << " ("
-      << lr_policy_name(schedule.policy) << "), training memory "
-      << format("%.1f MiB (unplanned %.1f MiB)", double(executor.memory_bytes()) / (1 << 20),
-                double(executor.unplanned_bytes()) / (1 << 20))
-      << '\n';
+  bool done() const { return int64_t(state_.step) >= total_steps_; }
 
-  const int64_t passes_done = int64_t(state.step) * subdivisions;
-  loader.seek(passes_done / passes_per_epoch, passes_done % passes_per_epoch);
+  // One optimiser update over `batch` images in `subdivisions` passes.
+  StepResult step() {
+    executor_->zero_gradients();
+    StepResult result;
+    for (int s = 0; s < subdivisions_; ++s) {
+      Batch b = loader_->next();
+      StepContext context{true, pass_seed(options_.seed, state_.step * uint64_t(subdivisions_) + uint64_t(s))};
+      executor_->forward(b.images.data(), context);
+      LossResult r = executor_->loss({b.targets, b.labels}, 1.f / float(batch_));
+      result.loss += r.loss * mini_;
+      result.correct += r.correct;
+      executor_->backward();
+    }
+    if (!std::isfinite(result.loss))
+      throw Error(where_ + ": the loss became " + std::to_string(result.loss) + " at step " +
+                  std::to_string(state_.step) + ": lower the learning rate (learning_rate / --lr) or add burn_in");
+    result.lr = schedule_->rate_at(state_.step);
+    optimizer_->step(params_, result.lr);
+    ++state_.step;
+    state_.seen += uint64_t(batch_);
+    result.loss /= double(batch_);
+    return result;
+  }
+
+  // The step just made crossed into a new epoch (or was the last one).
+  bool epoch_ended() const {
+    const int64_t step = int64_t(state_.step);
+    return epochs_after(step) > epochs_after(step - 1) || step == total_steps_;
+  }
+
+  // Evaluates on the test split, logs `row` (its training columns filled
+  // in) and writes the checkpoint; returns the evaluation.
+  EvalReport end_epoch(TrainingLogRow row) {
+    copy_parameters(net_, eval_net_);
+    evaluator_->reload_weights();
+    EvalReport test = evaluate_compiled(*evaluator_, eval_net_, *test_data_, eval_images_);
+    row.step = int64_t(state_.step);
+    row.images = int64_t(state_.seen);
+    row.test_loss = test.loss;
+    row.test_accuracy = test.top1;
+    log_->write(row);
+    const int64_t passes = int64_t(state_.step) * subdivisions_;
+    state_.epoch = uint64_t(passes / passes_per_epoch_);
+    state_.batch_in_epoch = uint64_t(passes % passes_per_epoch_);
+    save_checkpoint(summary_.checkpoint_path, net_, *optimizer_, state_);
+    summary_.test_loss = test.loss;
+    summary_.test_top1 = test.top1;
+    return test;
+  }
+
+  // Final weights and curves; the summary's figures.
+  TrainSummary finish(double seconds, double train_seconds, int64_t session_steps) {
+    WeightsHeader header;
+    header.seen = state_.seen;
+    save_weights(net_, summary_.weights_path, header);
+    std::vector<TrainingLogRow> rows = read_training_log(summary_.log_path);
+    if (!rows.empty()) write_curves_png(summary_.plot_path, rows);
+    summary_.steps = int64_t(state_.step);
+    summary_.epochs = epoch();
+    summary_.seconds = seconds;
+    summary_.images_per_second = session_steps ? double(session_steps * batch_) / train_seconds : 0;
+    summary_.data_wait_seconds = loader_->stats().wait_seconds;
+    return summary_;
+  }
+
+  int64_t step_count() const { return int64_t(state_.step); }
+  int64_t total_steps() const { return total_steps_; }
+  int batch() const { return batch_; }
+  double epoch() const { return double(state_.seen) / double(train_data_->size()); }
+
+ private:
+  Network load_network() {
+    check_net_overrides(options_);
+    Network net = Network::from_cfg_file(options_.cfg);
+    for (const auto& w : net.warnings()) out_ << "warning: " << w << '\n';
+    return net;
+  }
+
+  void set_up_batches() {
+    keys_ = config_.training;
+    for (const auto& [key, value] : options_.net_overrides) keys_[key] = value;
+    batch_ = options_.batch > 0 ? options_.batch : config_.batch;
+    subdivisions_ = options_.subdivisions > 0 ? options_.subdivisions : config_.subdivisions;
+    if (batch_ % subdivisions_ != 0)
+      throw Error(where_ + ": batch=" + std::to_string(batch_) + " is not a multiple of subdivisions=" +
+                  std::to_string(subdivisions_));
+    mini_ = batch_ / subdivisions_;
+    net_.reshape(config_.width, config_.height, mini_);
+  }
+
+  void set_up_data() {
+    train_data_ = make_data_source(options_.data, true, config_.channels, config_.height, config_.width);
+    test_data_ = make_data_source(options_.data, false, config_.channels, config_.height, config_.width);
+    const int logits = logits_layer(net_);
+    const int64_t outputs = net_.layer(logits).output_shape().per_image();
+    if (outputs < train_data_->classes())
+      throw Error(where_ + ": the network has " + std::to_string(outputs) + " outputs but " +
+                  train_data_->describe() + " has " + std::to_string(train_data_->classes()) + " classes");
+    BatchLoaderOptions lo;
+    lo.batch = mini_;
+    lo.classes = int(outputs);
+    lo.augment = parse_augment_options(keys_, where_);
+    lo.label_smooth_eps = parse_label_smoothing(keys_, where_);
+    lo.seed = options_.seed;
+    lo.threads = options_.loader_threads;
+    loader_ = std::make_unique<BatchLoader>(train_data_, lo);
+    // An epoch is the loader's: passes_per_epoch mini-batches, which need not
+    // be a whole number of steps (a step is `subdivisions` passes). A step
+    // that crosses into a new epoch ends the old one (evaluation, checkpoint).
+    passes_per_epoch_ = loader_->batches_per_epoch();
+    if (passes_per_epoch_ < subdivisions_)
+      throw Error(train_data_->describe() + ": fewer images than one batch of " + std::to_string(batch_));
+  }
+
+  void set_up_schedule() {
+    total_steps_ = options_.max_batches > 0 ? options_.max_batches
+                                            : train_keys::find_integer(keys_, where_, "max_batches").value_or(0);
+    if (options_.epochs > 0) total_steps_ = (options_.epochs * passes_per_epoch_ + subdivisions_ - 1) / subdivisions_;
+    if (total_steps_ <= 0) throw Error(where_ + ": no length given: set [net] max_batches, --max-batches or --epochs");
+    keys_["max_batches"] = std::to_string(total_steps_);  // poly/cosine decay over the run actually made
+    schedule_ = std::make_unique<LrSchedule>(parse_lr_schedule(keys_, where_));
+    optimizer_ = std::make_unique<Optimizer>(parse_optimizer_config(keys_, where_));
+  }
+
+  void set_up_output() {
+    std::error_code fs_error;
+    std::filesystem::create_directories(options_.out_dir, fs_error);
+    if (fs_error || !std::filesystem::is_directory(options_.out_dir))
+      throw Error(options_.out_dir + ": cannot create the output folder" +
+                  (fs_error ? ": " + fs_error.message() : std::string(": a file is in the way")));
+    summary_.checkpoint_path = options_.out_dir + "/checkpoint.cspnet";
+    summary_.weights_path = options_.out_dir + "/final.weights";
+    summary_.log_path = options_.out_dir + "/log.csv";
+    summary_.plot_path = options_.out_dir + "/curves.png";
+  }
+
+  // Where the run starts: a checkpoint (--resume), given weights, or random.
+  void set_up_state() {
+    state_.seed = options_.seed;
+    state_.metadata = {{"cfg", options_.cfg}, {"data", options_.data}};
+    if (options_.resume) {
+      state_ = load_checkpoint(summary_.checkpoint_path, net_, *optimizer_);
+      if (state_.seed != options_.seed)
+        throw Error(summary_.checkpoint_path + ": the checkpoint was written with --seed " +
+                    std::to_string(state_.seed) + ", not " + std::to_string(options_.seed) +
+                    ": resume with the same seed");
+      out_ << "resumed from " << summary_.checkpoint_path << " at step " << state_.step << '\n';
+    } else if (!options_.weights.empty()) {
+      load_weights(net_, options_.weights);
+    } else {
+      init_weights(net_, options_.seed);
+    }
+  }
+
+  // A second network at the evaluation batch with its executor, compiled
+  // once; end_epoch() copies the trained parameters in and reloads them.
+  void set_up_evaluation() {
+    eval_images_ = evaluated_images(*test_data_, options_.eval_limit);
+    ParseOptions parse;
+    parse.batch = int(std::min<int64_t>(std::max(options_.eval_batch, 1), eval_images_));
+    eval_net_ = Network::from_cfg_file(options_.cfg, parse);
+    copy_parameters(net_, eval_net_);
+    evaluator_ = std::make_unique<Executor>(eval_net_);
+  }
+
+  void print_header() {
+    // e.g. "937", "18.5", "12.33"
+    std::string steps_per_epoch = format("%.2f", double(passes_per_epoch_) / subdivisions_);
+    while (steps_per_epoch.back() == '0') steps_per_epoch.pop_back();
+    if (steps_per_epoch.back() == '.') steps_per_epoch.pop_back();
+    out_ << net_.name() << ": " << train_data_->describe() << "; batch " << batch_ << " (" << subdivisions_ << " x "
+         << mini_ << "), " << steps_per_epoch << " steps per epoch, " << total_steps_ << " steps, "
+         << optimizer_kind_name(optimizer_->config().kind) << ", lr " << schedule_->learning_rate << " ("
+         << lr_policy_name(schedule_->policy) << "), training memory "
+         << format("%.1f MiB (unplanned %.1f MiB)", double(executor_->memory_bytes()) / (1 << 20),
+                   double(executor_->unplanned_bytes()) / (1 << 20))
+         << '\n';
+  }
+
+  int64_t epochs_after(int64_t steps) const { return steps * subdivisions_ / passes_per_epoch_; }
+
+  const TrainOptions& options_;
+  std::ostream& out_;
+  const std::string& where_;
+  Network net_;
+  NetConfig config_;
+  std::map<std::string, std::string> keys_;  // [net] training keys with the overrides
+  int batch_ = 1, subdivisions_ = 1, mini_ = 1;
+  std::shared_ptr<const DataSource> train_data_, test_data_;
+  std::unique_ptr<BatchLoader> loader_;
+  int64_t passes_per_epoch_ = 1, total_steps_ = 0;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<Optimizer> optimizer_;
+  TrainSummary summary_;
+  TrainerState state_;
+  std::unique_ptr<TrainingExecutor> executor_;
+  Network eval_net_;
+  std::unique_ptr<Executor> evaluator_;
+  int64_t eval_images_ = 0;
+  std::vector<TrainableParam> params_;
+  std::unique_ptr<TrainingLog> log_;
+};
+
+}  // namespace
+
+TrainSummary train(const TrainOptions& options, std::ostream& out) {
+  TrainingRun run(options, out);
   Progress progress(out, options.progress_line, options.log_seconds);
   const auto start = Clock::now();
   double train_seconds = 0;
   int64_t session_steps = 0;
-  double interval_loss = 0;
+  double interval_loss = 0;  // summed over the interval's images
   int64_t interval_correct = 0, interval_images = 0;
-  const double train_size = double(train_data->size());
-
-  while (int64_t(state.step) < total_steps) {
+  while (!run.done()) {
     const auto step_start = Clock::now();
-    executor.zero_gradients();
-    double step_loss = 0;
-    int64_t step_correct = 0;
-    for (int s = 0; s < subdivisions; ++s) {
-      Batch b = loader.next();
-      StepContext context{true, pass_seed(options.seed, state.step * uint64_t(subdivisions) + uint64_t(s))};
-      executor.forward(b.images.data(), context);
-      LossResult r = executor.loss({b.targets, b.labels}, 1.f / float(batch));
-      step_loss += r.loss * mini;
-      step_correct += r.correct;
-      executor.backward();
-    }
-    if (!std::isfinite(step_loss))
-      throw Error(where + ": the loss became " + std::to_string(step_loss) + " at step " + std::to_string(state.step) +
-                  ": lower the learning rate (learning_rate / --lr) or add burn_in");
-    const float lr = schedule.rate_at(state.step);
-    optimizer.step(params, lr);
-    ++state.step;
-    state.seen += uint64_t(batch);
+    const StepResult step = run.step();
     train_seconds += seconds_since(step_start);
     ++session_steps;
-    interval_loss += step_loss;
-    interval_correct += step_correct;
-    interval_images += batch;
+    interval_loss += step.loss * run.batch();
+    interval_correct += step.correct;
+    interval_images += run.batch();
 
-    const double rate = double(session_steps * batch) / train_seconds;
-    const double eta = double(total_steps - int64_t(state.step)) * train_seconds / double(session_steps);
-    const double epoch = double(state.seen) / train_size;
+    const double rate = double(session_steps * run.batch()) / train_seconds;
+    const double eta = double(run.total_steps() - run.step_count()) * train_seconds / double(session_steps);
     progress.update(format("epoch %.2f | step %lld/%lld | loss %.4f | acc %.1f%% | lr %.4g | %.0f img/s | ETA %s",
-                           epoch, (long long)state.step, (long long)total_steps, interval_loss / double(interval_images),
-                           100.0 * double(interval_correct) / double(interval_images), double(lr), rate,
+                           run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
+                           interval_loss / double(interval_images),
+                           100.0 * double(interval_correct) / double(interval_images), double(step.lr), rate,
                            clock_text(eta).c_str()));
-
-    const bool epoch_end = epochs_after(int64_t(state.step)) > epochs_after(int64_t(state.step) - 1);
-    if (epoch_end || int64_t(state.step) == total_steps) {
-      copy_parameters(net, eval_net);
-      EvalReport test = evaluate(eval_net, *test_data, options.eval_batch, options.eval_limit);
-      TrainingLogRow row;
-      row.epoch = epoch;
-      row.step = int64_t(state.step);
-      row.images = int64_t(state.seen);
-      row.lr = lr;
-      row.train_loss = interval_loss / double(interval_images);
-      row.train_accuracy = double(interval_correct) / double(interval_images);
-      row.test_loss = test.loss;
-      row.test_accuracy = test.top1;
-      row.images_per_second = rate;
-      row.seconds = seconds_since(start);
-      log.write(row);
-      const int64_t passes = int64_t(state.step) * subdivisions;
-      state.epoch = uint64_t(passes / passes_per_epoch);
-      state.batch_in_epoch = uint64_t(passes % passes_per_epoch);
-      save_checkpoint(summary.checkpoint_path, net, optimizer, state);
-      progress.print(format("epoch %.2f  step %lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
-                            "%.0f img/s  %s elapsed",
-                            epoch, (long long)state.step, *row.train_loss, 100 * *row.train_accuracy, test.loss,
-                            100 * test.top1, rate, clock_text(row.seconds).c_str()));
-      summary.test_loss = test.loss;
-      summary.test_top1 = test.top1;
-      interval_loss = 0;
-      interval_correct = interval_images = 0;
-    }
+    if (!run.epoch_ended()) continue;
+    TrainingLogRow row;
+    row.epoch = run.epoch();
+    row.lr = step.lr;
+    row.train_loss = interval_loss / double(interval_images);
+    row.train_accuracy = double(interval_correct) / double(interval_images);
+    row.images_per_second = rate;
+    row.seconds = seconds_since(start);
+    const EvalReport test = run.end_epoch(row);
+    progress.print(format("epoch %.2f  step %lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
+                          "%.0f img/s  %s elapsed",
+                          run.epoch(), (long long)run.step_count(), *row.train_loss, 100 * *row.train_accuracy,
+                          test.loss, 100 * test.top1, rate, clock_text(row.seconds).c_str()));
+    interval_loss = 0;
+    interval_correct = interval_images = 0;
   }
-
-  WeightsHeader header;
-  header.seen = state.seen;
-  save_weights(net, summary.weights_path, header);
-  std::vector<TrainingLogRow> rows = read_training_log(summary.log_path);
-  if (!rows.empty()) write_curves_png(summary.plot_path, rows);
-  summary.steps = int64_t(state.step);
-  summary.epochs = double(state.seen) / train_size;
-  summary.seconds = seconds_since(start);
-  summary.images_per_second = session_steps ? double(session_steps * batch) / train_seconds : 0;
-  summary.data_wait_seconds = loader.stats().wait_seconds;
-  return summary;
+  return run.finish(seconds_since(start), train_seconds, session_steps);
 }
 
 }  // namespace cspnet

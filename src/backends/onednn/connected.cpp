@@ -21,11 +21,6 @@ class ConnectedKernels final : public LayerKernels {
     using dims = memory::dims;
     const TensorView& in = ctx.inputs[0];
     const TensorView& out = ctx.output;
-    // BN at inference is an affine map per output: fold it into the weights
-    // (this layer has no unfolded path: the fold is exact algebra).
-    std::vector<float> weights = arrays.weights, bias = arrays.biases;
-    if (a.batch_normalize)
-      fold_batch_norm(weights, bias, arrays.scales, arrays.rolling_mean, arrays.rolling_variance);
     dims weight_dims{outputs, in.shape.c, in.shape.h, in.shape.w};
     memory::desc bias_md(dims{outputs}, memory::data_type::f32, memory::format_tag::x);
     // The output is O x 1 x 1: the same memory in plain and blocked layouts.
@@ -39,22 +34,19 @@ class ConnectedKernels final : public LayerKernels {
         {prop_kind::forward_inference, arg_view(in, each_image).desc(),
          memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_md, dst_md},
         attr, ctx.engine);
-    memory user_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, ctx.engine,
-                        weights.data());
-    memory ip_weights(pd.weights_desc(), ctx.engine);
-    stream setup(ctx.engine);
-    reorder(user_weights, ip_weights).execute(setup, user_weights, ip_weights);
-    setup.wait();
-    memory bias_mem(bias_md, ctx.engine);
-    std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
+    // BN at inference is an affine map per output: folded into the weights
+    // (this layer has no unfolded path: the fold is exact algebra).
+    auto memories = std::make_shared<WeightMemories>(
+        ctx.engine, arrays, a.batch_normalize, true,
+        memory::desc{weight_dims, memory::data_type::f32, memory::format_tag::oihw}, pd.weights_desc());
     auto sequence = std::make_unique<SequenceKernel>();
     sequence->add(std::make_unique<ViewPrimitiveKernel>(
         inner_product_forward(pd),
-        scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, ip_weights}, {DNNL_ARG_BIAS, bias_mem}}),
+        scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}, {DNNL_ARG_BIAS, memories->bias}}),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), ViewArg{DNNL_ARG_DST, out, dst_md}}, each_image,
         ctx.engine));
     if (!fused) sequence->add(activation_kernel(a.activation, out));
-    return sequence;
+    return with_reload(std::move(sequence), [memories] { memories->load(); });
   }
 
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {

@@ -114,10 +114,6 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   const bool batch_norm = a.batch_normalize;
   const bool fold = batch_norm && ctx.options.fold_batchnorm;
 
-  // Weights and bias as the primitive will see them (BN folded when asked).
-  std::vector<float> weights = arrays.weights;
-  std::vector<float> bias = arrays.biases;
-  if (fold) fold_batch_norm(weights, bias, arrays.scales, arrays.rolling_mean, arrays.rolling_variance);
   const bool with_bias = !batch_norm || fold;
 
   int64_t extent_h = int64_t{a.size - 1} * a.dilation + 1, extent_w = extent_h;
@@ -198,17 +194,14 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   }
   const convolution_forward::primitive_desc& pd = *chosen;
 
-  // Reorder the weights once into the layout the primitive chose.
-  memory user_weights({weight_dims, memory::data_type::f32, user_weights_tag}, ctx.engine, weights.data());
-  memory conv_weights(pd.weights_desc(), ctx.engine);
-  stream setup(ctx.engine);
-  reorder(user_weights, conv_weights).execute(setup, user_weights, conv_weights);
-  setup.wait();
-  memory bias_mem(bias_md, ctx.engine);
-  std::copy(bias.begin(), bias.end(), static_cast<float*>(bias_mem.get_data_handle()));
-
-  std::unordered_map<int, memory> args = scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, conv_weights}});
-  if (with_bias) args.emplace(DNNL_ARG_BIAS, bias_mem);
+  // The weights (BN folded when asked) in the layout the primitive chose,
+  // reordered now and on reload_weights().
+  auto memories = std::make_shared<WeightMemories>(ctx.engine, arrays, batch_norm, fold,
+                                                   memory::desc{weight_dims, memory::data_type::f32, user_weights_tag},
+                                                   pd.weights_desc());
+  std::unordered_map<int, memory> args =
+      scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}});
+  if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
   sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
                                                       std::vector<ViewArg>{ViewArg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false},
@@ -221,23 +214,18 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
                  normalization_flags::use_shift;
     batch_normalization_forward::primitive_desc bn_pd(
         {prop_kind::forward_inference, dst_md, kBatchNormEpsilon, flags}, primitive_attributes(ctx), ctx.engine);
-    auto vector_memory = [&](const std::vector<float>& values) {
-      memory m(bias_md, ctx.engine);
-      std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
-      return m;
-    };
     std::unordered_map<int, memory> bn_args = scratchpad_args(ctx, bn_pd.scratchpad_desc());
-    bn_args.insert({{DNNL_ARG_MEAN, vector_memory(arrays.rolling_mean)},
-                    {DNNL_ARG_VARIANCE, vector_memory(arrays.rolling_variance)},
-                    {DNNL_ARG_SCALE, vector_memory(arrays.scales)},
-                    {DNNL_ARG_SHIFT, vector_memory(arrays.biases)}});
+    bn_args.insert({{DNNL_ARG_MEAN, memories->mean},
+                    {DNNL_ARG_VARIANCE, memories->variance},
+                    {DNNL_ARG_SCALE, memories->scale},
+                    {DNNL_ARG_SHIFT, memories->shift}});
     sequence->add(std::make_unique<ViewPrimitiveKernel>(
         batch_normalization_forward(bn_pd), std::move(bn_args),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
   }
   if (!fused_activation) sequence->add(activation_kernel(a.activation, out));
   for (Activation act : after) sequence->add(activation_kernel(act, out));
-  return sequence;
+  return with_reload(std::move(sequence), [memories] { memories->load(); });
 }
 
 std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer,

@@ -80,6 +80,9 @@ class Kernel {
   // Which implementation runs (oneDNN's name for its kernel, e.g.
   // "jit_wino_4x3:avx512_core"); empty for our own loops.
   virtual std::string implementation() const { return {}; }
+  // Re-reads the layer's arrays (weights changed since compile, e.g. by
+  // training): nothing to do for kernels without weights.
+  virtual void reload_weights() {}
 };
 
 // How a layer constrains the layout of its activations (see the planner).

@@ -109,6 +109,60 @@ dnnl::memory::desc TensorView::desc() const {
   return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dims{stride, plane(), shape.w, 1});
 }
 
+WeightMemories::WeightMemories(const dnnl::engine& engine, const WeightArrays& arrays, bool batch_norm, bool fold,
+                               const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights)
+    : engine_(engine), arrays_(arrays), batch_norm_(batch_norm), fold_(fold), user_weights_(user_weights) {
+  const dnnl::memory::desc vector_md({dnnl::memory::dim(arrays.biases.size())}, dnnl::memory::data_type::f32,
+                                     dnnl::memory::format_tag::x);
+  weights = dnnl::memory(primitive_weights, engine);
+  bias = dnnl::memory(vector_md, engine);
+  if (batch_norm && !fold)
+    for (dnnl::memory* m : {&mean, &variance, &scale, &shift}) *m = dnnl::memory(vector_md, engine);
+  load();
+}
+
+void WeightMemories::load() {
+  std::vector<float> folded_weights = arrays_.weights, folded_bias = arrays_.biases;
+  if (batch_norm_ && fold_)
+    fold_batch_norm(folded_weights, folded_bias, arrays_.scales, arrays_.rolling_mean, arrays_.rolling_variance);
+  dnnl::memory user(user_weights_, engine_, folded_weights.data());
+  dnnl::stream setup(engine_);
+  dnnl::reorder(user, weights).execute(setup, user, weights);
+  setup.wait();
+  auto copy = [](const std::vector<float>& from, const dnnl::memory& to) {
+    std::copy(from.begin(), from.end(), static_cast<float*>(to.get_data_handle()));
+  };
+  copy(folded_bias, bias);
+  if (batch_norm_ && !fold_) {
+    copy(arrays_.rolling_mean, mean);
+    copy(arrays_.rolling_variance, variance);
+    copy(arrays_.scales, scale);
+    copy(arrays_.biases, shift);
+  }
+}
+
+namespace {
+class ReloadingKernel final : public Kernel {
+ public:
+  ReloadingKernel(std::unique_ptr<Kernel> kernel, std::function<void()> reload)
+      : kernel_(std::move(kernel)), reload_(std::move(reload)) {}
+  void run(dnnl::stream& stream) override { kernel_->run(stream); }
+  std::string implementation() const override { return kernel_->implementation(); }
+  void reload_weights() override {
+    reload_();
+    kernel_->reload_weights();
+  }
+
+ private:
+  std::unique_ptr<Kernel> kernel_;
+  std::function<void()> reload_;
+};
+}  // namespace
+
+std::unique_ptr<Kernel> with_reload(std::unique_ptr<Kernel> kernel, std::function<void()> reload) {
+  return std::make_unique<ReloadingKernel>(std::move(kernel), std::move(reload));
+}
+
 std::unique_ptr<TrainKernel> LayerKernels::compile_training(Layer& layer, const TrainCompileContext&) const {
   throw Error(layer.where() + ": a [" + std::string(layer.type()) + "] layer cannot be trained");
 }

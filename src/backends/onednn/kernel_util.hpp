@@ -90,6 +90,9 @@ class SequenceKernel final : public Kernel {
   void run(dnnl::stream& stream) override {
     for (auto& kernel : kernels_) kernel->run(stream);
   }
+  void reload_weights() override {
+    for (auto& kernel : kernels_) kernel->reload_weights();
+  }
   std::string implementation() const override {
     std::string names;
     for (const auto& kernel : kernels_) {
@@ -117,6 +120,29 @@ inline int64_t padding_after(int64_t in, int64_t out, int64_t extent, int64_t st
 dnnl::primitive_attr primitive_attributes(const CompileContext& ctx, dnnl::post_ops ops = {});
 std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx, const dnnl::memory::desc& md,
                                                       std::unordered_map<int, dnnl::memory> args = {});
+
+// A weighted layer's arrays as its primitives read them: the weights in the
+// primitive's layout (batch norm folded in when `fold`), the bias, and for
+// unfolded batch norm its four vectors. load() copies them from the layer's
+// arrays: at compile time and again on Kernel::reload_weights().
+class WeightMemories {
+ public:
+  WeightMemories(const dnnl::engine& engine, const WeightArrays& arrays, bool batch_norm, bool fold,
+                 const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights);
+  void load();
+
+  dnnl::memory weights, bias;                 // bias: the folded shift, or the layer's biases
+  dnnl::memory mean, variance, scale, shift;  // unfolded batch norm only
+
+ private:
+  dnnl::engine engine_;
+  const WeightArrays& arrays_;
+  bool batch_norm_, fold_;
+  dnnl::memory::desc user_weights_;
+};
+
+// `kernel` whose reload_weights() runs `reload` (e.g. WeightMemories::load).
+std::unique_ptr<Kernel> with_reload(std::unique_ptr<Kernel> kernel, std::function<void()> reload);
 
 // Appends the activation as oneDNN eltwise post-op(s); false if oneDNN has none.
 bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
