@@ -1,5 +1,5 @@
 // The oneDNN backend's registry: layer kind -> its kernels. A kind without
-// an entry here fails to link (every switch case names one), so a new layer
+// a case here fails to compile (-Wswitch under -Werror), so a new layer
 // kind cannot be forgotten.
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
