@@ -79,6 +79,13 @@ const std::vector<BadCfg> kBadCfgs = {
    {"bad.cfg:4: [net] key 'channels': expected a positive integer, got '-3'"}},
   {"NetAbsurdInputSize", lines({{"[net]", "width=100000", "height=100000", "channels=3"}, kConv8}),
    {"bad.cfg:1: [net]: input width*height*channels = 30000000000 is larger than the supported 1073741824"}},
+  // Products that wrap int64 to exactly 0 (2^22*2^21*2^21 = 2^64) and to a negative number (2^63).
+  {"NetInputProductWrapsToZero", lines({{"[net]", "width=4194304", "height=2097152", "channels=2097152"},
+                                        {"[avgpool]"}, {"[softmax]"}}),
+   {"bad.cfg:1: [net]: input width*height*channels = 4194304*2097152*2097152 is larger than the supported"}},
+  {"NetInputProductWrapsNegative", lines({{"[net]", "width=2097152", "height=2097152", "channels=2097152"},
+                                          {"[avgpool]"}, {"[softmax]"}}),
+   {"bad.cfg:1: [net]: input width*height*channels = 2097152*2097152*2097152 is larger than the supported"}},
 
   // ---- typed values ----
   {"NonNumericValue", lines({kNet, {"[convolutional]", "filters=abc", "size=3"}}),

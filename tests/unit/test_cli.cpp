@@ -214,6 +214,16 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(cli("predict " + quote(good_cfg_)).code, 2);                 // missing image
 }
 
+// w*h*c = 2^64 wrapped to 0 and passed every check: bench crashed (SIGSEGV).
+TEST_F(Cli, OverflowingInputSizeExitsOneInEveryCommand) {
+  const std::string cfg = write("huge.cfg", "[net]\nwidth=4194304\nheight=2097152\nchannels=2097152\n[avgpool]\n[softmax]\n");
+  for (const char* command : {"info", "bench", "bench --train"}) {
+    Result r = cli(std::string(command) + " " + quote(cfg));
+    EXPECT_EQ(r.code, 1) << command << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, cfg + ":1: [net]: input width*height*channels")) << command << ": " << r.err;
+  }
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {
