@@ -111,6 +111,7 @@ class ConvolutionalLayer final : public Layer {
                              std::to_string(x.h + pad2) + "x" + std::to_string(x.w + pad2));
     check_parameter_count(*this, double(filters_) * double(x.c / groups_) * double(size_) * double(size_),
                           "filters*channels/groups*size*size");
+    check_window(*this, "kernel extent", extent, x);
     size_t count = static_cast<size_t>(weight_count());
     if (weights_.size() != count) weights_.assign(count, 0.f);
     size_t n = static_cast<size_t>(filters_);

@@ -45,6 +45,7 @@ class MaxpoolLayer final : public Layer {
                                std::to_string(input_.c));
       out_ = Shape{input_.n, out_channels_, input_.h, input_.w};
     } else {
+      check_window(*this, "pool window", size_, input_);
       if (input_.h + padding_ < size_ || input_.w + padding_ < size_)
         shape_error(*this, "pool window " + std::to_string(size_) + " is larger than the padded input");
       out_ = Shape{input_.n, input_.c, (input_.h + padding_ - size_) / stride_y_ + 1,

@@ -129,6 +129,14 @@ const std::vector<BadCfg> kBadCfgs = {
    {"bad.cfg:5: [convolutional]: kernel extent 19 is larger than the padded input 16x16"}},
   {"HugePaddingOutput", lines({kNet, {"[convolutional]", "filters=1", "size=1", "padding=2147483647"}}),
    {"bad.cfg:5: [convolutional]: output shape", "exceeds the supported 1073741824 elements per image"}},
+  // Windows far wider than the input: accepted by darknet, hours of work for padded cells.
+  {"MaxpoolWindowFarLargerThanInput", lines({kNet, {"[maxpool]", "size=1000000", "stride=1"}}),
+   {"bad.cfg:5: [maxpool]: pool window 1000000 is far larger than the 16x16 input (at most 64"}},
+  {"ConvKernelFarLargerThanInput", lines({kNet, {"[convolutional]", "filters=1", "size=1001", "pad=1"}}),
+   {"bad.cfg:5: [convolutional]: kernel extent 1001 is far larger than the 16x16 input (at most 64"}},
+  {"DilatedConvKernelFarLargerThanInput",
+   lines({kNet, {"[convolutional]", "filters=1", "size=3", "dilation=100000", "padding=100000"}}),
+   {"bad.cfg:5: [convolutional]: kernel extent 200001 is far larger than the 16x16 input"}},
   {"AbsurdConvParameters", lines({kNet, {"[convolutional]", "filters=65536", "size=99", "pad=1"}}),
    {"bad.cfg:5: [convolutional]: filters*channels/groups*size*size = 1926955008 parameters exceed the "
     "supported 268435456 per layer"}},
