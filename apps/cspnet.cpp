@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "bench.hpp"
+#include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -32,19 +33,9 @@ void add_common(CLI::App& cmd, CommonOptions& o) {
   cmd.add_flag("--strict", o.strict, "unknown or unused cfg keys are errors");
 }
 
-// Parses --size before touching the cfg, so misuse is reported as such (exit 2).
-std::pair<int, int> parse_size(const std::string& size) {
-  int width = 0, height = 0, consumed = 0;
-  char x = 0;
-  if (std::sscanf(size.c_str(), "%d%c%d%n", &width, &x, &height, &consumed) != 3 || x != 'x' ||
-      size_t(consumed) != size.size() || width <= 0 || height <= 0)
-    throw UsageError("--size: expected WxH with positive integers, e.g. 256x256, got '" + size + "'");
-  return {width, height};
-}
-
 Network load_network(const CommonOptions& o) {
   std::pair<int, int> size{0, 0};
-  if (!o.size.empty()) size = parse_size(o.size);
+  if (!o.size.empty()) size = cli::parse_size(o.size);  // before the cfg: misuse is exit 2
   Network net = Network::from_cfg_file(o.cfg, ParseOptions{o.strict});
   for (const auto& warning : net.warnings()) std::cerr << "warning: " << warning << "\n";
   if (o.size.empty()) size = {net.config().width, net.config().height};

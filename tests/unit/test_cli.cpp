@@ -224,6 +224,18 @@ TEST_F(Cli, OverflowingInputSizeExitsOneInEveryCommand) {
   }
 }
 
+// sscanf's %d wrapped 4294967324 to 28 (exit 0, run at 28x28) and 99999999999
+// to a runtime error (exit 1): out-of-range sides are usage errors.
+TEST_F(Cli, OutOfRangeSizeExitsTwo) {
+  for (const char* size : {"4294967324x28", "99999999999x28", "28x2147483648", "28x+28", "28x 28"}) {
+    Result r = cli("info " + quote(good_cfg_) + " --size " + quote(size));
+    EXPECT_EQ(r.code, 2) << "--size " << size << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "--size: expected WxH")) << r.err;
+  }
+  EXPECT_EQ(cli("export-cfg cspdarknet53 " + quote((dir_ / "z.cfg").string()) + " --size 4294967324x28").code, 2);
+  EXPECT_EQ(cli("info " + quote(good_cfg_) + " --size 32x24").code, 0);
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {
