@@ -237,6 +237,9 @@ int main(int argc, char** argv) {
   }
   try {
     if (threads != 0) set_num_threads(threads);
+    if (threads > hardware_threads())
+      std::cerr << "warning: --threads " << threads << " is more than the " << hardware_threads()
+                << " hardware threads; oversubscribed threads only slow oneDNN and OpenMP down\n";
     if (*info) return run_info(info_opts, json);
     if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
     if (*init) return run_init(init_opts, init_out, seed);

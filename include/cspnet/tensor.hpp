@@ -53,8 +53,12 @@ class Tensor {
   std::vector<float> data_;
 };
 
-// Threads used by oneDNN and by our own parallel loops (OpenMP).
+// Threads used by oneDNN and by our own parallel loops (OpenMP): 1 up to
+// kMaxThreadsPerCore per hardware thread (a UsageError beyond: 100000
+// threads overflowed libgomp's stack, and oversubscription only slows down).
+constexpr int kMaxThreadsPerCore = 4;
 void set_num_threads(int threads);
 int num_threads();
+int hardware_threads();
 
 }  // namespace cspnet

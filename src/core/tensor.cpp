@@ -33,9 +33,15 @@ Tensor::Tensor(Shape shape, float fill) : shape_(shape) {
 
 void set_num_threads(int threads) {
   if (threads < 1) throw UsageError("--threads must be >= 1, got " + std::to_string(threads));
+  const int most = kMaxThreadsPerCore * hardware_threads();
+  if (threads > most)
+    throw UsageError("--threads must be at most " + std::to_string(most) + " (" + std::to_string(kMaxThreadsPerCore) +
+                     " per hardware thread), got " + std::to_string(threads));
   omp_set_num_threads(threads);
 }
 
 int num_threads() { return omp_get_max_threads(); }
+
+int hardware_threads() { return omp_get_num_procs(); }
 
 }  // namespace cspnet

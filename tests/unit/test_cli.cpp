@@ -236,6 +236,22 @@ TEST_F(Cli, OutOfRangeSizeExitsTwo) {
   EXPECT_EQ(cli("info " + quote(good_cfg_) + " --size 32x24").code, 0);
 }
 
+// 100000 threads overflowed libgomp's stack in bench (SIGSEGV); far more
+// threads than cores only slow it down: a bound (usage error) and a warning.
+TEST_F(Cli, ThreadsAreBoundedAndOversubscriptionWarns) {
+  Result r = cli("--threads 100000 bench " + quote(good_cfg_) + " --runs 1 --warmup 0");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--threads must be at most " +
+                                  std::to_string(cspnet::kMaxThreadsPerCore * cspnet::hardware_threads())))
+      << r.err;
+  const std::string over = std::to_string(cspnet::hardware_threads() + 1);
+  Result warned = cli("--threads " + over + " info " + quote(good_cfg_));
+  EXPECT_EQ(warned.code, 0) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "warning: --threads " + over + " is more than the")) << warned.err;
+  Result quiet = cli("--threads 1 info " + quote(good_cfg_));
+  EXPECT_FALSE(contains(quiet.err, "warning")) << quiet.err;
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {
