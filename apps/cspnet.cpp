@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <numeric>
+#include <sstream>
 
 #include "bench.hpp"
 #include "cli_parse.hpp"
@@ -103,8 +103,7 @@ int run_info(const CommonOptions& o, bool json) {
 std::vector<std::string> read_labels(const std::string& path) {
   std::vector<std::string> labels;
   if (path.empty()) return labels;
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open labels file");
+  std::istringstream in(read_text_file(path, "labels file"));
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     labels.push_back(line);

@@ -1,13 +1,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 
 namespace cspnet {
 namespace {
@@ -87,13 +86,7 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
 }
 
 CfgFile read_cfg_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a darknet .cfg file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open cfg file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_cfg_text(text.str(), path);
+  return parse_cfg_text(read_text_file(path, "cfg file"), path);
 }
 
 Options::Options(const CfgSection& section, const std::string& path)

@@ -1,7 +1,6 @@
 #include "cspnet/checkpoint.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "io/file_output.hpp"
 
 namespace cspnet {
@@ -402,13 +402,9 @@ void save_checkpoint(const std::string& path, Network& net, const Optimizer& opt
 }
 
 TrainerState load_checkpoint(const std::string& path, Network& net, Optimizer& optimizer) {
-  FILE* raw = std::fopen(path.c_str(), "rb");
-  if (!raw) throw Error(path + ": cannot open checkpoint: " + std::strerror(errno));
-  std::unique_ptr<FILE, int (*)(FILE*)> file(raw, &std::fclose);
-  struct stat st {};
-  if (::fstat(::fileno(raw), &st) != 0) throw Error(path + ": cannot stat checkpoint: " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file, expected a cspnet checkpoint");
-  const uint64_t file_size = uint64_t(st.st_size);
+  const InputFile file = open_regular_file(path, "cspnet checkpoint");
+  FILE* raw = file.file.get();
+  const uint64_t file_size = file.size;
   if (file_size < kHeaderBytes + kTrailerBytes)
     throw Error(path + ": offset 0: " + std::to_string(file_size) + " bytes is too short for a cspnet checkpoint (" +
                 std::to_string(kHeaderBytes + kTrailerBytes) + " bytes of header and checksum at least)");

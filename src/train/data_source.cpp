@@ -4,10 +4,11 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "cspnet/image.hpp"
 
 namespace cspnet {
@@ -39,17 +40,13 @@ std::string trim(const std::string& text) {
 
 // Non-blank, trimmed lines with their 1-based line numbers.
 std::vector<std::pair<std::string, int>> read_lines(const std::string& path, const char* what) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, expected a " + what);
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open " + what + ": " + std::strerror(errno));
+  std::istringstream in(read_text_file(path, what));
   std::vector<std::pair<std::string, int>> lines;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     std::string text = trim(line);
     if (!text.empty()) lines.emplace_back(std::move(text), number);
   }
-  if (in.bad()) throw Error(path + ": read error in " + what);
   return lines;
 }
 

@@ -5,6 +5,7 @@
 // untouched on error, exact save/load round trips, no partial files on save.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,12 +13,14 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
 #include "cspnet/cspnet.hpp"
+#include "cspnet/data_source.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -315,6 +318,56 @@ TEST(MalformedCfgTable, FileReaderNamesThePath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
   }
+  fs::remove_all(dir);
+}
+
+// ---- text files: regular files only, and bounded ----
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// /dev/zero was read to 8.2 GB, then std::bad_alloc (cfg) or "read error"
+// (image list); a FIFO would block. Refused by name before any reading.
+TEST(TextFiles, NonRegularFilesAreRefusedByName) {
+  std::string message = error_of([] { read_cfg_file("/dev/zero"); });
+  EXPECT_NE(message.find("/dev/zero: not a regular file (a device, FIFO or socket); expected a cfg file"),
+            std::string::npos)
+      << message;
+  char dir_template[] = "/tmp/cspnet-text-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string fifo = (dir / "fifo.cfg").string(), labels = (dir / "labels.txt").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  message = error_of([&] { read_cfg_file(fifo); });
+  EXPECT_NE(message.find(fifo + ": not a regular file"), std::string::npos) << message;
+  { std::ofstream(labels) << "cat\ndog\n"; }
+  message = error_of([&] { ImageListDataSource("/dev/zero", labels, 1, 8, 8); });
+  EXPECT_NE(message.find("/dev/zero: not a regular file"), std::string::npos) << message;
+  EXPECT_NE(message.find("image list"), std::string::npos) << message;
+  message = error_of([&] { read_cfg_file(dir.string()); });
+  EXPECT_NE(message.find(dir.string() + ": is a directory"), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
+TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
+  char dir_template[] = "/tmp/cspnet-text-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string big = (dir / "big.cfg").string();
+  { std::ofstream(big) << "[net]\n"; }
+  fs::resize_file(big, kMaxTextFileBytes + 1);  // sparse: nothing is written
+  const std::string message = error_of([&] { read_cfg_file(big); });
+  EXPECT_NE(message.find(big + ": " + std::to_string(kMaxTextFileBytes + 1) + " bytes, larger than the " +
+                         std::to_string(kMaxTextFileBytes) + " bytes a cfg file may have"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(read_text_file(big, "text", kMaxTextFileBytes + 1).size(), kMaxTextFileBytes + 1);
   fs::remove_all(dir);
 }
 

@@ -330,6 +330,15 @@ TEST_F(Cli, InitThenPredictWithDump) {
   EXPECT_EQ(read_file(npy2), bytes);
 }
 
+// --labels /dev/zero read 8.2 GB, dropped the labels and exited 0.
+TEST_F(Cli, PredictWithNonRegularLabelsFileExitsOne) {
+  const std::string image = write("gradient.bmp", make_bmp(21, 13));
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --labels /dev/zero");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "/dev/zero: not a regular file")) << r.err;
+  EXPECT_TRUE(contains(r.err, "labels file")) << r.err;
+}
+
 TEST_F(Cli, PredictOnCorruptImageExitsOne) {
   const std::string image = write("corrupt.bmp", "BM this is not really a bitmap");
   Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --seed 3");
