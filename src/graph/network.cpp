@@ -111,7 +111,7 @@ Network Network::from_cfg(const CfgFile& cfg, const ParseOptions& parse) {
   if (cfg.sections.empty()) throw Error(cfg.path + ": no sections; expected [net] first");
   const CfgSection& first = cfg.sections.front();
   if (first.name != "net" && first.name != "network")
-    throw Error(cfg.path + ":" + std::to_string(first.line) + ": section [" + first.name +
+    throw Error(cfg.path + ":" + std::to_string(first.line) + ": section [" + cfg_excerpt(first.name) +
                 "] before [net]; the first section must be [net]");
   Options net_options(first, cfg.path);
   net.config_ = parse_net_section(net_options);

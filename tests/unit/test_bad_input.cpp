@@ -371,6 +371,31 @@ TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
   fs::remove_all(dir);
 }
 
+// ---- long lines: quoted as bounded excerpts ----
+
+// A 200 MB cfg line was echoed whole into the message; every echo of a cfg
+// line, section name, key or value is cut to kCfgExcerptChars plus "...".
+TEST(CfgExcerpts, LongLinesKeysAndValuesAreQuotedAsBoundedExcerpts) {
+  const std::string huge(1000000, 'a');
+  const std::string net = lines({kNet});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {net + huge + "\n", "bad.cfg:5: expected key=value or [section], got '"},
+      {net + "[" + huge + "\n", "bad.cfg:5: malformed section header '"},
+      {huge + "=1\n" + net, "bad.cfg:1: key '"},
+      {net + "[" + huge + "]\n", "bad.cfg:5: [aaaa"},
+      {net + "[convolutional]\nfilters=" + huge + "\n", "bad.cfg:6: [convolutional] key 'filters': expected an integer"},
+      {net + "[convolutional]\nactivation=" + huge + "\n", "bad.cfg:6: [convolutional] key 'activation'"},
+      {net + "[convolutional]\n" + huge + "=1\n", "bad.cfg:6: [convolutional] unused key '"},
+  };
+  for (const auto& [text, part] : cases) {
+    std::string message = error_of([&] { Network::from_cfg(parse_cfg_text(text, "bad.cfg"), ParseOptions{true}); });
+    EXPECT_NE(message.find(part), std::string::npos) << message.substr(0, 300);
+    EXPECT_NE(message.find(std::string(kCfgExcerptChars - 1, 'a') + "... (100000"), std::string::npos)
+        << message.substr(0, 300);
+    EXPECT_LT(message.size(), 2 * kCfgExcerptChars + 300) << message.substr(0, 300);
+  }
+}
+
 // ---- unused keys: warnings by default, errors with strict ----
 
 TEST(BadInputKeys, UnusedKeyWarnsWithFileLine) {
