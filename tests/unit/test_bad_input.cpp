@@ -16,6 +16,7 @@
 #include <functional>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -463,6 +464,13 @@ std::string floats(int64_t count) {
 
 std::string v2() { return header_bytes(0, 2, 0, true); }
 
+// floats(count) with value `v` at `index`.
+std::string floats_with(int64_t count, int64_t index, float v) {
+  std::string bytes = floats(count);
+  std::memcpy(&bytes[size_t(index) * 4], &v, 4);
+  return bytes;
+}
+
 struct BadWeights {
   const char* name;
   std::string bytes;
@@ -504,6 +512,15 @@ const std::vector<BadWeights> kBadWeights = {
   // A 32-bit `seen` header (version 0.1) on a file sized for a 64-bit one.
   {"SeenWidthMismatch", header_bytes(0, 1, 0, false) + floats(132),
    {"bad.weights: 544 bytes, but tiny needs exactly 540 (header 16 + parameters); the file has 4 extra bytes"}},
+  // Values that make every prediction nan (predict printed nan and exited 0).
+  {"NanInConvWeights", v2() + floats_with(131, 22, std::numeric_limits<float>::quiet_NaN()),
+   {"bad.weights: offset 108: layer 0 (conv, tiny.cfg:6: [convolutional]) weights[10] is nan, expected a finite "
+    "number"}},
+  {"InfInConnectedBiases", v2() + floats_with(131, 66, -std::numeric_limits<float>::infinity()),
+   {"bad.weights: offset 284: layer 2 (connected, tiny.cfg:17: [connected]) biases[0] is -inf"}},
+  {"NegativeBatchNormVariance", v2() + floats_with(131, 10, -1.f),
+   {"bad.weights: offset 60: layer 0 (conv, tiny.cfg:6: [convolutional]) rolling_variance[1] is -1, expected a "
+    "finite variance >= 0"}},
   // Huge version numbers must not overflow the version arithmetic.
   {"HugeVersionNumbers", header_bytes(INT32_MAX, INT32_MAX, 0, false) + floats(132),
    {"bad.weights: 544 bytes, but tiny needs exactly 540", "4 extra bytes"}},
