@@ -25,7 +25,7 @@ InputFile open_regular_file(const std::string& path, const std::string& what) {
     ::close(fd);
     throw Error(path + (S_ISDIR(st.st_mode) ? ": is a directory, not a regular file"
                                             : ": not a regular file (a device, FIFO or socket)") +
-                "; expected a " + what);
+                "; expected the " + what);
   }
   InputFile in;
   in.file.reset(::fdopen(fd, "rb"));

@@ -337,7 +337,7 @@ std::string error_of(const std::function<void()>& f) {
 // (image list); a FIFO would block. Refused by name before any reading.
 TEST(TextFiles, NonRegularFilesAreRefusedByName) {
   std::string message = error_of([] { read_cfg_file("/dev/zero"); });
-  EXPECT_NE(message.find("/dev/zero: not a regular file (a device, FIFO or socket); expected a cfg file"),
+  EXPECT_NE(message.find("/dev/zero: not a regular file (a device, FIFO or socket); expected the cfg file"),
             std::string::npos)
       << message;
   char dir_template[] = "/tmp/cspnet-text-XXXXXX";
