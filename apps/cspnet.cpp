@@ -5,12 +5,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <numeric>
+#include <sstream>
 #include <tuple>
 
 #include "bench.hpp"
+#include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -33,21 +34,11 @@ void add_common(CLI::App& cmd, CommonOptions& o) {
   cmd.add_flag("--strict", o.strict, "unknown or unused cfg keys are errors");
 }
 
-// Parses --size before touching the cfg, so misuse is reported as such (exit 2).
-std::pair<int, int> parse_size(const std::string& size) {
-  int width = 0, height = 0, consumed = 0;
-  char x = 0;
-  if (std::sscanf(size.c_str(), "%d%c%d%n", &width, &x, &height, &consumed) != 3 || x != 'x' ||
-      size_t(consumed) != size.size() || width <= 0 || height <= 0)
-    throw UsageError("--size: expected WxH with positive integers, e.g. 256x256, got '" + size + "'");
-  return {width, height};
-}
-
 Network load_network(const CommonOptions& o) {
   ParseOptions parse;
   parse.strict = o.strict;
   parse.batch = o.batch;
-  if (!o.size.empty()) std::tie(parse.width, parse.height) = parse_size(o.size);
+  if (!o.size.empty()) std::tie(parse.width, parse.height) = cli::parse_size(o.size);  // before the cfg: misuse is exit 2
   Network net = Network::from_cfg_file(o.cfg, parse);
   for (const auto& warning : net.warnings()) std::cerr << "warning: " << warning << "\n";
   return net;
@@ -113,8 +104,7 @@ int run_info(const CommonOptions& o, bool json) {
 std::vector<std::string> read_labels(const std::string& path) {
   std::vector<std::string> labels;
   if (path.empty()) return labels;
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open labels file");
+  std::istringstream in(read_text_file(path, "labels file"));
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     labels.push_back(line);
@@ -247,6 +237,9 @@ int main(int argc, char** argv) {
   }
   try {
     if (threads != 0) set_num_threads(threads);
+    if (threads > hardware_threads())
+      std::cerr << "warning: --threads " << threads << " is more than the " << hardware_threads()
+                << " hardware threads; oversubscribed threads only slow oneDNN and OpenMP down\n";
     if (*info) return run_info(info_opts, json);
     if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
     if (*init) return run_init(init_opts, init_out, seed);

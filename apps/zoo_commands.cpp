@@ -3,8 +3,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
+#include "cli_parse.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/zoo.hpp"
 
@@ -141,13 +143,7 @@ int ZooCommands::run() const {
   const ZooModel& model = *found;
   NetInput input = model.input;
   if (!size_.empty()) {
-    int width = 0, height = 0, consumed = 0;
-    char x = 0;
-    if (std::sscanf(size_.c_str(), "%d%c%d%n", &width, &x, &height, &consumed) != 3 || x != 'x' ||
-        size_t(consumed) != size_.size() || width <= 0 || height <= 0)
-      throw UsageError("--size: expected WxH with positive integers, e.g. 256x256, got '" + size_ + "'");
-    input.width = width;
-    input.height = height;
+    std::tie(input.width, input.height) = parse_size(size_);
   }
   if (channels_ > 0) input.channels = channels_;
   const ModelBuilder built = model.build(input);

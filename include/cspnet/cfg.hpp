@@ -29,6 +29,12 @@ struct CfgFile {
 CfgFile parse_cfg_text(const std::string& text, const std::string& path);
 CfgFile read_cfg_file(const std::string& path);
 
+// A cfg value, key, name or line as quoted in a message: whole up to
+// kCfgExcerptChars, else its first kCfgExcerptChars characters and "..."
+// (a 200 MB line must not be echoed whole).
+constexpr size_t kCfgExcerptChars = 80;
+std::string cfg_excerpt(const std::string& text);
+
 // Darknet cfg text for a parsed or generated cfg: one '[section]' per
 // section, its comment as '#' lines before it, 'key=value' per entry.
 // parse_cfg_text(format_cfg(cfg)) gives back the same sections and entries.

@@ -8,6 +8,7 @@
 #include "cspnet/detect.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
+#include "cspnet/file_input.hpp"
 #include "cspnet/image.hpp"
 #include "cspnet/layer.hpp"
 #include "cspnet/model_builder.hpp"

@@ -22,8 +22,23 @@ const std::set<std::string> kNetTrainingKeys = {
     "step", "scale", "steps", "scales", "seq_scales", "gamma", "max_batches", "letter_box", "center",
     "nesterov", "cosine", "sgdr_cycle", "sgdr_mult", "optimizer", "translate"};
 
-// Largest tensor (elements per image) we agree to plan: 2^30 floats = 4 GiB.
-constexpr int64_t kMaxElementsPerImage = int64_t{1} << 30;
+// "a*b*c" evaluated, or spelled out where the product does not fit in 64 bits.
+std::string product_text(int64_t a, int64_t b, int64_t c) {
+  int64_t ab = 0, abc = 0;
+  if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc))
+    return std::to_string(a) + "*" + std::to_string(b) + "*" + std::to_string(c);
+  return std::to_string(abc);
+}
+
+// Empty when `shape` is within the tensor limits, else what exceeds them.
+std::string limits_exceeded(const Shape& shape) {
+  if (!Shape{1, shape.c, shape.h, shape.w}.within_limits())
+    return "exceeds the supported " + std::to_string(kMaxElementsPerImage) + " elements per image";
+  if (!shape.within_limits())
+    return "at batch " + std::to_string(shape.n) + " exceeds the supported " + std::to_string(kMaxTensorElements) +
+           " elements per tensor";
+  return "";
+}
 
 NetConfig parse_net_section(Options& options) {
   NetConfig config;
@@ -37,10 +52,11 @@ NetConfig parse_net_section(Options& options) {
   if (config.channels <= 0) options.fail("channels", "a positive integer");
   if (config.batch <= 0) options.fail("batch", "a positive integer");
   if (config.subdivisions <= 0) options.fail("subdivisions", "a positive integer");
-  int64_t elements = int64_t{config.width} * config.height * config.channels;
-  if (elements > kMaxElementsPerImage)
-    throw Error(options.where() + ": input width*height*channels = " + std::to_string(elements) +
-                " is larger than the supported " + std::to_string(kMaxElementsPerImage));
+  // Per image: [net] batch only matters to training, whose reshape checks it.
+  if (!Shape{1, config.channels, config.height, config.width}.within_limits())
+    throw Error(options.where() + ": input width*height*channels = " +
+                product_text(config.width, config.height, config.channels) + " is larger than the supported " +
+                std::to_string(kMaxElementsPerImage));
   for (const auto& entry : options.section().entries)
     if (kNetTrainingKeys.count(entry.key)) {
       config.training.emplace(entry.key, entry.value);  // first occurrence wins
@@ -75,11 +91,8 @@ Shape checked_output(const Layer& layer, Shape shape) {
   if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
     throw Error(layer.where() + ": output shape " + std::to_string(shape.c) + "x" + std::to_string(shape.h) +
                 "x" + std::to_string(shape.w) + " is empty (the input is too small for this layer)");
-  // Each factor is checked first so that the products cannot overflow int64.
-  if (shape.c > kMaxElementsPerImage || shape.h > kMaxElementsPerImage || shape.w > kMaxElementsPerImage ||
-      shape.h * shape.w > kMaxElementsPerImage || shape.per_image() > kMaxElementsPerImage)
-    throw Error(layer.where() + ": output shape " + shape.str() + " exceeds the supported " +
-                std::to_string(kMaxElementsPerImage) + " elements per image");
+  if (std::string exceeded = limits_exceeded(shape); !exceeded.empty())
+    throw Error(layer.where() + ": output shape " + shape.str() + " " + exceeded);
   return shape;
 }
 
@@ -98,7 +111,7 @@ Network Network::from_cfg(const CfgFile& cfg, const ParseOptions& parse) {
   if (cfg.sections.empty()) throw Error(cfg.path + ": no sections; expected [net] first");
   const CfgSection& first = cfg.sections.front();
   if (first.name != "net" && first.name != "network")
-    throw Error(cfg.path + ":" + std::to_string(first.line) + ": section [" + first.name +
+    throw Error(cfg.path + ":" + std::to_string(first.line) + ": section [" + cfg_excerpt(first.name) +
                 "] before [net]; the first section must be [net]");
   Options net_options(first, cfg.path);
   net.config_ = parse_net_section(net_options);
@@ -137,19 +150,18 @@ void Network::reshape(int width, int height, int batch) {
   if (width <= 0 || height <= 0 || batch <= 0)
     throw Error(name_ + ": input size and batch must be positive, got " + std::to_string(width) + "x" +
                 std::to_string(height) + " batch " + std::to_string(batch));
-  int64_t elements = int64_t{width} * height * config_.channels;
-  if (elements > kMaxElementsPerImage)
-    throw Error(name_ + ": input " + std::to_string(width) + "x" + std::to_string(height) +
-                " is larger than the supported " + std::to_string(kMaxElementsPerImage) + " elements");
+  const Shape input{batch, config_.channels, height, width};
+  if (std::string exceeded = limits_exceeded(input); !exceeded.empty())
+    throw Error(name_ + ": input " + input.str() + " " + exceeded);
   config_.width = width;
   config_.height = height;
   batch_ = batch;
   for (auto& layer : layers_) {
     std::vector<Shape> shapes;
     for (int in : layer->inputs()) shapes.push_back(in < 0 ? input_shape() : layers_[static_cast<size_t>(in)]->output_shape());
-    Shape out = checked_output(*layer, layer->infer(shapes));
+    Shape out = layer->infer(shapes);
     out.n = batch;
-    layer->set_shapes(std::move(shapes), out);
+    layer->set_shapes(std::move(shapes), checked_output(*layer, out));
   }
 }
 

@@ -124,6 +124,30 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
   plan.blocked = classes.blocked();
 }
 
+// Each tensor's root buffer and channel offset in it. Memoised: a walk stops
+// at the first tensor already resolved and then resolves the tensors it
+// passed, so long chains of views cost linear time, not quadratic.
+void resolve_roots(const std::vector<int>& parent, const std::vector<int64_t>& offset, MemoryPlan& plan) {
+  const size_t count = parent.size();
+  plan.root.assign(count, -1);
+  plan.root_channel.assign(count, 0);
+  std::vector<int> path;
+  for (size_t t = 0; t < count; ++t) {
+    int r = int(t);
+    while (plan.root[size_t(r)] < 0 && parent[size_t(r)] >= 0) {
+      path.push_back(r);
+      r = parent[size_t(r)];
+    }
+    if (plan.root[size_t(r)] < 0) plan.root[size_t(r)] = r;  // a root itself, at channel 0
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      const size_t p = size_t(parent[size_t(*it)]);
+      plan.root[size_t(*it)] = plan.root[p];
+      plan.root_channel[size_t(*it)] = plan.root_channel[p] + offset[size_t(*it)];
+    }
+    path.clear();
+  }
+}
+
 }  // namespace
 
 MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
@@ -134,18 +158,7 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   std::vector<int64_t> offset(size_t(count), 0);
   place_tensors(net, options, parent, offset, plan);
 
-  plan.root.assign(size_t(count), -1);
-  plan.root_channel.assign(size_t(count), 0);
-  for (int t = 0; t < count; ++t) {
-    int r = t;
-    int64_t channel = 0;
-    while (parent[size_t(r)] >= 0) {
-      channel += offset[size_t(r)];
-      r = parent[size_t(r)];
-    }
-    plan.root[size_t(t)] = r;
-    plan.root_channel[size_t(t)] = channel;
-  }
+  resolve_roots(parent, offset, plan);
 
   choose_layouts(net, options, plan);
 

@@ -1,13 +1,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 
 namespace cspnet {
 namespace {
@@ -56,6 +55,11 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 }  // namespace
 
+std::string cfg_excerpt(const std::string& text) {
+  if (text.size() <= kCfgExcerptChars) return text;
+  return text.substr(0, kCfgExcerptChars) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
   CfgFile file{path, {}};
   std::istringstream stream(text);
@@ -69,17 +73,17 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']' || line.size() < 3)
-        throw Error(path + ":" + std::to_string(line_no) + ": malformed section header '" + line +
+        throw Error(path + ":" + std::to_string(line_no) + ": malformed section header '" + cfg_excerpt(line) +
                     "', expected [name]");
       file.sections.push_back(CfgSection{line.substr(1, line.size() - 2), line_no, {}, {}});
       continue;
     }
     auto eq = line.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw Error(path + ":" + std::to_string(line_no) + ": expected key=value or [section], got '" + line +
+      throw Error(path + ":" + std::to_string(line_no) + ": expected key=value or [section], got '" + cfg_excerpt(line) +
                   "'");
     if (file.sections.empty())
-      throw Error(path + ":" + std::to_string(line_no) + ": key '" + line.substr(0, eq) +
+      throw Error(path + ":" + std::to_string(line_no) + ": key '" + cfg_excerpt(line.substr(0, eq)) +
                   "' appears before the first section ([net] expected first)");
     file.sections.back().entries.push_back(CfgEntry{line.substr(0, eq), line.substr(eq + 1), line_no});
   }
@@ -87,13 +91,7 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
 }
 
 CfgFile read_cfg_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a darknet .cfg file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open cfg file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_cfg_text(text.str(), path);
+  return parse_cfg_text(read_text_file(path, "cfg file"), path);
 }
 
 Options::Options(const CfgSection& section, const std::string& path)
@@ -118,7 +116,7 @@ bool Options::has(const std::string& key) const {
 void Options::touch(const std::string& key) { (void)find(key); }
 
 std::string Options::where() const {
-  return path_ + ":" + std::to_string(section_.line) + ": [" + section_.name + "]";
+  return path_ + ":" + std::to_string(section_.line) + ": [" + cfg_excerpt(section_.name) + "]";
 }
 
 std::string Options::where(const std::string& key) const {
@@ -128,14 +126,14 @@ std::string Options::where(const std::string& key) const {
       line = entry.line;
       break;
     }
-  return path_ + ":" + std::to_string(line) + ": [" + section_.name + "] key '" + key + "'";
+  return path_ + ":" + std::to_string(line) + ": [" + cfg_excerpt(section_.name) + "] key '" + cfg_excerpt(key) + "'";
 }
 
 void Options::fail(const std::string& key, const std::string& expected) const {
   std::string got;
   for (const auto& entry : section_.entries)
     if (entry.key == key) {
-      got = ", got '" + entry.value + "'";
+      got = ", got '" + cfg_excerpt(entry.value) + "'";
       break;
     }
   throw Error(where(key) + ": expected " + expected + got);
@@ -200,9 +198,9 @@ std::vector<std::string> Options::unused_key_messages() const {
       const auto& entry = section_.entries[i];
       bool duplicate = false;
       for (size_t j = 0; j < i; ++j) duplicate |= section_.entries[j].key == entry.key;
-      messages.push_back(path_ + ":" + std::to_string(entry.line) + ": [" + section_.name + "] " +
-                         (duplicate ? "duplicate key '" + entry.key + "' ignored (the first one wins)"
-                                    : "unused key '" + entry.key + "'"));
+      messages.push_back(path_ + ":" + std::to_string(entry.line) + ": [" + cfg_excerpt(section_.name) + "] " +
+                         (duplicate ? "duplicate key '" + cfg_excerpt(entry.key) + "' ignored (the first one wins)"
+                                    : "unused key '" + cfg_excerpt(entry.key) + "'"));
     }
   return messages;
 }

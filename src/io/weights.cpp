@@ -1,7 +1,10 @@
 #include "cspnet/weights.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <vector>
 
 #include "cspnet/error.hpp"
@@ -28,6 +31,22 @@ int64_t parameter_bytes(Network& net) {
 
 std::string layer_label(const Layer& layer) {
   return "layer " + std::to_string(layer.index()) + " (" + std::string(layer.type()) + ", " + layer.where() + ")";
+}
+
+// NaN/Inf anywhere, or a negative batch-norm variance (sqrt of a negative),
+// would make every prediction nan: refused with the value's offset.
+void check_values(const std::string& path, int64_t offset, const Layer& layer, const ParamBlob& blob,
+                  const std::vector<float>& values) {
+  const bool variance = std::string_view(blob.name) == "rolling_variance";
+  for (size_t k = 0; k < values.size(); ++k) {
+    const float v = values[k];
+    if (std::isfinite(v) && !(variance && v < 0)) continue;
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", double(v));
+    throw Error(path + ": offset " + std::to_string(offset + int64_t(k) * 4) + ": " + layer_label(layer) + " " +
+                blob.name + "[" + std::to_string(k) + "] is " + text + ", expected " +
+                (variance ? "a finite variance >= 0" : "a finite number"));
+  }
 }
 
 }  // namespace
@@ -95,11 +114,14 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
   // I/O error half-way leaves the network as it was.
   std::vector<std::vector<float>> loaded;
   std::vector<std::vector<float>*> targets;
+  int64_t offset = head;
   for (int i = 0; i < net.size(); ++i)
     for (const auto& blob : net.layer(i).darknet_params()) {
       std::vector<float> values(blob.values->size());
       in.read(reinterpret_cast<char*>(values.data()), std::streamsize(values.size() * 4));
       if (!in) throw Error(path + ": read error in " + layer_label(net.layer(i)) + " " + blob.name);
+      check_values(path, offset, net.layer(i), blob, values);
+      offset += int64_t(values.size()) * 4;
       if (transposed && blob.rows > 0) {
         // Stored [inputs][outputs]; we keep [outputs][inputs].
         std::vector<float> stored = values;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 
 namespace cspnet {
@@ -28,7 +29,7 @@ Activation parse_activation(const std::string& name, const std::string& where) {
     if (name == entry.name) return entry.act;
     accepted += accepted.empty() ? entry.name : std::string(", ") + entry.name;
   }
-  throw Error(where + ": expected an activation (" + accepted + "), got '" + name + "'");
+  throw Error(where + ": expected an activation (" + accepted + "), got '" + cfg_excerpt(name) + "'");
 }
 
 const char* activation_name(Activation act) {

@@ -57,6 +57,7 @@ class ConvolutionalLayer final : public Layer {
     out_w_ = (x.w + pad2 - extent) / a_.stride_x + 1;
     check_parameter_count(*this, double(a_.filters) * double(x.c / a_.groups) * double(a_.size) * double(a_.size),
                           "filters*channels/groups*size*size");
+    check_window(*this, "kernel extent", extent, x);
     if (owner_)
       check_shared_arrays();
     else

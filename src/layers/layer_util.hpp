@@ -1,6 +1,7 @@
 #pragma once
 // Small shared pieces for the layer description files: errors naming the
-// layer, parameter-count bounds and initialisers.
+// layer, parameter-count and window bounds, and initialisers.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -14,6 +15,20 @@ namespace cspnet {
 
 [[noreturn]] inline void shape_error(const Layer& layer, const std::string& what) {
   throw Error(layer.where() + ": " + what);
+}
+
+// A window (kernel extent) sliding over an input whose larger side is `side`:
+// from 2*side-1 on, every window position already covers the whole input, so
+// a wider one only adds padded cells and time (extent^2 per output). Allowed
+// up to 2*side+1, or up to kMinWindowBound for SPP-style pools on small
+// inputs (13x13 over 2x2); darknet itself would run any size for hours.
+constexpr int64_t kMinWindowBound = 64;
+inline void check_window(const Layer& layer, const std::string& what, int64_t extent, const Shape& input) {
+  const int64_t side = std::max(input.h, input.w), bound = std::max(2 * side + 1, kMinWindowBound);
+  if (extent > bound)
+    shape_error(layer, what + " " + std::to_string(extent) + " is far larger than the " + std::to_string(input.h) +
+                           "x" + std::to_string(input.w) + " input (at most " + std::to_string(bound) +
+                           " makes sense: a wider window only covers more padding)");
 }
 
 // Largest parameter array one layer may hold: 2^28 floats (1 GiB), several

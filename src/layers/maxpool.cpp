@@ -39,6 +39,7 @@ class MaxpoolLayer final : public Layer {
                                std::to_string(input_.c));
       out_ = Shape{input_.n, a_.out_channels, input_.h, input_.w};
     } else {
+      check_window(*this, "pool window", a_.size, input_);
       if (input_.h + a_.padding < a_.size || input_.w + a_.padding < a_.size)
         shape_error(*this, "pool window " + std::to_string(a_.size) + " is larger than the padded input");
       out_ = Shape{input_.n, input_.c, (input_.h + a_.padding - a_.size) / a_.stride_y + 1,

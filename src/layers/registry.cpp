@@ -74,7 +74,7 @@ std::unique_ptr<Layer> make_layer(const std::string& section, LayerSite& site) {
     if (!known.empty()) known += ", ";
     known += entry.section;
   }
-  throw Error(site.options.where() + ": unknown section [" + section + "] (known: " + known + ")");
+  throw Error(site.options.where() + ": unknown section [" + cfg_excerpt(section) + "] (known: " + known + ")");
 }
 
 }  // namespace cspnet

@@ -1,7 +1,6 @@
 #include "cspnet/checkpoint.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "io/file_output.hpp"
 
 namespace cspnet {
@@ -226,6 +226,17 @@ class Reader {
     for (int i = 0; i < 8; ++i) v |= uint64_t(b[i]) << (8 * i);
     return v;
   }
+  // A step/epoch/image count. The trainer does signed arithmetic on them
+  // (step * subdivisions, passes per epoch): 2^64-1 became -1. 2^40 is
+  // beyond any run (35 years at 1000 steps/s).
+  uint64_t counter(const std::string& what) {
+    const uint64_t at = offset_, v = u64(what);
+    if (v > kMaxCounter)
+      fail_at(at, what + " " + std::to_string(v) + " is beyond the supported " + std::to_string(kMaxCounter) +
+                      " (a corrupt or crafted checkpoint)");
+    return v;
+  }
+  static constexpr uint64_t kMaxCounter = uint64_t{1} << 40;
   std::string string(const std::string& what, uint64_t max_bytes) {
     const uint64_t at = offset_;
     const uint64_t n = u64(what + " length");
@@ -322,7 +333,7 @@ OptimizerState read_optimizer(Reader& in, const Optimizer& optimizer) {
   if (state.kind != optimizer.config().kind)
     in.fail_at(kind_at, "the checkpoint's optimizer state is " + std::string(optimizer_kind_name(state.kind)) +
                             ", but this run uses " + std::string(optimizer_kind_name(optimizer.config().kind)));
-  state.step = in.u64("optimizer step");
+  state.step = in.counter("optimizer step");
   const uint64_t slots_at = in.offset();
   const uint64_t slots = in.u64("optimizer slot count");
   if (slots > in.remaining() / 8)
@@ -343,10 +354,10 @@ OptimizerState read_optimizer(Reader& in, const Optimizer& optimizer) {
 
 TrainerState read_trainer(Reader& in) {
   TrainerState t;
-  t.step = in.u64("trainer step");
-  t.epoch = in.u64("trainer epoch");
-  t.batch_in_epoch = in.u64("trainer batch_in_epoch");
-  t.seen = in.u64("trainer seen");
+  t.step = in.counter("trainer step");
+  t.epoch = in.counter("trainer epoch");
+  t.batch_in_epoch = in.counter("trainer batch_in_epoch");
+  t.seen = in.counter("trainer seen");
   t.seed = in.u64("trainer seed");
   t.rng_state = in.string("trainer rng state", UINT64_MAX);
   const uint64_t entries_at = in.offset();
@@ -402,13 +413,9 @@ void save_checkpoint(const std::string& path, Network& net, const Optimizer& opt
 }
 
 TrainerState load_checkpoint(const std::string& path, Network& net, Optimizer& optimizer) {
-  FILE* raw = std::fopen(path.c_str(), "rb");
-  if (!raw) throw Error(path + ": cannot open checkpoint: " + std::strerror(errno));
-  std::unique_ptr<FILE, int (*)(FILE*)> file(raw, &std::fclose);
-  struct stat st {};
-  if (::fstat(::fileno(raw), &st) != 0) throw Error(path + ": cannot stat checkpoint: " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file, expected a cspnet checkpoint");
-  const uint64_t file_size = uint64_t(st.st_size);
+  const InputFile file = open_regular_file(path, "cspnet checkpoint");
+  FILE* raw = file.file.get();
+  const uint64_t file_size = file.size;
   if (file_size < kHeaderBytes + kTrailerBytes)
     throw Error(path + ": offset 0: " + std::to_string(file_size) + " bytes is too short for a cspnet checkpoint (" +
                 std::to_string(kHeaderBytes + kTrailerBytes) + " bytes of header and checksum at least)");

@@ -4,10 +4,12 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
+#include <sstream>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "cspnet/image.hpp"
 
 namespace cspnet {
@@ -39,17 +41,13 @@ std::string trim(const std::string& text) {
 
 // Non-blank, trimmed lines with their 1-based line numbers.
 std::vector<std::pair<std::string, int>> read_lines(const std::string& path, const char* what) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, expected a " + what);
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open " + what + ": " + std::strerror(errno));
+  std::istringstream in(read_text_file(path, what));
   std::vector<std::pair<std::string, int>> lines;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     std::string text = trim(line);
     if (!text.empty()) lines.emplace_back(std::move(text), number);
   }
-  if (in.bad()) throw Error(path + ": read error in " + what);
   return lines;
 }
 
@@ -232,7 +230,7 @@ std::vector<std::string> read_label_names(const std::string& labels_path) {
   std::set<std::string> seen;
   for (auto& [name, line] : read_lines(labels_path, "labels file (one class name per line)")) {
     if (!seen.insert(name).second)
-      throw Error(labels_path + ":" + std::to_string(line) + ": class name '" + name + "' appears twice");
+      throw Error(labels_path + ":" + std::to_string(line) + ": class name '" + cfg_excerpt(name) + "' appears twice");
     names.push_back(name);
   }
   if (names.empty()) throw Error(labels_path + ": no class names; expected one class name per line");
@@ -250,12 +248,12 @@ ImageListDataSource::ImageListDataSource(const std::string& list_path, const std
     for (size_t k = 0; k < names.size(); ++k)
       if (path.find(names[k]) != std::string::npos) matches.push_back(static_cast<int>(k));
     if (matches.size() != 1) {
-      std::string message = list_path + ":" + std::to_string(line) + ": '" + path + "' contains ";
+      std::string message = list_path + ":" + std::to_string(line) + ": '" + cfg_excerpt(path) + "' contains ";
       if (matches.empty()) {
         message += "none of the " + std::to_string(names.size()) + " class names of " + labels_path;
       } else {
         message += std::to_string(matches.size()) + " class names of " + labels_path + ":";
-        for (int k : matches) message += " '" + names[size_t(k)] + "'";
+        for (int k : matches) message += " '" + cfg_excerpt(names[size_t(k)]) + "'";
       }
       throw Error(message + "; exactly one class name must occur in each image path (darknet's rule)");
     }

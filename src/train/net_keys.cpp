@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 
 namespace cspnet::train_keys {
@@ -47,7 +48,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 }  // namespace
 
 void fail(const std::string& where, const std::string& key, const std::string& expected, const std::string& got) {
-  throw Error(where + ": key '" + key + "': expected " + expected + (got.empty() ? "" : ", got '" + got + "'"));
+  throw Error(where + ": key '" + key + "': expected " + expected + (got.empty() ? "" : ", got '" + cfg_excerpt(got) + "'"));
 }
 
 void fail(const NetKeys& keys, const std::string& where, const std::string& key, const std::string& expected) {

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "io/file_output.hpp"
 
 namespace cspnet {
@@ -112,8 +114,12 @@ std::optional<double> parse_optional(const std::string& text, const std::string&
 }  // namespace
 
 std::vector<TrainingLogRow> read_training_log(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open the training log: " + std::strerror(errno));
+  std::string text = read_text_file(path, "training log");
+  // Every row is written with its newline: an unterminated last line is a row
+  // torn by a kill mid-write (the checkpoint it belongs to never landed), not
+  // a malformed log that should block --resume.
+  if (const auto end = text.rfind('\n'); end != std::string::npos) text.resize(end + 1);
+  std::istringstream in(text);
   std::string line;
   if (!std::getline(in, line) || line != kTrainingLogHeader)
     throw Error(path + ":1: expected the header '" + std::string(kTrainingLogHeader) + "'");

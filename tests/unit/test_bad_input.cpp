@@ -5,6 +5,7 @@
 // untouched on error, exact save/load round trips, no partial files on save.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,12 +13,15 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "cspnet/cspnet.hpp"
+#include "cspnet/data_source.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -79,6 +83,13 @@ const std::vector<BadCfg> kBadCfgs = {
    {"bad.cfg:4: [net] key 'channels': expected a positive integer, got '-3'"}},
   {"NetAbsurdInputSize", lines({{"[net]", "width=100000", "height=100000", "channels=3"}, kConv8}),
    {"bad.cfg:1: [net]: input width*height*channels = 30000000000 is larger than the supported 1073741824"}},
+  // Products that wrap int64 to exactly 0 (2^22*2^21*2^21 = 2^64) and to a negative number (2^63).
+  {"NetInputProductWrapsToZero", lines({{"[net]", "width=4194304", "height=2097152", "channels=2097152"},
+                                        {"[avgpool]"}, {"[softmax]"}}),
+   {"bad.cfg:1: [net]: input width*height*channels = 4194304*2097152*2097152 is larger than the supported"}},
+  {"NetInputProductWrapsNegative", lines({{"[net]", "width=2097152", "height=2097152", "channels=2097152"},
+                                          {"[avgpool]"}, {"[softmax]"}}),
+   {"bad.cfg:1: [net]: input width*height*channels = 2097152*2097152*2097152 is larger than the supported"}},
 
   // ---- typed values ----
   {"NonNumericValue", lines({kNet, {"[convolutional]", "filters=abc", "size=3"}}),
@@ -122,6 +133,14 @@ const std::vector<BadCfg> kBadCfgs = {
    {"bad.cfg:5: [convolutional]: kernel extent 19 is larger than the padded input 16x16"}},
   {"HugePaddingOutput", lines({kNet, {"[convolutional]", "filters=1", "size=1", "padding=2147483647"}}),
    {"bad.cfg:5: [convolutional]: output shape", "exceeds the supported 1073741824 elements per image"}},
+  // Windows far wider than the input: accepted by darknet, hours of work for padded cells.
+  {"MaxpoolWindowFarLargerThanInput", lines({kNet, {"[maxpool]", "size=1000000", "stride=1"}}),
+   {"bad.cfg:5: [maxpool]: pool window 1000000 is far larger than the 16x16 input (at most 64"}},
+  {"ConvKernelFarLargerThanInput", lines({kNet, {"[convolutional]", "filters=1", "size=1001", "pad=1"}}),
+   {"bad.cfg:5: [convolutional]: kernel extent 1001 is far larger than the 16x16 input (at most 64"}},
+  {"DilatedConvKernelFarLargerThanInput",
+   lines({kNet, {"[convolutional]", "filters=1", "size=3", "dilation=100000", "padding=100000"}}),
+   {"bad.cfg:5: [convolutional]: kernel extent 200001 is far larger than the 16x16 input"}},
   {"AbsurdConvParameters", lines({kNet, {"[convolutional]", "filters=65536", "size=99", "pad=1"}}),
    {"bad.cfg:5: [convolutional]: filters*channels/groups*size*size = 1926955008 parameters exceed the "
     "supported 268435456 per layer"}},
@@ -303,6 +322,81 @@ TEST(MalformedCfgTable, FileReaderNamesThePath) {
   fs::remove_all(dir);
 }
 
+// ---- text files: regular files only, and bounded ----
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// /dev/zero was read to 8.2 GB, then std::bad_alloc (cfg) or "read error"
+// (image list); a FIFO would block. Refused by name before any reading.
+TEST(TextFiles, NonRegularFilesAreRefusedByName) {
+  std::string message = error_of([] { read_cfg_file("/dev/zero"); });
+  EXPECT_NE(message.find("/dev/zero: not a regular file (a device, FIFO or socket); expected the cfg file"),
+            std::string::npos)
+      << message;
+  char dir_template[] = "/tmp/cspnet-text-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string fifo = (dir / "fifo.cfg").string(), labels = (dir / "labels.txt").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  message = error_of([&] { read_cfg_file(fifo); });
+  EXPECT_NE(message.find(fifo + ": not a regular file"), std::string::npos) << message;
+  { std::ofstream(labels) << "cat\ndog\n"; }
+  message = error_of([&] { ImageListDataSource("/dev/zero", labels, 1, 8, 8); });
+  EXPECT_NE(message.find("/dev/zero: not a regular file"), std::string::npos) << message;
+  EXPECT_NE(message.find("image list"), std::string::npos) << message;
+  message = error_of([&] { read_cfg_file(dir.string()); });
+  EXPECT_NE(message.find(dir.string() + ": is a directory"), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
+TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
+  char dir_template[] = "/tmp/cspnet-text-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string big = (dir / "big.cfg").string();
+  { std::ofstream(big) << "[net]\n"; }
+  fs::resize_file(big, kMaxTextFileBytes + 1);  // sparse: nothing is written
+  const std::string message = error_of([&] { read_cfg_file(big); });
+  EXPECT_NE(message.find(big + ": " + std::to_string(kMaxTextFileBytes + 1) + " bytes, larger than the " +
+                         std::to_string(kMaxTextFileBytes) + " bytes a cfg file may have"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(read_text_file(big, "text", kMaxTextFileBytes + 1).size(), kMaxTextFileBytes + 1);
+  fs::remove_all(dir);
+}
+
+// ---- long lines: quoted as bounded excerpts ----
+
+// A 200 MB cfg line was echoed whole into the message; every echo of a cfg
+// line, section name, key or value is cut to kCfgExcerptChars plus "...".
+TEST(CfgExcerpts, LongLinesKeysAndValuesAreQuotedAsBoundedExcerpts) {
+  const std::string huge(1000000, 'a');
+  const std::string net = lines({kNet});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {net + huge + "\n", "bad.cfg:5: expected key=value or [section], got '"},
+      {net + "[" + huge + "\n", "bad.cfg:5: malformed section header '"},
+      {huge + "=1\n" + net, "bad.cfg:1: key '"},
+      {net + "[" + huge + "]\n", "bad.cfg:5: [aaaa"},
+      {net + "[convolutional]\nfilters=" + huge + "\n", "bad.cfg:6: [convolutional] key 'filters': expected an integer"},
+      {net + "[convolutional]\nactivation=" + huge + "\n", "bad.cfg:6: [convolutional] key 'activation'"},
+      {net + "[convolutional]\n" + huge + "=1\n", "bad.cfg:6: [convolutional] unused key '"},
+  };
+  for (const auto& [text, part] : cases) {
+    std::string message = error_of([&] { Network::from_cfg(parse_cfg_text(text, "bad.cfg"), ParseOptions{true}); });
+    EXPECT_NE(message.find(part), std::string::npos) << message.substr(0, 300);
+    EXPECT_NE(message.find(std::string(kCfgExcerptChars - 1, 'a') + "... (100000"), std::string::npos)
+        << message.substr(0, 300);
+    EXPECT_LT(message.size(), 2 * kCfgExcerptChars + 300) << message.substr(0, 300);
+  }
+}
+
 // ---- unused keys: warnings by default, errors with strict ----
 
 TEST(BadInputKeys, UnusedKeyWarnsWithFileLine) {
@@ -370,6 +464,13 @@ std::string floats(int64_t count) {
 
 std::string v2() { return header_bytes(0, 2, 0, true); }
 
+// floats(count) with value `v` at `index`.
+std::string floats_with(int64_t count, int64_t index, float v) {
+  std::string bytes = floats(count);
+  std::memcpy(&bytes[size_t(index) * 4], &v, 4);
+  return bytes;
+}
+
 struct BadWeights {
   const char* name;
   std::string bytes;
@@ -411,6 +512,15 @@ const std::vector<BadWeights> kBadWeights = {
   // A 32-bit `seen` header (version 0.1) on a file sized for a 64-bit one.
   {"SeenWidthMismatch", header_bytes(0, 1, 0, false) + floats(132),
    {"bad.weights: 544 bytes, but tiny needs exactly 540 (header 16 + parameters); the file has 4 extra bytes"}},
+  // Values that make every prediction nan (predict printed nan and exited 0).
+  {"NanInConvWeights", v2() + floats_with(131, 22, std::numeric_limits<float>::quiet_NaN()),
+   {"bad.weights: offset 108: layer 0 (conv, tiny.cfg:6: [convolutional]) weights[10] is nan, expected a finite "
+    "number"}},
+  {"InfInConnectedBiases", v2() + floats_with(131, 66, -std::numeric_limits<float>::infinity()),
+   {"bad.weights: offset 284: layer 2 (connected, tiny.cfg:17: [connected]) biases[0] is -inf"}},
+  {"NegativeBatchNormVariance", v2() + floats_with(131, 10, -1.f),
+   {"bad.weights: offset 60: layer 0 (conv, tiny.cfg:6: [convolutional]) rolling_variance[1] is -1, expected a "
+    "finite variance >= 0"}},
   // Huge version numbers must not overflow the version arithmetic.
   {"HugeVersionNumbers", header_bytes(INT32_MAX, INT32_MAX, 0, false) + floats(132),
    {"bad.weights: 544 bytes, but tiny needs exactly 540", "4 extra bytes"}},

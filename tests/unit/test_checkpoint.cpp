@@ -330,6 +330,30 @@ TEST_F(Checkpoint, HugeLengthsAreRejectedBeforeAllocating) {
   }
 }
 
+// Steps of 2^62 or 2^64-1 (-1 once the trainer casts it to int64) are
+// refused with the checkpoint's name and the field's offset.
+TEST_F(Checkpoint, HugeStepAndEpochCountersAreRejected) {
+  Network net = build(small_cfg(8), 1);
+  Optimizer optimizer(OptimizerConfig{});
+  const Bytes good = save_after_one_step(net, optimizer);
+  const size_t optimizer_at = 24 + 16 + get_u64(good, 24 + 8);
+  const size_t trainer_at = optimizer_at + 16 + get_u64(good, optimizer_at + 8);
+  const std::vector<std::pair<size_t, std::string>> counters = {
+      {optimizer_at + 16 + 4, "optimizer step"}, {trainer_at + 16, "trainer step"},
+      {trainer_at + 16 + 8, "trainer epoch"},    {trainer_at + 16 + 16, "trainer batch_in_epoch"},
+      {trainer_at + 16 + 24, "trainer seen"}};
+  const std::string bad = dir_ + "/huge.ckpt";
+  for (const auto& [at, name] : counters)
+    for (uint64_t value : {uint64_t{1} << 62, UINT64_MAX}) {
+      Bytes lying = good;
+      set_u64(lying, at, value);
+      fix_checksum(lying);
+      write_bytes(bad, lying);
+      expect_load_error(bad, net, optimizer,
+                        {bad, "offset " + std::to_string(at), name + " " + std::to_string(value) + " is beyond"});
+    }
+}
+
 TEST_F(Checkpoint, WrongNetworkIsAnErrorNamingTheMismatch) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});

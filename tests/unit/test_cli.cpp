@@ -214,6 +214,44 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(cli("predict " + quote(good_cfg_)).code, 2);                 // missing image
 }
 
+// w*h*c = 2^64 wrapped to 0 and passed every check: bench crashed (SIGSEGV).
+TEST_F(Cli, OverflowingInputSizeExitsOneInEveryCommand) {
+  const std::string cfg = write("huge.cfg", "[net]\nwidth=4194304\nheight=2097152\nchannels=2097152\n[avgpool]\n[softmax]\n");
+  for (const char* command : {"info", "bench", "bench --train"}) {
+    Result r = cli(std::string(command) + " " + quote(cfg));
+    EXPECT_EQ(r.code, 1) << command << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, cfg + ":1: [net]: input width*height*channels")) << command << ": " << r.err;
+  }
+}
+
+// sscanf's %d wrapped 4294967324 to 28 (exit 0, run at 28x28) and 99999999999
+// to a runtime error (exit 1): out-of-range sides are usage errors.
+TEST_F(Cli, OutOfRangeSizeExitsTwo) {
+  for (const char* size : {"4294967324x28", "99999999999x28", "28x2147483648", "28x+28", "28x 28"}) {
+    Result r = cli("info " + quote(good_cfg_) + " --size " + quote(size));
+    EXPECT_EQ(r.code, 2) << "--size " << size << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "--size: expected WxH")) << r.err;
+  }
+  EXPECT_EQ(cli("export-cfg cspdarknet53 " + quote((dir_ / "z.cfg").string()) + " --size 4294967324x28").code, 2);
+  EXPECT_EQ(cli("info " + quote(good_cfg_) + " --size 32x24").code, 0);
+}
+
+// 100000 threads overflowed libgomp's stack in bench (SIGSEGV); far more
+// threads than cores only slow it down: a bound (usage error) and a warning.
+TEST_F(Cli, ThreadsAreBoundedAndOversubscriptionWarns) {
+  Result r = cli("--threads 100000 bench " + quote(good_cfg_) + " --runs 1 --warmup 0");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--threads must be at most " +
+                                  std::to_string(cspnet::kMaxThreadsPerCore * cspnet::hardware_threads())))
+      << r.err;
+  const std::string over = std::to_string(cspnet::hardware_threads() + 1);
+  Result warned = cli("--threads " + over + " info " + quote(good_cfg_));
+  EXPECT_EQ(warned.code, 0) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "warning: --threads " + over + " is more than the")) << warned.err;
+  Result quiet = cli("--threads 1 info " + quote(good_cfg_));
+  EXPECT_FALSE(contains(quiet.err, "warning")) << quiet.err;
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {
@@ -290,6 +328,15 @@ TEST_F(Cli, InitThenPredictWithDump) {
                 .code,
             0);
   EXPECT_EQ(read_file(npy2), bytes);
+}
+
+// --labels /dev/zero read 8.2 GB, dropped the labels and exited 0.
+TEST_F(Cli, PredictWithNonRegularLabelsFileExitsOne) {
+  const std::string image = write("gradient.bmp", make_bmp(21, 13));
+  Result r = cli("predict " + quote(good_cfg_) + " " + quote(image) + " --labels /dev/zero");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "/dev/zero: not a regular file")) << r.err;
+  EXPECT_TRUE(contains(r.err, "labels file")) << r.err;
 }
 
 TEST_F(Cli, PredictOnCorruptImageExitsOne) {

@@ -157,4 +157,26 @@ TEST(MemoryPlanner, PeakIsBelowTheNaiveSumForEveryCorpusNetwork) {
   EXPECT_LT(plan.peak_bytes * 3, plan.naive_bytes) << "csdarknet53 at 256x256 batch 1";
 }
 
+// A convolution followed by a long chain of views (dropout, or single-input
+// routes): every view resolves to the convolution's buffer. Root resolution
+// was quadratic in the chain length (31 s for 200k layers); the test's CTest
+// TIMEOUT (tests/unit_timeouts.cmake) catches a return of that.
+void expect_chain_resolves_to_the_convolution(const std::string& view, int views) {
+  std::string text = "[net]\nwidth=8\nheight=8\nchannels=1\n[convolutional]\nfilters=2\nsize=1\n";
+  for (int i = 0; i < views; ++i) text += view;
+  Network net = Network::from_cfg(parse_cfg_text(text, "chain.cfg"));
+  MemoryPlan plan = plan_memory(net, ExecOptions{});
+  ASSERT_EQ(plan.root.size(), size_t(views) + 2);
+  for (int t = 0; t <= views; ++t) {
+    ASSERT_EQ(plan.root[size_t(t)], 0) << "tensor " << t;
+    ASSERT_EQ(plan.root_channel[size_t(t)], 0) << "tensor " << t;
+  }
+  EXPECT_EQ(plan.slot_floats.size(), 2u);  // the input and the convolution's buffer
+}
+
+TEST(MemoryPlanner, LongViewChainsPlanInLinearTime) {
+  expect_chain_resolves_to_the_convolution("[dropout]\n", 200000);
+  expect_chain_resolves_to_the_convolution("[route]\nlayers=-1\n", 200000);
+}
+
 }  // namespace

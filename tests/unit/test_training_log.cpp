@@ -57,6 +57,17 @@ TrainingLogRow step_row(int64_t step, double loss, double accuracy) {
   return r;
 }
 
+// A kill mid-write leaves the last row without its newline; --resume read it
+// and failed ("5 fields, expected 10"). The torn row is dropped.
+TEST_F(TrainingLogTest, TornLastRowIsDropped) {
+  std::ofstream(path("log.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.0";
+  auto rows = read_training_log(path("log.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].step, 10);
+  std::ofstream(path("torn.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.01,0.4,,,,,3";
+  EXPECT_EQ(read_training_log(path("torn.csv")).size(), 1u);  // parses, but unterminated: still torn
+}
+
 // A synthetic run: train loss falling, test results once per epoch.
 std::vector<TrainingLogRow> synthetic_run(int steps) {
   std::vector<TrainingLogRow> rows;
