@@ -91,7 +91,7 @@ class TrainingExecutor {
 
   // Target row width: the input of the last loss layer, per image.
   int classes() const;
-  // The loss layers trained (TrainingOptions::loss_layers or loss_layers()).
+  // The loss layers trained (the constructor's `losses`, or loss_layers()).
   const std::vector<int>& loss_layer_indices() const;
   // Per tensor (layer outputs, then the network input): kept in nChw16c
   // (TrainingOptions::blocked_layout).
