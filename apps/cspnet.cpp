@@ -10,6 +10,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "analyze_commands.hpp"
 #include "bench.hpp"
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
@@ -229,6 +230,8 @@ int main(int argc, char** argv) {
   zoo_commands.add_to(app);
   cli::TrainCommands train_commands;
   train_commands.add_to(app);
+  cli::AnalyzeCommand analyze_command;
+  analyze_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -245,6 +248,7 @@ int main(int argc, char** argv) {
     if (*init) return run_init(init_opts, init_out, seed);
     if (zoo_commands.selected()) return zoo_commands.run();
     if (train_commands.selected()) return train_commands.run();
+    if (analyze_command.selected()) return analyze_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

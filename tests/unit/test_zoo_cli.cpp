@@ -113,3 +113,18 @@ TEST_F(ZooCli, AblationPrintsEveryVariantBesideTheBaseline) {
 }
 
 }  // namespace
+
+TEST_F(ZooCli, AnalyzeComparesZooModelsStageByStage) {
+  CliRun r = cli("analyze densenet-small cspdensenet-small --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  cspnet::Network net = cspnet::zoo_network("cspdensenet-small");
+  EXPECT_EQ(j[1]["name"], net.name());
+  EXPECT_EQ(j[1]["total"]["parameters"].get<int64_t>(), net.parameter_count());
+  EXPECT_NEAR(j[1]["total"]["bflops"].get<double>(), net.bflops(), 1e-12);
+  CliRun table = cli("analyze densenet-small cspdensenet-small");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("against densenet-small"), std::string::npos) << table.out;
+  EXPECT_EQ(cli("analyze no-such-model").code, 2);
+}

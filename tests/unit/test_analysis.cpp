@@ -1,0 +1,85 @@
+// cspnet analyze's figures (include/cspnet/analysis.hpp) against values
+// computed by hand on a small cfg.
+#include <gtest/gtest.h>
+
+#include "cspnet/analysis.hpp"
+#include "cspnet/cspnet.hpp"
+#include "cspnet/training.hpp"
+
+namespace cspnet {
+namespace {
+
+// 8x8x3 -> conv 4 (8x8) -> conv 8 stride 2 (4x4) -> maxpool (2x2) -> conv 2 1x1 (2x2).
+constexpr const char* kSmall = R"([net]
+width=8
+height=8
+channels=3
+[convolutional]
+filters=4
+size=3
+pad=1
+activation=leaky
+[convolutional]
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+[maxpool]
+size=2
+stride=2
+[convolutional]
+filters=2
+size=1
+activation=linear
+)";
+
+Network small() { return Network::from_cfg(parse_cfg_text(kSmall, "small.cfg")); }
+
+TEST(Analysis, StagesStartWhereTheResolutionChanges) {
+  EXPECT_EQ(resolution_stages(small()), (std::vector<std::pair<int, int>>{{0, 0}, {1, 1}, {2, 3}}));
+}
+
+TEST(Analysis, CioParametersAndFlopsMatchHandComputedValues) {
+  Network net = small();
+  const NetworkFigures f = analyze(net);
+  ASSERT_EQ(f.stages.size(), 3u);
+  // CIO per convolution: input + output elements per image.
+  EXPECT_EQ(f.stages[0].cio, 8 * 8 * 3 + 8 * 8 * 4);  // 448
+  EXPECT_EQ(f.stages[1].cio, 8 * 8 * 4 + 4 * 4 * 8);  // 384
+  EXPECT_EQ(f.stages[2].cio, 2 * 2 * 8 + 2 * 2 * 2);  // 40: the pool is not a convolution
+  EXPECT_EQ(f.total.cio, 448 + 384 + 40);
+  // Parameters: weights + biases.
+  EXPECT_EQ(f.stages[0].parameters, 4 * 3 * 9 + 4);
+  EXPECT_EQ(f.stages[1].parameters, 8 * 4 * 9 + 8);
+  EXPECT_EQ(f.stages[2].parameters, 2 * 8 + 2);
+  EXPECT_EQ(f.total.conv_weights, 4 * 3 * 9 + 8 * 4 * 9 + 2 * 8);
+  // darknet's BFLOPs: 2 * weights * output positions (+ the pool's comparisons).
+  EXPECT_DOUBLE_EQ(f.stages[0].bflops, 2.0 * 108 * 64 / 1e9);
+  EXPECT_DOUBLE_EQ(f.stages[1].bflops, 2.0 * 288 * 16 / 1e9);
+  EXPECT_DOUBLE_EQ(f.stages[2].bflops, (2.0 * 2 * 8 * 2 * 2 + 2.0 * 16 * 4) / 1e9);  // pool 2x2 over 8 channels, 2x2 out
+  EXPECT_DOUBLE_EQ(f.total.bflops, net.bflops());
+  EXPECT_EQ(f.inference_peak_bytes, plan_memory(net, ExecOptions{}).peak_bytes);
+  EXPECT_EQ(f.stages[2].name, "3: 2x2");
+  EXPECT_EQ(f.total.time_ms, 0.0);  // not timed unless asked
+}
+
+TEST(Analysis, TimesEveryStageAndPlansTrainingMemoryWhenAsked) {
+  Network net = small();
+  AnalysisOptions options;
+  options.runs = 3;
+  options.training_batch = 4;
+  const NetworkFigures f = analyze(net, options);
+  double sum = 0;
+  for (const StageFigures& s : f.stages) {
+    EXPECT_GT(s.time_ms, 0.0) << s.name;
+    sum += s.time_ms;
+  }
+  EXPECT_DOUBLE_EQ(f.total.time_ms, sum);
+  EXPECT_EQ(f.training_batch, 4);
+  net.reshape(8, 8, 4);
+  EXPECT_EQ(f.training_bytes, TrainingExecutor(net).memory_bytes());
+}
+
+}  // namespace
+}  // namespace cspnet
