@@ -6,7 +6,6 @@
 #include <numbers>
 
 #include "cspnet/error.hpp"
-#include "train/net_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -156,10 +155,9 @@ float LrSchedule::rate_at(uint64_t batch) const {
   return float(learning_rate);
 }
 
-LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys, const std::string& where) {
-  using namespace train_keys;
+LrSchedule parse_lr_schedule(Options& net) {
   LrSchedule s;
-  const std::string policy = find_string(net_keys, "policy").value_or("constant");
+  const std::string policy = net.get_string("policy", "constant");
   if (policy == "constant")
     s.policy = LrPolicy::constant;
   else if (policy == "step")
@@ -177,14 +175,10 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
   else if (policy == "cosine")
     s.policy = LrPolicy::cosine;
   else
-    fail(where, "policy", "one of constant, step, steps, poly, exp, sigmoid, sgdr, cosine", policy);
+    net.fail("policy", "one of constant, step, steps, poly, exp, sigmoid, sgdr, cosine");
 
-  auto number = [&](const std::string& key, double& out) {
-    if (auto v = find_number(net_keys, where, key)) out = *v;
-  };
-  auto integer = [&](const std::string& key, int64_t& out) {
-    if (auto v = find_integer(net_keys, where, key)) out = *v;
-  };
+  auto number = [&](const std::string& key, double& out) { out = net.get_double(key, out); };
+  auto integer = [&](const std::string& key, int64_t& out) { out = net.get_int64(key, out); };
   number("learning_rate", s.learning_rate);
   integer("burn_in", s.burn_in);
   number("power", s.power);
@@ -198,10 +192,10 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
       number("scale", s.scale);
       break;
     case LrPolicy::steps:
-      if (!net_keys.count("steps")) fail(where, "steps", "a comma-separated list of batch numbers (policy=steps)", "");
-      if (!net_keys.count("scales")) fail(where, "scales", "a comma-separated list of factors (policy=steps)", "");
-      s.steps = find_integers(net_keys, where, "steps");
-      s.scales = find_numbers(net_keys, where, "scales");
+      if (!net.has("steps")) net.fail("steps", "a comma-separated list of batch numbers (policy=steps)");
+      if (!net.has("scales")) net.fail("scales", "a comma-separated list of factors (policy=steps)");
+      s.steps = net.get_int64s("steps");
+      s.scales = net.get_doubles("scales");
       break;
     case LrPolicy::exp:
       number("gamma", s.gamma);
@@ -219,7 +213,7 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
       integer("sgdr_mult", s.sgdr_mult);
       break;
   }
-  s.validate(where);
+  s.validate(net.where());
   return s;
 }
 

@@ -19,7 +19,7 @@
 #include "cspnet/weights.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
-#include "net_keys.hpp"
+#include "train/net_training_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -46,10 +46,17 @@ std::string clock_text(double seconds) {
   return text;
 }
 
-float parse_label_smoothing(const std::map<std::string, std::string>& keys, const std::string& where) {
-  const double eps = train_keys::find_number(keys, where, "label_smooth_eps").value_or(0.0);
-  if (!(eps >= 0 && eps < 1)) train_keys::fail(keys, where, "label_smooth_eps", "a number in [0, 1)");
+float parse_label_smoothing(Options& net) {
+  const double eps = net.get_double("label_smooth_eps", 0.0);
+  if (!(eps >= 0 && eps < 1)) net.fail("label_smooth_eps", "a number in [0, 1)");
   return float(eps);
+}
+
+// Which option set the run length, for messages about the max_batches the
+// schedule decays over; empty when it is the cfg's own.
+std::string run_length_origin(const TrainOptions& options) {
+  if (options.epochs > 0) return "--epochs";
+  return options.max_batches > 0 ? "--max-batches" : "";
 }
 
 // A run killed after logging an epoch but before its checkpoint landed has
@@ -205,8 +212,8 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   Network net = Network::from_cfg_file(options.cfg);
   for (const auto& w : net.warnings()) out << "warning: " << w << '\n';
   NetConfig config = net.config();
-  std::map<std::string, std::string> keys = config.training;
-  for (const auto& [key, value] : options.net_overrides) keys[key] = value;
+  std::vector<CfgEntry> overrides = override_entries(options.net_overrides, "--set");
+  NetTrainingKeys keys(config, overrides);
   const int batch = options.batch > 0 ? options.batch : config.batch;
   const int subdivisions = options.subdivisions > 0 ? options.subdivisions : config.subdivisions;
   if (batch % subdivisions != 0)
@@ -228,8 +235,8 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   BatchLoaderOptions lo;
   lo.batch = mini;
   lo.classes = int(outputs);
-  lo.augment = parse_augment_options(keys, where);
-  lo.label_smooth_eps = parse_label_smoothing(keys, where);
+  lo.augment = parse_augment_options(keys.options());
+  lo.label_smooth_eps = parse_label_smoothing(keys.options());
   lo.seed = options.seed;
   lo.threads = options.loader_threads;
   BatchLoader loader(train_data, lo);
@@ -242,12 +249,16 @@ TrainSummary train(const TrainOptions& options, std::ostream& out) {
   auto epochs_after = [&](int64_t steps) { return steps * subdivisions / passes_per_epoch; };
 
   int64_t total_steps =
-      options.max_batches > 0 ? options.max_batches : train_keys::find_integer(keys, where, "max_batches").value_or(0);
+      options.max_batches > 0 ? options.max_batches : keys.options().get_int64("max_batches", 0);
   if (options.epochs > 0) total_steps = (options.epochs * passes_per_epoch + subdivisions - 1) / subdivisions;
   if (total_steps <= 0) throw Error(where + ": no length given: set [net] max_batches, --max-batches or --epochs");
-  keys["max_batches"] = std::to_string(total_steps);  // poly/cosine decay over the run actually made
-  const LrSchedule schedule = parse_lr_schedule(keys, where);
-  Optimizer optimizer(parse_optimizer_config(keys, where));
+  // poly/cosine decay over the run actually made
+  const std::string length_origin = run_length_origin(options);
+  if (!length_origin.empty())
+    overrides.insert(overrides.begin(), CfgEntry{"max_batches", std::to_string(total_steps), 0, length_origin});
+  NetTrainingKeys schedule_keys(config, overrides);
+  const LrSchedule schedule = parse_lr_schedule(schedule_keys.options());
+  Optimizer optimizer(parse_optimizer_config(keys.options()));
 
   std::error_code fs_error;
   std::filesystem::create_directories(options.out_dir, fs_error);
