@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numbers>
 
@@ -66,55 +67,72 @@ std::string_view lr_policy_name(LrPolicy policy) {
   return "?";
 }
 
-void LrSchedule::validate(const std::string& where) const {
+namespace {
+
+// Throws for a field outside its range, naming its key, what was expected
+// and what was found; the caller says where the key came from.
+using Reject = std::function<void(const std::string& key, const std::string& expected, const std::string& got)>;
+
+// Every field the policy uses, against its range.
+void check_fields(const LrSchedule& s, const Reject& reject) {
+  const auto& [policy, learning_rate, burn_in, power, max_batches, step, scale, steps, scales, gamma,
+               learning_rate_min, sgdr_cycle, sgdr_mult] = s;
   const std::string policy_note = " (policy=" + std::string(lr_policy_name(policy)) + ")";
   if (!std::isfinite(learning_rate) || learning_rate < 0)
-    bad(where, "learning_rate", "a finite number >= 0", number_text(learning_rate));
-  if (burn_in < 0) bad(where, "burn_in", "an integer >= 0", std::to_string(burn_in));
-  if (!std::isfinite(power) || power < 0) bad(where, "power", "a finite number >= 0", number_text(power));
-  if (max_batches < 0) bad(where, "max_batches", "an integer >= 0", std::to_string(max_batches));
+    reject("learning_rate", "a finite number >= 0", number_text(learning_rate));
+  if (burn_in < 0) reject("burn_in", "an integer >= 0", std::to_string(burn_in));
+  if (!std::isfinite(power) || power < 0) reject("power", "a finite number >= 0", number_text(power));
+  if (max_batches < 0) reject("max_batches", "an integer >= 0", std::to_string(max_batches));
   switch (policy) {
     case LrPolicy::constant:
       break;
     case LrPolicy::step:
-      if (step <= 0) bad(where, "step", "a positive integer" + policy_note, std::to_string(step));
-      if (!std::isfinite(scale) || scale < 0) bad(where, "scale", "a finite number >= 0" + policy_note, number_text(scale));
+      if (step <= 0) reject("step", "a positive integer" + policy_note, std::to_string(step));
+      if (!std::isfinite(scale) || scale < 0) reject("scale", "a finite number >= 0" + policy_note, number_text(scale));
       break;
     case LrPolicy::steps:
-      if (steps.empty()) bad(where, "steps", "at least one step" + policy_note, "none");
+      if (steps.empty()) reject("steps", "at least one step" + policy_note, "none");
       if (scales.size() != steps.size())
-        bad(where, "scales",
+        reject("scales",
             std::to_string(steps.size()) + " values, one per entry of steps" + policy_note,
             std::to_string(scales.size()));
       for (size_t i = 1; i < steps.size(); ++i)
         if (steps[i] <= steps[i - 1])
-          bad(where, "steps", "strictly increasing batch numbers" + policy_note,
+          reject("steps", "strictly increasing batch numbers" + policy_note,
               std::to_string(steps[i - 1]) + " followed by " + std::to_string(steps[i]));
       for (double s : scales)
-        if (!std::isfinite(s) || s < 0) bad(where, "scales", "finite numbers >= 0" + policy_note, number_text(s));
+        if (!std::isfinite(s) || s < 0) reject("scales", "finite numbers >= 0" + policy_note, number_text(s));
       break;
     case LrPolicy::poly:
       if (max_batches <= 0)
-        bad(where, "max_batches", "a positive integer" + policy_note, std::to_string(max_batches));
+        reject("max_batches", "a positive integer" + policy_note, std::to_string(max_batches));
       break;
     case LrPolicy::exp:
-      if (!std::isfinite(gamma) || gamma <= 0) bad(where, "gamma", "a finite number > 0" + policy_note, number_text(gamma));
+      if (!std::isfinite(gamma) || gamma <= 0) reject("gamma", "a finite number > 0" + policy_note, number_text(gamma));
       break;
     case LrPolicy::sigmoid:
-      if (!std::isfinite(gamma)) bad(where, "gamma", "a finite number" + policy_note, number_text(gamma));
-      if (step < 0) bad(where, "step", "an integer >= 0" + policy_note, std::to_string(step));
+      if (!std::isfinite(gamma)) reject("gamma", "a finite number" + policy_note, number_text(gamma));
+      if (step < 0) reject("step", "an integer >= 0" + policy_note, std::to_string(step));
       break;
     case LrPolicy::sgdr:
     case LrPolicy::cosine:
-      if (sgdr_cycle < 0) bad(where, "sgdr_cycle", "a positive integer" + policy_note, std::to_string(sgdr_cycle));
+      if (sgdr_cycle < 0) reject("sgdr_cycle", "a positive integer" + policy_note, std::to_string(sgdr_cycle));
       if (sgdr_cycle == 0 && max_batches <= 0)
-        bad(where, "sgdr_cycle", "a positive integer, or max_batches > 0 to default to" + policy_note, "neither");
-      if (sgdr_mult < 1) bad(where, "sgdr_mult", "an integer >= 1" + policy_note, std::to_string(sgdr_mult));
+        reject("sgdr_cycle", "a positive integer, or max_batches > 0 to default to" + policy_note, "neither");
+      if (sgdr_mult < 1) reject("sgdr_mult", "an integer >= 1" + policy_note, std::to_string(sgdr_mult));
       if (!std::isfinite(learning_rate_min) || learning_rate_min < 0 || learning_rate_min > learning_rate)
-        bad(where, "learning_rate_min", "a number in [0, learning_rate=" + number_text(learning_rate) + "]" + policy_note,
+        reject("learning_rate_min", "a number in [0, learning_rate=" + number_text(learning_rate) + "]" + policy_note,
             number_text(learning_rate_min));
       break;
   }
+}
+
+}  // namespace
+
+void LrSchedule::validate(const std::string& where) const {
+  check_fields(*this, [&](const std::string& key, const std::string& expected, const std::string& got) {
+    bad(where, key, expected, got);
+  });
 }
 
 float LrSchedule::rate_at(uint64_t batch) const {
@@ -213,7 +231,10 @@ LrSchedule parse_lr_schedule(Options& net) {
       integer("sgdr_mult", s.sgdr_mult);
       break;
   }
-  s.validate(net.where());
+  // A value out of range names the line (or --set) it came from.
+  check_fields(s, [&](const std::string& key, const std::string& expected, const std::string& got) {
+    throw Error(net.where(key) + ": expected " + expected + ", got " + got);
+  });
   return s;
 }
 

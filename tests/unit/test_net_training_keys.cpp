@@ -54,6 +54,16 @@ TEST(NetTrainingKeys, BadOverrideNamesSet) {
                           {"--set steps: expected a comma-separated list of integers, got '100,x'"});
 }
 
+TEST(NetTrainingKeys, OutOfRangeScheduleValuesNameTheirLineOrSet) {
+  cspnet::Network net = net_with("policy=steps\nsteps=200,100\nscales=.1,.1");
+  cspnet::NetTrainingKeys keys(net.config(), {});
+  expect_error_mentioning([&] { cspnet::parse_lr_schedule(keys.options()); },
+                          {"bad.cfg:6: [net] key 'steps': expected strictly increasing", "got 200 followed by 100"});
+  cspnet::NetTrainingKeys set(net.config(), cspnet::override_entries({{"learning_rate", "-1"}}, "--set"));
+  expect_error_mentioning([&] { cspnet::parse_lr_schedule(set.options()); },
+                          {"--set learning_rate: expected a finite number >= 0, got -1"});
+}
+
 TEST(NetTrainingKeys, OverrideWinsOverTheCfg) {
   cspnet::Network net = net_with("learning_rate=0.1\nmomentum=0.5");
   cspnet::NetTrainingKeys keys(net.config(), cspnet::override_entries({{"learning_rate", "0.25"}}, "--set"));
