@@ -19,8 +19,9 @@
 // derives it from the seed, the epoch and the image's position in the epoch),
 // so augmentation never depends on thread count or timing.
 #include <cstdint>
-#include <map>
 #include <string>
+
+#include "cspnet/cfg.hpp"
 
 namespace cspnet {
 
@@ -42,9 +43,9 @@ struct AugmentOptions {
 // Reads darknet [net] keys: flip (0/1; absent = 1, darknet's default),
 // angle (0..180), saturation and exposure (> 0), hue (0..1), mixup and cutmix
 // (0/1), and our own translate (pixels, 0..4096). Absent keys are off except
-// flip. A bad value is a cspnet::Error "`where`: [net] key=value: expected
-// ..." (`where` is usually the cfg path).
-AugmentOptions parse_augment_options(const std::map<std::string, std::string>& net_keys, const std::string& where);
+// flip. A bad value is a cspnet::Error "file:line: [net] key 'k': expected
+// ..., got '...'" (or "--set k: ..." for an override).
+AugmentOptions parse_augment_options(Options& net);
 
 // One image's random draws.
 struct AugmentParams {

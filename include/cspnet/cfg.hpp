@@ -1,6 +1,7 @@
 #pragma once
 // Darknet .cfg text: sections of key=value lines, plus a typed reader that
 // remembers which keys a layer consumed so unused keys can be reported.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,9 @@ struct CfgEntry {
   std::string key;
   std::string value;
   int line = 0;
+  // Where a value not read from the cfg file came from (e.g. "--set"), named
+  // in messages instead of file:line; empty for the file's own lines.
+  std::string origin;
 };
 
 struct CfgSection {
@@ -35,6 +39,9 @@ CfgFile read_cfg_file(const std::string& path);
 constexpr size_t kCfgExcerptChars = 80;
 std::string cfg_excerpt(const std::string& text);
 
+// "a,b," -> {"a", "b", ""}; "" -> {}. The one splitter of comma lists.
+std::vector<std::string> split_commas(const std::string& text);
+
 // Darknet cfg text for a parsed or generated cfg: one '[section]' per
 // section, its comment as '#' lines before it, 'key=value' per entry.
 // parse_cfg_text(format_cfg(cfg)) gives back the same sections and entries.
@@ -53,13 +60,20 @@ class Options {
   int get_int(const std::string& key, int fallback);
   int require_int(const std::string& key);
   float get_float(const std::string& key, float fallback);
+  // Wider types for training keys (learning-rate schedule, run length) that
+  // the trainer keeps in double/int64.
+  double get_double(const std::string& key, double fallback);
+  int64_t get_int64(const std::string& key, int64_t fallback);
   std::string get_string(const std::string& key, const std::string& fallback);
-  std::vector<int> get_ints(const std::string& key);      // empty when absent
-  std::vector<float> get_floats(const std::string& key);  // empty when absent
+  std::vector<int> get_ints(const std::string& key);          // empty when absent
+  std::vector<float> get_floats(const std::string& key);      // empty when absent
+  std::vector<int64_t> get_int64s(const std::string& key);    // empty when absent
+  std::vector<double> get_doubles(const std::string& key);    // empty when absent
 
   // Marks a key as consumed without reading it (keys kept for later use).
   void touch(const std::string& key);
-  // "file:line: [section] key 'k'": the prefix for a message about a key.
+  // "file:line: [section] key 'k'" (or "--set k" for an entry with that
+  // origin): the prefix for a message about a key.
   std::string where(const std::string& key) const;
   // "file:line: [section]": the prefix for a message about the section.
   std::string where() const;
@@ -70,6 +84,12 @@ class Options {
 
  private:
   const CfgEntry* find(const std::string& key) const;
+  const CfgEntry* peek(const std::string& key) const;  // find() without marking the key used
+  std::string where(const CfgEntry& entry) const;
+  template <class T, class Parse>
+  T get_one(const std::string& key, T fallback, Parse parse, const char* expected);
+  template <class T, class Parse>
+  std::vector<T> get_list(const std::string& key, Parse parse, const char* expected);
   const CfgSection& section_;
   std::string path_;
   mutable std::vector<bool> used_;  // reading a key marks it, even through const access

@@ -21,10 +21,11 @@
 //                         cosine decay to 0 over the run).
 // `power` defaults to 4 and serves both burn-in and poly, as in darknet.
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "cspnet/cfg.hpp"
 
 namespace cspnet {
 
@@ -54,13 +55,14 @@ struct LrSchedule {
   float rate_at(uint64_t batch) const;
 };
 
-// From the [net] keys (NetConfig::training): learning_rate, policy, burn_in,
+// From the [net] keys (Options over NetConfig::section): learning_rate, policy, burn_in,
 // power, max_batches, step, scale, steps, scales, gamma, learning_rate_min,
 // sgdr_cycle, sgdr_mult. Policy names as darknet spells them (constant,
 // step, steps, poly, exp, sigmoid, sgdr) plus `cosine`; `sig` is accepted
 // for sigmoid. Unlike darknet (which falls back to constant, or crashes),
 // an unknown policy, a negative rate, steps/scales of different lengths or
-// non-increasing steps are errors naming `where` and the key.
-LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys, const std::string& where);
+// non-increasing steps are errors naming file:line (or the override's
+// origin) and the key.
+LrSchedule parse_lr_schedule(Options& net);
 
 }  // namespace cspnet

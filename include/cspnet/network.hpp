@@ -1,7 +1,6 @@
 #pragma once
 // The network DAG: layers with resolved input edges and inferred shapes.
 // Darknet cfgs, the model zoo and exporters all meet at this type.
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,14 +13,12 @@ namespace cspnet {
 struct NetConfig {
   int width = 0, height = 0, channels = 0;
   int batch = 1, subdivisions = 1;
-  // Every other [net] key (training hyper-parameters, augmentation), kept
-  // verbatim for the trainer.
-  std::map<std::string, std::string> training;
+  // The [net] section as written (entries with their lines) and the cfg's
+  // path: the trainer reads its keys (training hyper-parameters,
+  // augmentation) through Options over them, so errors name file:line.
+  CfgSection section;
+  std::string path;
 };
-
-// Whether `key` is one of the [net] training/augmentation keys kept in
-// NetConfig::training (darknet's and ours), e.g. for checking overrides.
-bool is_net_training_key(const std::string& key);
 
 struct ParseOptions {
   bool strict = false;  // unknown/unused keys become errors instead of warnings

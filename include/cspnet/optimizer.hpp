@@ -19,11 +19,11 @@
 // then Adam with bias-corrected moments: m = b1*m + (1-b1)*g,
 // s = b2*s + (1-b2)*g^2, w -= lr * (m/(1-b1^t)) / (sqrt(s/(1-b2^t)) + eps).
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/layer.hpp"
 
 namespace cspnet {
@@ -48,8 +48,9 @@ struct OptimizerConfig {
 // default 0.0001 when absent), plus our `optimizer=sgd|adamw`, `nesterov=0|1`
 // and darknet's AdamW-relevant `B1`, `B2`, `eps`. darknet's `adam=1` (Adam
 // with coupled L2 decay) is rejected with a pointer to optimizer=adamw.
-// Errors name `where`, the key, the expected value and what was found.
-OptimizerConfig parse_optimizer_config(const std::map<std::string, std::string>& net_keys, const std::string& where);
+// Errors name file:line (or the override's origin), the key, the expected
+// value and what was found.
+OptimizerConfig parse_optimizer_config(Options& net);
 
 // Everything an optimizer carries between steps: `slots[i]` belongs to the
 // i-th parameter given to step(), flat: SGD keeps its velocity (n floats),

@@ -1,26 +1,12 @@
 #include "cspnet/network.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "cspnet/error.hpp"
+#include "train/net_training_keys.hpp"
 
 namespace cspnet {
 namespace {
-
-// [net] keys darknet reads for training and augmentation (and our own
-// `translate`, see augment.hpp): kept, not warned about.
-const std::set<std::string> kNetTrainingKeys = {
-    "learning_rate", "learning_rate_min", "batches_per_cycle", "batches_cycle_mult", "momentum", "decay",
-    "time_steps", "track", "augment_speed", "init_sequential_subdivisions", "sequential_subdivisions",
-    "try_fix_nan", "weights_reject_freq", "equidistant_point", "badlabels_rejection_percentage",
-    "num_sigmas_reject_badlabels", "ema_alpha", "loss_scale", "dynamic_minibatch", "optimized_memory",
-    "workspace_size_limit_MB", "adam", "B1", "B2", "eps", "inputs", "max_crop", "min_crop", "flip", "blur",
-    "gaussian_noise", "mixup", "cutmix", "mosaic", "mosaic_bound", "contrastive", "contrastive_jit_flip",
-    "contrastive_color", "unsupervised", "label_smooth_eps", "resize_step", "attention", "adversarial_lr",
-    "max_chart_loss", "angle", "aspect", "saturation", "exposure", "hue", "power", "policy", "burn_in",
-    "step", "scale", "steps", "scales", "seq_scales", "gamma", "max_batches", "letter_box", "center",
-    "nesterov", "cosine", "sgdr_cycle", "sgdr_mult", "optimizer", "translate"};
 
 // "a*b*c" evaluated, or spelled out where the product does not fit in 64 bits.
 std::string product_text(int64_t a, int64_t b, int64_t c) {
@@ -57,11 +43,12 @@ NetConfig parse_net_section(Options& options) {
     throw Error(options.where() + ": input width*height*channels = " +
                 product_text(config.width, config.height, config.channels) + " is larger than the supported " +
                 std::to_string(kMaxElementsPerImage));
+  // The training keys are the trainer's to read (NetTrainingKeys); here
+  // they are only kept from being reported as unused.
   for (const auto& entry : options.section().entries)
-    if (kNetTrainingKeys.count(entry.key)) {
-      config.training.emplace(entry.key, entry.value);  // first occurrence wins
-      options.touch(entry.key);
-    }
+    if (is_net_training_key(entry.key)) options.touch(entry.key);
+  config.section = options.section();
+  config.path = options.path();
   return config;
 }
 
@@ -80,8 +67,6 @@ std::string base_name(const std::string& path) {
 }
 
 }  // namespace
-
-bool is_net_training_key(const std::string& key) { return kNetTrainingKeys.count(key) != 0; }
 
 void Layer::share_weights_of(Layer& owner) {
   throw Error(where() + ": cannot share the weights of layer " + std::to_string(owner.index()));

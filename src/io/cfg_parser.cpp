@@ -19,38 +19,31 @@ std::string strip_whitespace(const std::string& line) {
   return out;
 }
 
-bool parse_int(const std::string& text, int& out) {
+// One integer parser for every integer type a getter returns.
+template <class T>
+bool parse_integer(const std::string& text, T& out) {
   if (text.empty()) return false;
   errno = 0;
   char* end = nullptr;
-  long value = std::strtol(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || value < std::numeric_limits<int>::min() ||
-      value > std::numeric_limits<int>::max())
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || value < std::numeric_limits<T>::min() || value > std::numeric_limits<T>::max())
     return false;
-  out = static_cast<int>(value);
+  out = static_cast<T>(value);
   return true;
 }
 
-bool parse_float(const std::string& text, float& out) {
+// One number parser for float and double getters.
+template <class T>
+bool parse_real(const std::string& text, T& out) {
   if (text.empty()) return false;
   errno = 0;
   char* end = nullptr;
   double value = std::strtod(text.c_str(), &end);
   // Beyond float's range the conversion below would be undefined behaviour.
-  if (errno != 0 || *end != '\0' || !std::isfinite(value) ||
-      std::fabs(value) > double(std::numeric_limits<float>::max()))
+  if (errno != 0 || *end != '\0' || !std::isfinite(value) || std::fabs(value) > double(std::numeric_limits<T>::max()))
     return false;
-  out = static_cast<float>(value);
+  out = static_cast<T>(value);
   return true;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream stream(text);
-  while (std::getline(stream, part, ',')) parts.push_back(part);
-  if (!text.empty() && text.back() == ',') parts.emplace_back();
-  return parts;
 }
 
 }  // namespace
@@ -85,9 +78,18 @@ CfgFile parse_cfg_text(const std::string& text, const std::string& path) {
     if (file.sections.empty())
       throw Error(path + ":" + std::to_string(line_no) + ": key '" + cfg_excerpt(line.substr(0, eq)) +
                   "' appears before the first section ([net] expected first)");
-    file.sections.back().entries.push_back(CfgEntry{line.substr(0, eq), line.substr(eq + 1), line_no});
+    file.sections.back().entries.push_back(CfgEntry{line.substr(0, eq), line.substr(eq + 1), line_no, {}});
   }
   return file;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream stream(text);
+  while (std::getline(stream, part, ',')) parts.push_back(part);
+  if (!text.empty() && text.back() == ',') parts.emplace_back();
+  return parts;
 }
 
 CfgFile read_cfg_file(const std::string& path) {
@@ -107,11 +109,13 @@ const CfgEntry* Options::find(const std::string& key) const {
   return nullptr;
 }
 
-bool Options::has(const std::string& key) const {
+const CfgEntry* Options::peek(const std::string& key) const {
   for (const auto& entry : section_.entries)
-    if (entry.key == key) return true;
-  return false;
+    if (entry.key == key) return &entry;
+  return nullptr;
 }
+
+bool Options::has(const std::string& key) const { return peek(key) != nullptr; }
 
 void Options::touch(const std::string& key) { (void)find(key); }
 
@@ -119,32 +123,51 @@ std::string Options::where() const {
   return path_ + ":" + std::to_string(section_.line) + ": [" + cfg_excerpt(section_.name) + "]";
 }
 
+std::string Options::where(const CfgEntry& entry) const {
+  if (!entry.origin.empty()) return entry.origin + " " + cfg_excerpt(entry.key);
+  return path_ + ":" + std::to_string(entry.line) + ": [" + cfg_excerpt(section_.name) + "] key '" +
+         cfg_excerpt(entry.key) + "'";
+}
+
 std::string Options::where(const std::string& key) const {
-  int line = section_.line;
-  for (const auto& entry : section_.entries)
-    if (entry.key == key) {
-      line = entry.line;
-      break;
-    }
-  return path_ + ":" + std::to_string(line) + ": [" + cfg_excerpt(section_.name) + "] key '" + cfg_excerpt(key) + "'";
+  if (const CfgEntry* entry = peek(key)) return where(*entry);
+  return where() + " key '" + cfg_excerpt(key) + "'";
 }
 
 void Options::fail(const std::string& key, const std::string& expected) const {
-  std::string got;
-  for (const auto& entry : section_.entries)
-    if (entry.key == key) {
-      got = ", got '" + cfg_excerpt(entry.value) + "'";
-      break;
-    }
-  throw Error(where(key) + ": expected " + expected + got);
+  const CfgEntry* entry = peek(key);
+  throw Error(where(key) + ": expected " + expected + (entry ? ", got '" + cfg_excerpt(entry->value) + "'" : std::string()));
+}
+
+template <class T, class Parse>
+T Options::get_one(const std::string& key, T fallback, Parse parse, const char* expected) {
+  const CfgEntry* entry = find(key);
+  if (!entry) return fallback;
+  T value{};
+  if (!parse(entry->value, value)) fail(key, expected);
+  return value;
+}
+
+template <class T, class Parse>
+std::vector<T> Options::get_list(const std::string& key, Parse parse, const char* expected) {
+  const CfgEntry* entry = find(key);
+  std::vector<T> values;
+  if (!entry) return values;
+  for (const auto& part : split_commas(entry->value)) {
+    T value{};
+    if (!parse(part, value)) fail(key, expected);
+    values.push_back(value);
+  }
+  if (values.empty()) fail(key, expected);
+  return values;
 }
 
 int Options::get_int(const std::string& key, int fallback) {
-  const CfgEntry* entry = find(key);
-  if (!entry) return fallback;
-  int value = 0;
-  if (!parse_int(entry->value, value)) fail(key, "an integer");
-  return value;
+  return get_one(key, fallback, parse_integer<int>, "an integer");
+}
+
+int64_t Options::get_int64(const std::string& key, int64_t fallback) {
+  return get_one(key, fallback, parse_integer<int64_t>, "an integer");
 }
 
 int Options::require_int(const std::string& key) {
@@ -153,11 +176,11 @@ int Options::require_int(const std::string& key) {
 }
 
 float Options::get_float(const std::string& key, float fallback) {
-  const CfgEntry* entry = find(key);
-  if (!entry) return fallback;
-  float value = 0;
-  if (!parse_float(entry->value, value)) fail(key, "a finite number");
-  return value;
+  return get_one(key, fallback, parse_real<float>, "a finite number");
+}
+
+double Options::get_double(const std::string& key, double fallback) {
+  return get_one(key, fallback, parse_real<double>, "a finite number");
 }
 
 std::string Options::get_string(const std::string& key, const std::string& fallback) {
@@ -166,29 +189,19 @@ std::string Options::get_string(const std::string& key, const std::string& fallb
 }
 
 std::vector<int> Options::get_ints(const std::string& key) {
-  const CfgEntry* entry = find(key);
-  std::vector<int> values;
-  if (!entry) return values;
-  for (const auto& part : split_commas(entry->value)) {
-    int value = 0;
-    if (!parse_int(part, value)) fail(key, "a comma-separated list of integers");
-    values.push_back(value);
-  }
-  if (values.empty()) fail(key, "a comma-separated list of integers");
-  return values;
+  return get_list<int>(key, parse_integer<int>, "a comma-separated list of integers");
+}
+
+std::vector<int64_t> Options::get_int64s(const std::string& key) {
+  return get_list<int64_t>(key, parse_integer<int64_t>, "a comma-separated list of integers");
 }
 
 std::vector<float> Options::get_floats(const std::string& key) {
-  const CfgEntry* entry = find(key);
-  std::vector<float> values;
-  if (!entry) return values;
-  for (const auto& part : split_commas(entry->value)) {
-    float value = 0;
-    if (!parse_float(part, value)) fail(key, "a comma-separated list of numbers");
-    values.push_back(value);
-  }
-  if (values.empty()) fail(key, "a comma-separated list of numbers");
-  return values;
+  return get_list<float>(key, parse_real<float>, "a comma-separated list of numbers");
+}
+
+std::vector<double> Options::get_doubles(const std::string& key) {
+  return get_list<double>(key, parse_real<double>, "a comma-separated list of numbers");
 }
 
 std::vector<std::string> Options::unused_key_messages() const {

@@ -1,10 +1,12 @@
 // A network's darknet cfg, written from its public description (LayerAttrs
 // and edges): what a parser reading the text back builds is the same graph.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <variant>
 
 #include "cspnet/network.hpp"
+#include "train/net_training_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -102,7 +104,7 @@ class SectionWriter {
   }
 
  private:
-  void add(const std::string& key, const std::string& value) { section_.entries.push_back({key, value, 0}); }
+  void add(const std::string& key, const std::string& value) { section_.entries.push_back({key, value, 0, {}}); }
   void add(const std::string& key, const char* value) { add(key, std::string(value)); }
   void add(const std::string& key, int value) { add(key, std::to_string(value)); }
   void add(const std::string& key, bool value) { add(key, value ? 1 : 0); }
@@ -115,13 +117,20 @@ class SectionWriter {
 CfgSection net_section(const Network& net) {
   const NetConfig& config = net.config();
   CfgSection section{"net", 0, {}, {}};
-  auto add = [&](const std::string& key, const std::string& value) { section.entries.push_back({key, value, 0}); };
+  auto add = [&](const std::string& key, const std::string& value) { section.entries.push_back({key, value, 0, {}}); };
   add("width", std::to_string(config.width));
   add("height", std::to_string(config.height));
   add("channels", std::to_string(config.channels));
   add("batch", std::to_string(config.batch));
   add("subdivisions", std::to_string(config.subdivisions));
-  for (const auto& [key, value] : config.training) add(key, value);
+  // The training keys as the cfg has them (the first of a repeated key: the
+  // one that counts).
+  std::vector<std::string> written;
+  for (const CfgEntry& entry : config.section.entries)
+    if (is_net_training_key(entry.key) && std::find(written.begin(), written.end(), entry.key) == written.end()) {
+      add(entry.key, entry.value);
+      written.push_back(entry.key);
+    }
   return section;
 }
 

@@ -14,49 +14,17 @@
 namespace cspnet {
 namespace {
 
-[[noreturn]] void bad_value(const std::string& where, const std::string& key, const std::string& value,
-                            const std::string& expected) {
-  throw Error(where + ": [net] " + key + "=" + value + ": expected " + expected);
+bool parse_bool(Options& net, const char* key, bool fallback) {
+  const std::string value = net.get_string(key, fallback ? "1" : "0");
+  if (value != "0" && value != "1") net.fail(key, "0 or 1");
+  return value == "1";
 }
 
-const std::string* find_key(const std::map<std::string, std::string>& keys, const char* key) {
-  const auto it = keys.find(key);
-  return it == keys.end() ? nullptr : &it->second;
-}
-
-bool parse_bool(const std::map<std::string, std::string>& keys, const char* key, bool fallback,
-                const std::string& where) {
-  const std::string* value = find_key(keys, key);
-  if (!value) return fallback;
-  if (*value == "0") return false;
-  if (*value == "1") return true;
-  bad_value(where, key, *value, "0 or 1");
-}
-
-float parse_float(const std::map<std::string, std::string>& keys, const char* key, float fallback, float low,
-                  float high, bool low_open, const std::string& where, const std::string& expected) {
-  const std::string* value = find_key(keys, key);
-  if (!value) return fallback;
-  const char* begin = value->c_str();
-  char* end = nullptr;
-  errno = 0;
-  const float number = std::strtof(begin, &end);
-  const bool parsed = !value->empty() && end == begin + value->size() && errno == 0 && std::isfinite(number);
-  if (!parsed || number > high || number < low || (low_open && number == low)) bad_value(where, key, *value, expected);
+float parse_float(Options& net, const char* key, float fallback, float low, float high, bool low_open,
+                  const std::string& expected) {
+  const float number = net.get_float(key, fallback);
+  if (number > high || number < low || (low_open && number == low)) net.fail(key, expected);
   return number;
-}
-
-int parse_int(const std::map<std::string, std::string>& keys, const char* key, int low, int high,
-              const std::string& where, const std::string& expected) {
-  const std::string* value = find_key(keys, key);
-  if (!value) return 0;
-  const char* begin = value->c_str();
-  char* end = nullptr;
-  errno = 0;
-  const long number = std::strtol(begin, &end, 10);
-  if (value->empty() || end != begin + value->size() || errno != 0 || number < low || number > high)
-    bad_value(where, key, *value, expected);
-  return static_cast<int>(number);
 }
 
 // darknet's rand_scale: uniform in [1, s] (or [s, 1] for s < 1), inverted
@@ -183,17 +151,17 @@ void distort_rgb(float* chw, int64_t plane, float hue_shift, float saturation_sc
 
 }  // namespace
 
-AugmentOptions parse_augment_options(const std::map<std::string, std::string>& net_keys, const std::string& where) {
+AugmentOptions parse_augment_options(Options& net) {
   AugmentOptions options;
-  options.translate = parse_int(net_keys, "translate", 0, 4096, where, "a whole number of pixels in 0..4096");
-  options.flip = parse_bool(net_keys, "flip", true, where);
-  options.angle = parse_float(net_keys, "angle", 0.f, 0.f, 180.f, false, where, "degrees in 0..180");
-  options.saturation =
-      parse_float(net_keys, "saturation", 1.f, 0.f, 1e3f, true, where, "a positive scale (1 = no change)");
-  options.exposure = parse_float(net_keys, "exposure", 1.f, 0.f, 1e3f, true, where, "a positive scale (1 = no change)");
-  options.hue = parse_float(net_keys, "hue", 0.f, 0.f, 1.f, false, where, "a fraction of the hue circle in 0..1");
-  options.mixup = parse_bool(net_keys, "mixup", false, where);
-  options.cutmix = parse_bool(net_keys, "cutmix", false, where);
+  options.translate = net.get_int("translate", 0);
+  if (options.translate < 0 || options.translate > 4096) net.fail("translate", "a whole number of pixels in 0..4096");
+  options.flip = parse_bool(net, "flip", true);
+  options.angle = parse_float(net, "angle", 0.f, 0.f, 180.f, false, "degrees in 0..180");
+  options.saturation = parse_float(net, "saturation", 1.f, 0.f, 1e3f, true, "a positive scale (1 = no change)");
+  options.exposure = parse_float(net, "exposure", 1.f, 0.f, 1e3f, true, "a positive scale (1 = no change)");
+  options.hue = parse_float(net, "hue", 0.f, 0.f, 1.f, false, "a fraction of the hue circle in 0..1");
+  options.mixup = parse_bool(net, "mixup", false);
+  options.cutmix = parse_bool(net, "cutmix", false);
   return options;
 }
 

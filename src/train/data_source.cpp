@@ -270,17 +270,6 @@ std::string ImageListDataSource::describe() const {
 
 namespace {
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    parts.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return parts;
-    start = comma + 1;
-  }
-}
-
 std::unique_ptr<DataSource> fashion_mnist_source(const std::string& dir, bool train, int channels, int height,
                                                  int width) {
   std::string name = std::string("Fashion-MNIST ") + (train ? "train" : "test") + " from " + dir;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numbers>
 
 #include "cspnet/error.hpp"
-#include "train/net_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -67,55 +67,72 @@ std::string_view lr_policy_name(LrPolicy policy) {
   return "?";
 }
 
-void LrSchedule::validate(const std::string& where) const {
+namespace {
+
+// Throws for a field outside its range, naming its key, what was expected
+// and what was found; the caller says where the key came from.
+using Reject = std::function<void(const std::string& key, const std::string& expected, const std::string& got)>;
+
+// Every field the policy uses, against its range.
+void check_fields(const LrSchedule& s, const Reject& reject) {
+  const auto& [policy, learning_rate, burn_in, power, max_batches, step, scale, steps, scales, gamma,
+               learning_rate_min, sgdr_cycle, sgdr_mult] = s;
   const std::string policy_note = " (policy=" + std::string(lr_policy_name(policy)) + ")";
   if (!std::isfinite(learning_rate) || learning_rate < 0)
-    bad(where, "learning_rate", "a finite number >= 0", number_text(learning_rate));
-  if (burn_in < 0) bad(where, "burn_in", "an integer >= 0", std::to_string(burn_in));
-  if (!std::isfinite(power) || power < 0) bad(where, "power", "a finite number >= 0", number_text(power));
-  if (max_batches < 0) bad(where, "max_batches", "an integer >= 0", std::to_string(max_batches));
+    reject("learning_rate", "a finite number >= 0", number_text(learning_rate));
+  if (burn_in < 0) reject("burn_in", "an integer >= 0", std::to_string(burn_in));
+  if (!std::isfinite(power) || power < 0) reject("power", "a finite number >= 0", number_text(power));
+  if (max_batches < 0) reject("max_batches", "an integer >= 0", std::to_string(max_batches));
   switch (policy) {
     case LrPolicy::constant:
       break;
     case LrPolicy::step:
-      if (step <= 0) bad(where, "step", "a positive integer" + policy_note, std::to_string(step));
-      if (!std::isfinite(scale) || scale < 0) bad(where, "scale", "a finite number >= 0" + policy_note, number_text(scale));
+      if (step <= 0) reject("step", "a positive integer" + policy_note, std::to_string(step));
+      if (!std::isfinite(scale) || scale < 0) reject("scale", "a finite number >= 0" + policy_note, number_text(scale));
       break;
     case LrPolicy::steps:
-      if (steps.empty()) bad(where, "steps", "at least one step" + policy_note, "none");
+      if (steps.empty()) reject("steps", "at least one step" + policy_note, "none");
       if (scales.size() != steps.size())
-        bad(where, "scales",
+        reject("scales",
             std::to_string(steps.size()) + " values, one per entry of steps" + policy_note,
             std::to_string(scales.size()));
       for (size_t i = 1; i < steps.size(); ++i)
         if (steps[i] <= steps[i - 1])
-          bad(where, "steps", "strictly increasing batch numbers" + policy_note,
+          reject("steps", "strictly increasing batch numbers" + policy_note,
               std::to_string(steps[i - 1]) + " followed by " + std::to_string(steps[i]));
       for (double s : scales)
-        if (!std::isfinite(s) || s < 0) bad(where, "scales", "finite numbers >= 0" + policy_note, number_text(s));
+        if (!std::isfinite(s) || s < 0) reject("scales", "finite numbers >= 0" + policy_note, number_text(s));
       break;
     case LrPolicy::poly:
       if (max_batches <= 0)
-        bad(where, "max_batches", "a positive integer" + policy_note, std::to_string(max_batches));
+        reject("max_batches", "a positive integer" + policy_note, std::to_string(max_batches));
       break;
     case LrPolicy::exp:
-      if (!std::isfinite(gamma) || gamma <= 0) bad(where, "gamma", "a finite number > 0" + policy_note, number_text(gamma));
+      if (!std::isfinite(gamma) || gamma <= 0) reject("gamma", "a finite number > 0" + policy_note, number_text(gamma));
       break;
     case LrPolicy::sigmoid:
-      if (!std::isfinite(gamma)) bad(where, "gamma", "a finite number" + policy_note, number_text(gamma));
-      if (step < 0) bad(where, "step", "an integer >= 0" + policy_note, std::to_string(step));
+      if (!std::isfinite(gamma)) reject("gamma", "a finite number" + policy_note, number_text(gamma));
+      if (step < 0) reject("step", "an integer >= 0" + policy_note, std::to_string(step));
       break;
     case LrPolicy::sgdr:
     case LrPolicy::cosine:
-      if (sgdr_cycle < 0) bad(where, "sgdr_cycle", "a positive integer" + policy_note, std::to_string(sgdr_cycle));
+      if (sgdr_cycle < 0) reject("sgdr_cycle", "a positive integer" + policy_note, std::to_string(sgdr_cycle));
       if (sgdr_cycle == 0 && max_batches <= 0)
-        bad(where, "sgdr_cycle", "a positive integer, or max_batches > 0 to default to" + policy_note, "neither");
-      if (sgdr_mult < 1) bad(where, "sgdr_mult", "an integer >= 1" + policy_note, std::to_string(sgdr_mult));
+        reject("sgdr_cycle", "a positive integer, or max_batches > 0 to default to" + policy_note, "neither");
+      if (sgdr_mult < 1) reject("sgdr_mult", "an integer >= 1" + policy_note, std::to_string(sgdr_mult));
       if (!std::isfinite(learning_rate_min) || learning_rate_min < 0 || learning_rate_min > learning_rate)
-        bad(where, "learning_rate_min", "a number in [0, learning_rate=" + number_text(learning_rate) + "]" + policy_note,
+        reject("learning_rate_min", "a number in [0, learning_rate=" + number_text(learning_rate) + "]" + policy_note,
             number_text(learning_rate_min));
       break;
   }
+}
+
+}  // namespace
+
+void LrSchedule::validate(const std::string& where) const {
+  check_fields(*this, [&](const std::string& key, const std::string& expected, const std::string& got) {
+    bad(where, key, expected, got);
+  });
 }
 
 float LrSchedule::rate_at(uint64_t batch) const {
@@ -156,10 +173,9 @@ float LrSchedule::rate_at(uint64_t batch) const {
   return float(learning_rate);
 }
 
-LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys, const std::string& where) {
-  using namespace train_keys;
+LrSchedule parse_lr_schedule(Options& net) {
   LrSchedule s;
-  const std::string policy = find_string(net_keys, "policy").value_or("constant");
+  const std::string policy = net.get_string("policy", "constant");
   if (policy == "constant")
     s.policy = LrPolicy::constant;
   else if (policy == "step")
@@ -177,14 +193,10 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
   else if (policy == "cosine")
     s.policy = LrPolicy::cosine;
   else
-    fail(where, "policy", "one of constant, step, steps, poly, exp, sigmoid, sgdr, cosine", policy);
+    net.fail("policy", "one of constant, step, steps, poly, exp, sigmoid, sgdr, cosine");
 
-  auto number = [&](const std::string& key, double& out) {
-    if (auto v = find_number(net_keys, where, key)) out = *v;
-  };
-  auto integer = [&](const std::string& key, int64_t& out) {
-    if (auto v = find_integer(net_keys, where, key)) out = *v;
-  };
+  auto number = [&](const std::string& key, double& out) { out = net.get_double(key, out); };
+  auto integer = [&](const std::string& key, int64_t& out) { out = net.get_int64(key, out); };
   number("learning_rate", s.learning_rate);
   integer("burn_in", s.burn_in);
   number("power", s.power);
@@ -198,10 +210,10 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
       number("scale", s.scale);
       break;
     case LrPolicy::steps:
-      if (!net_keys.count("steps")) fail(where, "steps", "a comma-separated list of batch numbers (policy=steps)", "");
-      if (!net_keys.count("scales")) fail(where, "scales", "a comma-separated list of factors (policy=steps)", "");
-      s.steps = find_integers(net_keys, where, "steps");
-      s.scales = find_numbers(net_keys, where, "scales");
+      if (!net.has("steps")) net.fail("steps", "a comma-separated list of batch numbers (policy=steps)");
+      if (!net.has("scales")) net.fail("scales", "a comma-separated list of factors (policy=steps)");
+      s.steps = net.get_int64s("steps");
+      s.scales = net.get_doubles("scales");
       break;
     case LrPolicy::exp:
       number("gamma", s.gamma);
@@ -219,7 +231,10 @@ LrSchedule parse_lr_schedule(const std::map<std::string, std::string>& net_keys,
       integer("sgdr_mult", s.sgdr_mult);
       break;
   }
-  s.validate(where);
+  // A value out of range names the line (or --set) it came from.
+  check_fields(s, [&](const std::string& key, const std::string& expected, const std::string& got) {
+    throw Error(net.where(key) + ": expected " + expected + ", got " + got);
+  });
   return s;
 }
 

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "cspnet/error.hpp"
-#include "train/net_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -79,28 +78,25 @@ void OptimizerConfig::validate(const std::string& where) const {
   if (nesterov && kind != OptimizerKind::sgd) throw Error(where + ": optimizer nesterov: only applies to sgd");
 }
 
-OptimizerConfig parse_optimizer_config(const std::map<std::string, std::string>& net_keys, const std::string& where) {
-  using namespace train_keys;
+OptimizerConfig parse_optimizer_config(Options& net) {
   OptimizerConfig config;
   config.decay = 0.0001f;  // darknet's default when the cfg has no `decay`
-  if (auto kind = find_string(net_keys, "optimizer")) {
-    if (*kind == "sgd")
-      config.kind = OptimizerKind::sgd;
-    else if (*kind == "adamw")
-      config.kind = OptimizerKind::adamw;
-    else
-      fail(where, "optimizer", "sgd or adamw", *kind);
-  }
-  if (auto adam = find_integer(net_keys, where, "adam"); adam && *adam != 0)
-    fail(where, "adam", "0 (darknet's Adam couples L2 decay into the gradient; use optimizer=adamw)",
-         std::to_string(*adam));
+  const std::string kind = net.get_string("optimizer", "sgd");
+  if (kind == "sgd")
+    config.kind = OptimizerKind::sgd;
+  else if (kind == "adamw")
+    config.kind = OptimizerKind::adamw;
+  else
+    net.fail("optimizer", "sgd or adamw");
+  if (net.get_int64("adam", 0) != 0)
+    net.fail("adam", "0 (darknet's Adam couples L2 decay into the gradient; use optimizer=adamw)");
   auto number_in = [&](const std::string& key, double low, bool low_inclusive, double high, bool high_inclusive,
                        const std::string& expected, float& out) {
-    auto value = find_number(net_keys, where, key);
-    if (!value) return;
-    const bool ok = (low_inclusive ? *value >= low : *value > low) && (high_inclusive ? *value <= high : *value < high);
-    if (!ok) fail(net_keys, where, key, expected);
-    out = float(*value);
+    if (!net.has(key)) return;
+    const double value = net.get_double(key, 0);
+    const bool ok = (low_inclusive ? value >= low : value > low) && (high_inclusive ? value <= high : value < high);
+    if (!ok) net.fail(key, expected);
+    out = float(value);
   };
   const double inf = HUGE_VAL;
   number_in("momentum", 0, true, 1, false, "a number in [0, 1)", config.momentum);
@@ -108,13 +104,14 @@ OptimizerConfig parse_optimizer_config(const std::map<std::string, std::string>&
   number_in("B1", 0, true, 1, false, "a number in [0, 1)", config.beta1);
   number_in("B2", 0, true, 1, false, "a number in [0, 1)", config.beta2);
   number_in("eps", 0, false, inf, false, "a number > 0", config.epsilon);
-  if (auto nesterov = find_integer(net_keys, where, "nesterov")) {
-    if (*nesterov != 0 && *nesterov != 1) fail(net_keys, where, "nesterov", "0 or 1");
-    if (*nesterov == 1 && config.kind != OptimizerKind::sgd)
-      fail(net_keys, where, "nesterov", "0 with optimizer=adamw (Nesterov momentum is an SGD option)");
-    config.nesterov = *nesterov == 1;
+  if (net.has("nesterov")) {
+    const int64_t nesterov = net.get_int64("nesterov", 0);
+    if (nesterov != 0 && nesterov != 1) net.fail("nesterov", "0 or 1");
+    if (nesterov == 1 && config.kind != OptimizerKind::sgd)
+      net.fail("nesterov", "0 with optimizer=adamw (Nesterov momentum is an SGD option)");
+    config.nesterov = nesterov == 1;
   }
-  config.validate(where);
+  config.validate(net.where());
   return config;
 }
 

@@ -19,7 +19,7 @@
 #include "cspnet/weights.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
-#include "net_keys.hpp"
+#include "train/net_training_keys.hpp"
 
 namespace cspnet {
 namespace {
@@ -46,10 +46,17 @@ std::string clock_text(double seconds) {
   return text;
 }
 
-float parse_label_smoothing(const std::map<std::string, std::string>& keys, const std::string& where) {
-  const double eps = train_keys::find_number(keys, where, "label_smooth_eps").value_or(0.0);
-  if (!(eps >= 0 && eps < 1)) train_keys::fail(keys, where, "label_smooth_eps", "a number in [0, 1)");
+float parse_label_smoothing(Options& net) {
+  const double eps = net.get_double("label_smooth_eps", 0.0);
+  if (!(eps >= 0 && eps < 1)) net.fail("label_smooth_eps", "a number in [0, 1)");
   return float(eps);
+}
+
+// Which option set the run length, for messages about the max_batches the
+// schedule decays over; empty when it is the cfg's own.
+std::string run_length_origin(const TrainOptions& options) {
+  if (options.epochs > 0) return "--epochs";
+  return options.max_batches > 0 ? "--max-batches" : "";
 }
 
 // A run killed after logging an epoch but before its checkpoint landed has
@@ -333,8 +340,8 @@ class TrainingRun {
   }
 
   void set_up_batches() {
-    keys_ = config_.training;
-    for (const auto& [key, value] : options_.net_overrides) keys_[key] = value;
+    overrides_ = override_entries(options_.net_overrides, "--set");
+    keys_ = std::make_unique<NetTrainingKeys>(config_, overrides_);
     batch_ = options_.batch > 0 ? options_.batch : config_.batch;
     subdivisions_ = options_.subdivisions > 0 ? options_.subdivisions : config_.subdivisions;
     if (batch_ % subdivisions_ != 0)
@@ -355,8 +362,8 @@ class TrainingRun {
     BatchLoaderOptions lo;
     lo.batch = mini_;
     lo.classes = int(outputs);
-    lo.augment = parse_augment_options(keys_, where_);
-    lo.label_smooth_eps = parse_label_smoothing(keys_, where_);
+    lo.augment = parse_augment_options(keys_->options());
+    lo.label_smooth_eps = parse_label_smoothing(keys_->options());
     lo.seed = options_.seed;
     lo.threads = options_.loader_threads;
     loader_ = std::make_unique<BatchLoader>(train_data_, lo);
@@ -369,13 +376,18 @@ class TrainingRun {
   }
 
   void set_up_schedule() {
-    total_steps_ = options_.max_batches > 0 ? options_.max_batches
-                                            : train_keys::find_integer(keys_, where_, "max_batches").value_or(0);
+    total_steps_ = options_.max_batches > 0 ? options_.max_batches : keys_->options().get_int64("max_batches", 0);
     if (options_.epochs > 0) total_steps_ = (options_.epochs * passes_per_epoch_ + subdivisions_ - 1) / subdivisions_;
     if (total_steps_ <= 0) throw Error(where_ + ": no length given: set [net] max_batches, --max-batches or --epochs");
-    keys_["max_batches"] = std::to_string(total_steps_);  // poly/cosine decay over the run actually made
-    schedule_ = std::make_unique<LrSchedule>(parse_lr_schedule(keys_, where_));
-    optimizer_ = std::make_unique<Optimizer>(parse_optimizer_config(keys_, where_));
+    // poly/cosine decay over the run actually made
+    std::vector<CfgEntry> schedule_overrides = overrides_;
+    const std::string length_origin = run_length_origin(options_);
+    if (!length_origin.empty())
+      schedule_overrides.insert(schedule_overrides.begin(),
+                                CfgEntry{"max_batches", std::to_string(total_steps_), 0, length_origin});
+    NetTrainingKeys schedule_keys(config_, schedule_overrides);
+    schedule_ = std::make_unique<LrSchedule>(parse_lr_schedule(schedule_keys.options()));
+    optimizer_ = std::make_unique<Optimizer>(parse_optimizer_config(keys_->options()));
   }
 
   void set_up_output() {
@@ -440,7 +452,8 @@ class TrainingRun {
   const std::string& where_;
   Network net_;
   NetConfig config_;
-  std::map<std::string, std::string> keys_;  // [net] training keys with the overrides
+  std::vector<CfgEntry> overrides_;          // --set, as entries that name it
+  std::unique_ptr<NetTrainingKeys> keys_;     // [net] training keys with the overrides in front
   int batch_ = 1, subdivisions_ = 1, mini_ = 1;
   std::shared_ptr<const DataSource> train_data_, test_data_;
   std::unique_ptr<BatchLoader> loader_;

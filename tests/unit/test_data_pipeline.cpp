@@ -20,6 +20,7 @@
 #include "cspnet/data_source.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
+#include "test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -381,21 +382,26 @@ TEST(Augment, HueExposureAndSaturationActInHsv) {
   EXPECT_EQ(values[1], 1.f);
 }
 
+AugmentOptions parse_augment(const std::map<std::string, std::string>& keys) {
+  const cspnet::CfgSection section = cspnet::tests::net_section(keys);
+  cspnet::Options net(section, "m.cfg");
+  return parse_augment_options(net);
+}
+
 TEST(Augment, ParsesDarknetNetKeysWithDarknetDefaults) {
-  AugmentOptions defaults = parse_augment_options({}, "m.cfg");
+  AugmentOptions defaults = parse_augment({});
   EXPECT_TRUE(defaults.flip);  // darknet flips unless flip=0
   EXPECT_EQ(defaults.translate, 0);
   EXPECT_FALSE(defaults.mixup);
-  AugmentOptions options = parse_augment_options({{"flip", "0"},
-                                                  {"angle", "7.5"},
-                                                  {"saturation", "1.5"},
-                                                  {"exposure", "1.5"},
-                                                  {"hue", ".1"},
-                                                  {"mixup", "1"},
-                                                  {"cutmix", "1"},
-                                                  {"translate", "3"},
-                                                  {"learning_rate", "0.1"}},
-                                                 "m.cfg");
+  AugmentOptions options = parse_augment({{"flip", "0"},
+                                          {"angle", "7.5"},
+                                          {"saturation", "1.5"},
+                                          {"exposure", "1.5"},
+                                          {"hue", ".1"},
+                                          {"mixup", "1"},
+                                          {"cutmix", "1"},
+                                          {"translate", "3"},
+                                          {"learning_rate", "0.1"}});
   EXPECT_FALSE(options.flip);
   EXPECT_EQ(options.angle, 7.5f);
   EXPECT_EQ(options.saturation, 1.5f);
@@ -407,8 +413,10 @@ TEST(Augment, ParsesDarknetNetKeysWithDarknetDefaults) {
       {"flip", "2"},  {"angle", "abc"},    {"angle", "200"},     {"saturation", "0"}, {"exposure", "-1"},
       {"hue", "1.5"}, {"translate", "-1"}, {"translate", "2.5"}, {"mixup", "yes"}};
   for (const auto& [key, value] : bad) {
-    const std::string message = error_of([&] { parse_augment_options({{key, value}}, "m.cfg"); });
-    EXPECT_NE(message.find("m.cfg: [net] " + key + "=" + value + ": expected"), std::string::npos) << message;
+    const std::string message = error_of([&] { parse_augment({{key, value}}); });
+    // The one key sits on line 2 of the section net_section() builds.
+    EXPECT_NE(message.find("m.cfg:2: [net] key '" + key + "': expected"), std::string::npos) << message;
+    EXPECT_NE(message.find("got '" + value + "'"), std::string::npos) << message;
   }
 }
 

@@ -6,11 +6,13 @@
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
+#include <map>
 #include <random>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/tensor.hpp"
 
@@ -18,6 +20,14 @@ namespace cspnet::tests {
 
 inline std::string shared_cfg(const std::string& name) { return std::string(CSPNET_SHARED_CFG_DIR) + "/" + name; }
 inline std::string test_cfg(const std::string& name) { return std::string(CSPNET_TEST_CFG_DIR) + "/" + name; }
+// A [net] section on line 1 with `keys` one a line from line 2, in map order,
+// as a cfg file would hold them (for Options over [net] training keys).
+inline CfgSection net_section(const std::map<std::string, std::string>& keys) {
+  CfgSection section{"net", 1, {}, {}};
+  for (const auto& [key, value] : keys)
+    section.entries.push_back(CfgEntry{key, value, int(section.entries.size()) + 2, {}});
+  return section;
+}
 inline bool have_shared_cfg() { return std::filesystem::exists(shared_cfg("csdarknet53.cfg")); }
 
 // The largest |got - want| and the largest |want| (the scale to judge it by)

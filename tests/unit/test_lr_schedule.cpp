@@ -18,7 +18,11 @@ using cspnet::LrSchedule;
 using Keys = std::map<std::string, std::string>;
 using cspnet::tests::expect_error_mentioning;
 
-LrSchedule parse(const Keys& keys) { return cspnet::parse_lr_schedule(keys, "net.cfg: [net]"); }
+LrSchedule parse(const Keys& keys) {
+  const cspnet::CfgSection section = cspnet::tests::net_section(keys);
+  cspnet::Options net(section, "net.cfg");
+  return cspnet::parse_lr_schedule(net);
+}
 
 // Relative tolerance: the schedule evaluates in double and rounds to float.
 void expect_rate(const LrSchedule& s, uint64_t batch, double expected) {
@@ -142,7 +146,7 @@ TEST(LrSchedule, ProgrammaticSettingsAreValidated) {
 
 void expect_error(const Keys& keys, const std::string& key, const std::string& fragment) {
   SCOPED_TRACE(key);
-  expect_error_mentioning([&] { parse(keys); }, {"net.cfg: [net]", "'" + key + "'", fragment});
+  expect_error_mentioning([&] { parse(keys); }, {"net.cfg:", ": [net]", "'" + key + "'", fragment});
 }
 
 TEST(LrScheduleParse, BadValuesNameTheKeyAndWhatWasExpected) {
@@ -169,7 +173,8 @@ TEST(LrScheduleParse, ScheduleKeysInANetSectionAreNotReportedAsUnused) {
       "optimizer=adamw\nmax_batches=100\n\n[convolutional]\nfilters=2\nsize=1\nactivation=linear\n";
   auto net = cspnet::Network::from_cfg(cspnet::parse_cfg_text(cfg, "sgdr.cfg"));
   EXPECT_TRUE(net.warnings().empty()) << net.warnings().front();
-  auto s = cspnet::parse_lr_schedule(net.config().training, "sgdr.cfg: [net]");
+  cspnet::Options keys(net.config().section, net.config().path);
+  auto s = cspnet::parse_lr_schedule(keys);
   EXPECT_EQ(s.policy, LrPolicy::sgdr);
   EXPECT_EQ(s.sgdr_cycle, 10);
 }

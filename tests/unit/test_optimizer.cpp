@@ -185,18 +185,24 @@ TEST(Optimizer, LargeArraysGiveTheSameResultAsSmallOnes) {
   }
 }
 
+cspnet::OptimizerConfig parse(const std::map<std::string, std::string>& keys) {
+  const cspnet::CfgSection section = cspnet::tests::net_section(keys);
+  cspnet::Options net(section, "net.cfg");
+  return cspnet::parse_optimizer_config(net);
+}
+
 TEST(OptimizerConfigParse, ReadsDarknetKeysAndOurs) {
-  auto c = cspnet::parse_optimizer_config({{"momentum", "0.8"}, {"decay", "0.0005"}, {"nesterov", "1"}}, "t.cfg: [net]");
+  auto c = parse({{"momentum", "0.8"}, {"decay", "0.0005"}, {"nesterov", "1"}});
   EXPECT_EQ(c.kind, OptimizerKind::sgd);
   EXPECT_FLOAT_EQ(c.momentum, 0.8f);
   EXPECT_FLOAT_EQ(c.decay, 0.0005f);
   EXPECT_TRUE(c.nesterov);
-  auto a = cspnet::parse_optimizer_config({{"optimizer", "adamw"}, {"B1", "0.8"}, {"B2", "0.99"}, {"eps", "1e-6"}}, "w");
+  auto a = parse({{"optimizer", "adamw"}, {"B1", "0.8"}, {"B2", "0.99"}, {"eps", "1e-6"}});
   EXPECT_EQ(a.kind, OptimizerKind::adamw);
   EXPECT_FLOAT_EQ(a.beta1, 0.8f);
   EXPECT_FLOAT_EQ(a.beta2, 0.99f);
   EXPECT_FLOAT_EQ(a.epsilon, 1e-6f);
-  auto d = cspnet::parse_optimizer_config({}, "w");
+  auto d = parse({});
   EXPECT_FLOAT_EQ(d.momentum, 0.9f);
   EXPECT_FLOAT_EQ(d.decay, 0.0001f);  // darknet's default
 }
@@ -204,8 +210,7 @@ TEST(OptimizerConfigParse, ReadsDarknetKeysAndOurs) {
 void expect_parse_error(const std::map<std::string, std::string>& keys, const std::string& key,
                         const std::string& fragment) {
   SCOPED_TRACE(key);
-  expect_error_mentioning([&] { cspnet::parse_optimizer_config(keys, "net.cfg: [net]"); },
-                          {"net.cfg: [net]", "'" + key + "'", fragment});
+  expect_error_mentioning([&] { parse(keys); }, {"net.cfg:", ": [net]", "'" + key + "'", fragment});
 }
 
 TEST(OptimizerConfigParse, BadValuesNameTheKeyAndTheExpectation) {

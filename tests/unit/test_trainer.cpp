@@ -241,6 +241,18 @@ TEST_F(TrainerTest, OverridingBatchOrInputSizeKeysIsAnErrorNotIgnored) {
   expect_error_mentioning([&] { train(o, sink); }, {"learning_rat=0.1", "not a [net] training key"});
 }
 
+TEST_F(TrainerTest, BadValuesNameTheCfgLineOrSet) {
+  std::ostringstream sink;
+  TrainOptions o = options("run");
+  o.net_overrides = {{"momentum", "abc"}};
+  expect_error_mentioning([&] { train(o, sink); }, {"--set momentum: expected a finite number, got 'abc'"});
+  std::string cfg = kCfg;
+  cfg.replace(cfg.find("momentum=0.9"), 12, "momentum=abc");
+  std::ofstream(dir_ / "net.cfg") << cfg;
+  o.net_overrides.clear();
+  expect_error_mentioning([&] { train(o, sink); }, {o.cfg + ":8: [net] key 'momentum': expected a finite number"});
+}
+
 TEST(EvalReport, ClassAccuracyCountsPredictionsOfSpareOutputsAsMisses) {
   // Class 0: 6 images, 3 hits, 1 predicted as class 1, 2 predicted as a
   // spare output (in no column).
