@@ -1,20 +1,147 @@
+// [convolutional]: forward against a naive reference. Backward:
 // Training kernels of [convolutional] and [connected] against double
 // references (batch statistics for batch norm in training mode) through the
 // gradient check; running statistics; the inference-mode forward against the
 // inference engine.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
-#include <memory>
-#include <random>
-#include <sstream>
-#include <string>
-#include <vector>
+#include "layer_reference.hpp"
 
-#include "backends/onednn/kernel.hpp"  // the kernels under test
-#include "cspnet/cspnet.hpp"
-#include "gradient_check.hpp"
+namespace {
+namespace forward {
+
+using namespace cspnet::tests::layer_reference;
+
+TEST(LayerReference, ConvolutionMatchesNaiveReferenceForEveryActivation) {
+  ExecOptions plain = unoptimised();
+  for (Activation act : kAllActivations)
+    for (bool bn : {false, true})
+      for (const ExecOptions& options : {ExecOptions{}, plain}) {
+        SCOPED_TRACE(std::string(cspnet::activation_name(act)) + (bn ? " with BN" : " without BN"));
+        NetSpec spec{7, 5, 3, 2, {conv({.filters = 5, .size = 3, .pad = Pad::flag, .bn = bn, .act = act})}};
+        check_layers(spec, -6, 6, options);
+      }
+  // The test above means something only if the pre-activations reach the
+  // interesting regions (relu6's clip, hard_mish's zero, elu's tail).
+  for (bool bn : {false, true}) {
+    NetSpec spec{7, 5, 3, 2, {conv({.filters = 5, .size = 3, .pad = Pad::flag, .bn = bn, .act = Activation::linear})}};
+    Checked linear = check_layers(spec, -6, 6);
+    const auto& v = linear.outputs[0].values();
+    EXPECT_GT(*std::max_element(v.begin(), v.end()), 6.5f);
+    EXPECT_LT(*std::min_element(v.begin(), v.end()), -2.5f);
+  }
+}
+
+TEST(LayerReference, ConvolutionWithoutActivationKeyMatchesLogisticReference) {
+  NetSpec spec{6, 5, 2, 1, {conv({.filters = 3, .size = 3, .pad = Pad::flag, .omit_activation = true}),
+                            conv({.filters = 2, .size = 1, .pad = Pad::none, .bn = true, .omit_activation = true})}};
+  for (const ExecOptions& options : {ExecOptions{}, unoptimised()}) check_layers(spec, -3, 3, options);
+}
+
+TEST(LayerReference, ConvolutionMatchesNaiveReferenceWithGroupsAndDilation) {
+  struct Case {
+    int c, w, h, batch;
+    ConvArgs args;
+  };
+  const Case cases[] = {
+      {4, 9, 7, 2, {.filters = 6, .size = 3, .pad = Pad::flag, .groups = 2, .bn = true, .act = Activation::leaky}},
+      {6, 11, 9, 2, {.filters = 6, .size = 3, .stride_x = 2, .stride_y = 2, .pad = Pad::flag, .groups = 6,
+                     .bn = true, .act = Activation::mish}},  // depthwise
+      {3, 7, 8, 1, {.filters = 6, .size = 3, .pad = Pad::flag, .groups = 3, .act = Activation::relu}},  // multiplier 2
+      // depthwise 5x5
+      {5, 9, 9, 3, {.filters = 5, .size = 5, .pad = Pad::flag, .groups = 5, .act = Activation::swish}},
+      {4, 9, 7, 2, {.filters = 6, .size = 3, .pad = Pad::flag, .dilation = 2, .groups = 2, .act = Activation::leaky}},
+      {3, 11, 10, 2, {.filters = 4, .size = 3, .stride_x = 2, .stride_y = 2, .pad = Pad::explicit_value,
+                      .padding = 2, .dilation = 3, .bn = true, .act = Activation::linear}},
+      {6, 10, 7, 2, {.filters = 9, .size = 3, .stride_x = 1, .stride_y = 2, .pad = Pad::explicit_value,
+                     .padding = 3, .dilation = 2, .groups = 3, .act = Activation::tanh}},
+      {4, 9, 9, 1, {.filters = 4, .size = 3, .pad = Pad::none, .dilation = 2, .groups = 4, .act = Activation::linear}},
+  };
+  for (const Case& c : cases)
+    for (const ExecOptions& options : {ExecOptions{}, unoptimised()}) {
+      NetSpec spec{c.w, c.h, c.c, c.batch, {conv(c.args)}};
+      check_layers(spec, -2, 2, options);
+    }
+}
+
+TEST(LayerReference, ConvolutionMatchesNaiveReferenceWithStridesAndPadding) {
+  struct Case {
+    int c, w, h, batch;
+    ConvArgs args;
+  };
+  const Case cases[] = {
+      {3, 9, 7, 2, {.filters = 4, .size = 3, .stride_x = 2, .stride_y = 1, .pad = Pad::flag, .act = Activation::leaky}},
+      {3, 8, 11, 2, {.filters = 4, .size = 3, .stride_x = 1, .stride_y = 3, .pad = Pad::flag, .bn = true,
+                     .act = Activation::leaky}},
+      {2, 13, 9, 1, {.filters = 3, .size = 5, .stride_x = 3, .stride_y = 2, .pad = Pad::explicit_value,
+                     .padding = 1, .act = Activation::linear}},
+      // Trailing rows/columns the windows never reach (oneDNN: negative right padding).
+      {3, 8, 8, 2, {.filters = 4, .size = 3, .stride_x = 2, .stride_y = 2, .pad = Pad::none}},
+      {3, 10, 7, 2, {.filters = 5, .size = 1, .stride_x = 2, .stride_y = 2, .pad = Pad::none, .bn = true,
+                     .act = Activation::leaky}},
+      {2, 9, 6, 1, {.filters = 3, .size = 4, .stride_x = 3, .stride_y = 3, .pad = Pad::flag}},  // even size
+      // Explicit padding larger than size/2, and padding= winning over pad=1.
+      {3, 7, 5, 2, {.filters = 4, .size = 3, .pad = Pad::explicit_value, .padding = 3, .act = Activation::linear}},
+      {3, 7, 6, 2, {.filters = 4, .size = 5, .pad = Pad::flag_and_explicit, .padding = 1, .act = Activation::linear}},
+      {3, 7, 6, 1, {.filters = 4, .size = 3, .pad = Pad::flag_and_explicit, .padding = 0, .bn = true,
+                    .act = Activation::relu6}},
+      {1, 5, 5, 3, {.filters = 2, .size = 2, .pad = Pad::flag, .act = Activation::linear}},  // even size, pad=1 -> 1
+      {3, 6, 4, 2, {.filters = 4, .size = 1, .pad = Pad::flag, .act = Activation::linear}},  // size 1, pad=1 -> 0
+  };
+  for (const Case& c : cases)
+    for (const ExecOptions& options : {ExecOptions{}, unoptimised()}) {
+      NetSpec spec{c.w, c.h, c.c, c.batch, {conv(c.args)}};
+      check_layers(spec, -2, 2, options);
+    }
+}
+
+TEST(LayerReference, ConvolutionMatchesNaiveReferenceOnRandomShapes) {
+  std::mt19937 rng(kSeed);
+  auto pick = [&rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 40; ++trial) {
+    ConvArgs a;
+    int c = pick(1, 6);
+    std::vector<int> divisors;
+    for (int g = 1; g <= c; ++g)
+      if (c % g == 0) divisors.push_back(g);
+    a.groups = divisors[size_t(pick(0, int(divisors.size()) - 1))];
+    a.filters = a.groups * pick(1, 3);
+    a.size = pick(1, 5);
+    a.dilation = a.size > 1 ? pick(1, 3) : 1;
+    a.stride_x = pick(1, 3);
+    a.stride_y = pick(1, 3);
+    a.pad = Pad(pick(0, 3));
+    a.padding = pick(0, a.size + 1);
+    a.bn = pick(0, 1) == 1;
+    a.act = kAllActivations[pick(0, 11)];
+    const int extent = (a.size - 1) * a.dilation + 1, pad = a.effective_padding();
+    const int w = std::max(pick(1, 13), extent - 2 * pad), h = std::max(pick(1, 13), extent - 2 * pad);
+    SCOPED_TRACE("random case " + std::to_string(trial));
+    check_layers(NetSpec{w, h, c, pick(1, 3), {conv(a)}}, -2, 2, trial % 2 ? unoptimised() : ExecOptions{});
+  }
+}
+
+TEST(LayerReference, ParametersComeInDarknetOrder) {
+  NetSpec spec{5, 4, 3, 1,
+               {conv({.filters = 4, .size = 3, .pad = Pad::flag, .groups = 1, .bn = true}),
+                conv({.filters = 2, .size = 3, .pad = Pad::flag, .groups = 2}),
+                connected(6, false, Activation::linear), connected(3, true, Activation::linear)}};
+  Network net = build(spec);
+  using Names = std::vector<std::string>;
+  Params p0 = params_of(net.layer(0)), p1 = params_of(net.layer(1)), p2 = params_of(net.layer(2)),
+         p3 = params_of(net.layer(3));
+  EXPECT_EQ(p0.order, (Names{"biases", "scales", "rolling_mean", "rolling_variance", "weights"}));
+  EXPECT_EQ(p0["weights"].size(), size_t(4 * 3 * 3 * 3));
+  EXPECT_EQ(p1.order, (Names{"biases", "weights"}));
+  EXPECT_EQ(p1["weights"].size(), size_t(2 * 2 * 3 * 3));  // [filters][c/groups][k][k]
+  EXPECT_EQ(p2.order, (Names{"biases", "weights"}));
+  EXPECT_EQ(p2["weights"].size(), size_t(6 * 2 * 4 * 5));
+  EXPECT_EQ(p3.order, (Names{"biases", "weights", "scales", "rolling_mean", "rolling_variance"}));
+  EXPECT_EQ(p3["weights"].size(), size_t(3 * 6));
+}
+
+}  // namespace forward
+}  // namespace
 
 namespace {
 
