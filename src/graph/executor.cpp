@@ -134,6 +134,7 @@ std::vector<std::string> Executor::layer_implementations() const {
   for (const auto& kernel : state_->kernels) names.push_back(kernel ? kernel->implementation() : std::string());
   return names;
 }
+
 void Executor::reload_weights() {
   for (auto& kernel : state_->kernels)
     if (kernel) kernel->reload_weights();

@@ -34,7 +34,8 @@ bool fuse_residual(const Network& net, const ExecOptions& options, const std::ve
   Activation then = Activation::linear;
   if (!options.fuse_residual || !onednn_kernels(shortcut).is_fusable_residual_sum(shortcut, &then)) return false;
   const int p = shortcut.inputs()[0], f = shortcut.inputs()[1];
-  if (p != j - 1 || f < 0 || f == p || !onednn_kernels(net.layer(p)).can_accumulate_into_output(net.layer(p), options, then)) return false;
+  if (p != j - 1 || f < 0 || f == p) return false;
+  if (!onednn_kernels(net.layer(p)).can_accumulate_into_output(net.layer(p), options, then)) return false;
   if (readers[size_t(p)] != std::vector<int>{j} || parent[size_t(p)] >= 0) return false;
   const auto outputs = net.output_layers();
   auto is_output = [&](int t) { return std::find(outputs.begin(), outputs.end(), t) != outputs.end(); };
@@ -111,8 +112,8 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
   for (int o : net.output_layers()) classes.mark_plain(o);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
-    LayoutRule rule = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)] ? onednn_kernels(layer).layout_rule(layer)
-                                                                                              : LayoutRule::same;
+    const bool computes = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)];
+    LayoutRule rule = computes ? onednn_kernels(layer).layout_rule(layer) : LayoutRule::same;
     if (rule == LayoutRule::any) continue;
     for (int in : layer.inputs()) {
       int t = in < 0 ? input_id : in;
