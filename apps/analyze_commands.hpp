@@ -18,6 +18,7 @@ class AnalyzeCommand {
   CLI::App* command_ = nullptr;
   std::vector<std::string> models_;
   std::string size_;
+  std::string plot_;
   bool json_ = false;
   int runs_ = 0;
   int training_batch_ = 0;

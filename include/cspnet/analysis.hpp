@@ -48,4 +48,11 @@ std::vector<std::pair<int, int>> resolution_stages(const Network& net);
 // Measures `net` at its current input size (batch 1 for inference).
 NetworkFigures analyze(Network& net, const AnalysisOptions& options = {});
 
+// A bar chart (SVG text) of the networks' totals — parameters, BFLOPs, CIO,
+// planned memory and, when measured, time — each as a percentage of the
+// first network's, grouped by measure.
+std::string analysis_svg(const std::vector<NetworkFigures>& networks);
+// The same written to `path` (temporary file, fsync, rename).
+void write_analysis_svg(const std::string& path, const std::vector<NetworkFigures>& networks);
+
 }  // namespace cspnet

@@ -81,5 +81,20 @@ TEST(Analysis, TimesEveryStageAndPlansTrainingMemoryWhenAsked) {
   EXPECT_EQ(f.training_bytes, TrainingExecutor(net).memory_bytes());
 }
 
+TEST(Analysis, SvgBarsAreEachNetworksTotalsRelativeToTheFirst) {
+  Network a = small(), b = Network::from_cfg(parse_cfg_text(std::string(kSmall) + "[convolutional]\nfilters=2\nsize=1\n",
+                                                            "bigger.cfg"));
+  const std::string svg = analysis_svg({analyze(a), analyze(b)});
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // The baseline is 100% of itself; the second adds a 2->2 1x1 convolution
+  // on the 2x2 map: 4 weights + 2 biases (426 -> 432 parameters, 101.4%)
+  // and 8 + 8 input/output elements (CIO 872 -> 888, 101.8%).
+  EXPECT_NE(svg.find("small parameters: 100.0%"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("bigger parameters: 101.4%"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("bigger CIO: 101.8%"), std::string::npos) << svg;
+  EXPECT_EQ(svg.find("time"), std::string::npos);  // not measured: no bars for it
+}
+
 }  // namespace
 }  // namespace cspnet
