@@ -2,6 +2,7 @@
 // Umbrella header for the cspnet library.
 #include "cspnet/activation.hpp"
 #include "cspnet/blocks.hpp"
+#include "cspnet/boxes.hpp"
 #include "cspnet/cfg.hpp"
 #include "cspnet/dataset.hpp"
 #include "cspnet/csp_stage.hpp"

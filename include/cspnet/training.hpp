@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "cspnet/boxes.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/tensor.hpp"
 
@@ -26,10 +27,12 @@ struct LossResult {
 
 // What a batch asks of the network's loss layers. Classification: target
 // probability rows (one-hot, smoothed or mixed) and the hard labels for the
-// accuracy count.
+// accuracy count. Detection ([yolo] losses): each image's objects, boxes
+// relative to the network input as it was fed (after augmentation).
 struct Targets {
   std::span<const float> class_rows;  // batch x classes
   std::span<const int> labels;        // batch
+  std::span<const std::vector<ObjectBox>> boxes;  // batch lists (detection)
 };
 
 // The loss layers of a network: every plain [softmax] (whole vector,
