@@ -137,7 +137,7 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   auto step = [&] {
     executor.zero_gradients();
     executor.forward(input.data(), StepContext{true, ++step_number});
-    loss = executor.loss({targets, labels}, 1.f / float(in.n)).loss;
+    loss = executor.loss({targets, labels, {}}, 1.f / float(in.n)).loss;
     executor.backward();
     optimizer.step(params, kLearningRate);
   };

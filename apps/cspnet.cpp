@@ -14,6 +14,7 @@
 #include "bench.hpp"
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
+#include "detector_commands.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
 
@@ -232,6 +233,8 @@ int main(int argc, char** argv) {
   train_commands.add_to(app);
   cli::AnalyzeCommand analyze_command;
   analyze_command.add_to(app);
+  cli::DetectorCommands detector_commands;
+  detector_commands.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -249,6 +252,7 @@ int main(int argc, char** argv) {
     if (zoo_commands.selected()) return zoo_commands.run();
     if (train_commands.selected()) return train_commands.run();
     if (analyze_command.selected()) return analyze_command.run();
+    if (detector_commands.selected()) return detector_commands.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

@@ -269,7 +269,7 @@ class TrainingRun {
       Batch b = loader_->next();
       StepContext context{true, pass_seed(options_.seed, state_.step * uint64_t(subdivisions_) + uint64_t(s))};
       executor_->forward(b.images.data(), context);
-      LossResult r = executor_->loss({b.targets, b.labels}, 1.f / float(batch_));
+      LossResult r = executor_->loss({b.targets, b.labels, {}}, 1.f / float(batch_));
       result.loss += r.loss * mini_;
       result.correct += r.correct;
       executor_->backward();

@@ -161,7 +161,7 @@ TEST(TrainedWeights, OpenCvReadsWhatWeTrained) {
     for (int step = 0; step < 3; ++step) {
       trainer.zero_gradients();
       trainer.forward(batch.data(), StepContext{true, uint64_t(step)});
-      trainer.loss({targets, labels}, 1.f / 16);
+      trainer.loss({targets, labels, {}}, 1.f / 16);
       trainer.backward();
       sgd.step(params, 0.05f);
     }

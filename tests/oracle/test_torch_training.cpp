@@ -224,7 +224,7 @@ TEST_F(TorchTraining, EveryLayerKindMatchesFloat64PyTorchOverThreeSgdSteps) {
   for (int step = 1; step <= kSteps; ++step) {
     executor.zero_gradients();
     executor.forward(input.data(), StepContext{true, uint64_t(step)});
-    const LossResult loss = executor.loss({targets, labels}, 1.f / float(in.n));
+    const LossResult loss = executor.loss({targets, labels, {}}, 1.f / float(in.n));
     const double loss_err = std::fabs(loss.loss - losses[size_t(step - 1)]) / std::fabs(losses[size_t(step - 1)]);
     std::printf("step %d: loss %.9g, oracle %.9g, rel err %.2e\n", step, loss.loss, losses[size_t(step - 1)],
                 loss_err);

@@ -63,7 +63,7 @@ TEST(ShareIndex, TrainsTheOwnersArraysWithBothLayersGradients) {
     TrainingExecutor executor(net);
     executor.zero_gradients();
     executor.forward(input.data(), StepContext{});
-    const double loss = executor.loss({targets, labels}, 0.5f).loss;
+    const double loss = executor.loss({targets, labels, {}}, 0.5f).loss;
     executor.backward();
     return loss;
   };

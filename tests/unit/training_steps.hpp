@@ -43,7 +43,7 @@ inline StepResult train_steps(Network& net, const TrainingOptions& options, int 
     }
     executor.zero_gradients();
     executor.forward(input.data(), StepContext{true, uint64_t(1000 + step)});
-    result.loss = executor.loss({targets, labels}, 1.f / float(shape.n)).loss;
+    result.loss = executor.loss({targets, labels, {}}, 1.f / float(shape.n)).loss;
     executor.backward();
   }
   for (int i = 0; i < net.size(); ++i)

@@ -1,0 +1,24 @@
+#include "detector_commands.hpp"
+
+#include "cspnet/error.hpp"
+
+namespace cspnet::cli {
+
+// Each verb's factory lives in its apps/detector_<verb>.cpp.
+// (one declaration and one push_back per verb below)
+
+DetectorCommands::DetectorCommands() {}
+
+void DetectorCommands::add_to(CLI::App& app) {
+  command_ = app.add_subcommand("detector", "object detection: darknet's detector verbs and the scenes generator");
+  command_->require_subcommand(1);
+  for (auto& verb : verbs_) verb->add_to(*command_);
+}
+
+int DetectorCommands::run() const {
+  for (const auto& verb : verbs_)
+    if (verb->selected()) return verb->run();
+  throw UsageError("detector: no verb given");
+}
+
+}  // namespace cspnet::cli

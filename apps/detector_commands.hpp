@@ -1,0 +1,34 @@
+#pragma once
+// `cspnet detector VERB ...`: darknet's detector verbs (train, test, valid,
+// map, calc_anchors) and the scenes generator. One file per verb
+// (apps/detector_<verb>.cpp) defines its DetectorVerb; detector_commands.cpp
+// lists them.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <vector>
+
+namespace cspnet::cli {
+
+class DetectorVerb {
+ public:
+  virtual ~DetectorVerb() = default;
+  // Adds the verb's subcommand to `detector`.
+  virtual void add_to(CLI::App& detector) = 0;
+  virtual bool selected() const = 0;
+  // Runs it; errors are thrown as cspnet::Error (UsageError for misuse).
+  virtual int run() const = 0;
+};
+
+class DetectorCommands {
+ public:
+  DetectorCommands();
+  void add_to(CLI::App& app);
+  bool selected() const { return command_ && *command_; }
+  int run() const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::vector<std::unique_ptr<DetectorVerb>> verbs_;
+};
+
+}  // namespace cspnet::cli
