@@ -1,116 +1,17 @@
 #include "cspnet/trainer.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 
 #include "cspnet/augment.hpp"
 #include "cspnet/batch_loader.hpp"
-#include "cspnet/checkpoint.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
-#include "cspnet/lr_schedule.hpp"
-#include "cspnet/optimizer.hpp"
 #include "cspnet/training.hpp"
-#include "cspnet/training_log.hpp"
-#include "cspnet/weights.hpp"
-#include "core/splitmix.hpp"
-#include "io/file_output.hpp"
-#include "train/net_training_keys.hpp"
+#include "train/training_run.hpp"
 
 namespace cspnet {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// Seed of one forward pass (dropout masks): a function of the run's seed and
-// the pass's position only, so a resumed run draws the same masks.
-uint64_t pass_seed(uint64_t seed, uint64_t pass) {
-  return splitmix64_finalise(seed ^ (kSplitmixIncrement * (pass + 1)));
-}
-
-std::string clock_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
-  auto s = static_cast<int64_t>(seconds + 0.5);
-  char text[32];
-  if (s >= 3600)
-    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60),
-                  (long long)(s % 60));
-  else
-    std::snprintf(text, sizeof text, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
-  return text;
-}
-
-float parse_label_smoothing(Options& net) {
-  const double eps = net.get_double("label_smooth_eps", 0.0);
-  if (!(eps >= 0 && eps < 1)) net.fail("label_smooth_eps", "a number in [0, 1)");
-  return float(eps);
-}
-
-// Which option set the run length, for messages about the max_batches the
-// schedule decays over; empty when it is the cfg's own.
-std::string run_length_origin(const TrainOptions& options) {
-  if (options.epochs > 0) return "--epochs";
-  return options.max_batches > 0 ? "--max-batches" : "";
-}
-
-// A run killed after logging an epoch but before its checkpoint landed has
-// rows past the checkpoint: drop them, so the resumed run logs them once.
-void keep_logged_steps_up_to(const std::string& path, int64_t step) {
-  if (!std::filesystem::exists(path)) return;
-  std::string text = std::string(kTrainingLogHeader) + "\n";
-  for (const TrainingLogRow& row : read_training_log(path))
-    if (row.step <= step) text += format_training_log_row(row) + "\n";
-  write_file_atomically(path, text);
-}
-
-// The progress display: one redrawn line on a terminal, plain lines at most
-// every `log_seconds` otherwise.
-class Progress {
- public:
-  Progress(std::ostream& out, bool redraw, double log_seconds)
-      : out_(out), redraw_(redraw), log_seconds_(log_seconds) {}
-
-  void update(const std::string& line, bool force = false) {
-    const double now = seconds_since(start_);
-    if (redraw_) {
-      if (!force && now - last_ < 0.25) return;
-      out_ << '\r' << line << "\x1b[K" << std::flush;
-      dirty_ = true;
-    } else {
-      if (!force && now - last_ < log_seconds_) return;
-      out_ << line << '\n' << std::flush;
-    }
-    last_ = now;
-  }
-  // A line that stays (epoch summaries), below any redrawn progress line.
-  void print(const std::string& line) {
-    if (dirty_) out_ << '\r' << "\x1b[K";
-    dirty_ = false;
-    out_ << line << '\n' << std::flush;
-  }
-
- private:
-  std::ostream& out_;
-  bool redraw_;
-  double log_seconds_;
-  Clock::time_point start_ = Clock::now();
-  double last_ = -1e9;
-  bool dirty_ = false;
-};
-
-std::string format(const char* fmt, auto... args) {
-  char text[512];
-  std::snprintf(text, sizeof text, fmt, args...);
-  return text;
-}
-
-}  // namespace
 
 void copy_parameters(Network& from, Network& to) {
   if (from.size() != to.size()) throw Error("copy_parameters: networks of different sizes");
@@ -211,308 +112,104 @@ EvalReport evaluate(Network& net, const DataSource& source, int batch, int64_t l
 
 namespace {
 
-// Throws for a [net] override the training keys cannot take.
-void check_net_overrides(const TrainOptions& options) {
-  // These [net] keys are read into NetConfig, not from the training keys the
-  // overrides go to: an override would be silently ignored.
-  for (const auto& [key, value] : options.net_overrides) {
-    if (key == "batch" || key == "subdivisions")
-      throw Error("[net] override " + key + "=" + value + ": set it with --" + key + " (TrainOptions::" + key + ")");
-    if (key == "width" || key == "height" || key == "channels")
-      throw Error("[net] override " + key + "=" + value + ": the network's input size comes from " + options.cfg +
-                  " and cannot be overridden");
-    if (!is_net_training_key(key))
-      throw Error("[net] override " + key + "=" + value + ": not a [net] training key (e.g. learning_rate, policy, " +
-                  "momentum, decay, burn_in, max_batches, translate, flip, mixup, label_smooth_eps)");
-  }
+float parse_label_smoothing(Options& net) {
+  const double eps = net.get_double("label_smooth_eps", 0.0);
+  if (!(eps >= 0 && eps < 1)) net.fail("label_smooth_eps", "a number in [0, 1)");
+  return float(eps);
 }
 
-// What a step reports.
-struct StepResult {
-  double loss = 0;  // mean over the step's images
-  int64_t correct = 0;
-  float lr = 0;
-};
-
-// One training run, in three parts: set-up (the constructor: network, data,
-// loader, schedule, optimiser, output folder, resume, executors), one
-// optimiser step, and the end of an epoch (evaluation, log row,
-// checkpoint). The evaluation executor is compiled once and reloads the
+// Classification: batches from the loader (augmented, smoothed, mixed),
+// softmax cross-entropy, top-1 accuracy; evaluated on the test split by a
+// second network at the evaluation batch, compiled once, that reloads the
 // trained weights at every evaluation.
-class TrainingRun {
+class ClassificationTask final : public TrainingTask {
  public:
-  TrainingRun(const TrainOptions& options, std::ostream& out)
-      : options_(options), out_(out), where_(options.cfg), net_(load_network()), config_(net_.config()) {
-    set_up_batches();
-    set_up_data();
-    set_up_schedule();
-    set_up_output();
-    set_up_state();
-    executor_ = std::make_unique<TrainingExecutor>(net_);
-    set_up_evaluation();
-    params_ = all_trainable_params(net_);
-    if (options_.resume) optimizer_->set_state(optimizer_->state(), params_);  // its sizes against these parameters
-    if (options_.resume) keep_logged_steps_up_to(summary_.log_path, int64_t(state_.step));
-    log_ = std::make_unique<TrainingLog>(summary_.log_path, options_.resume);
-    print_header();
-    const int64_t passes_done = int64_t(state_.step) * subdivisions_;
-    loader_->seek(passes_done / passes_per_epoch_, passes_done % passes_per_epoch_);
-  }
-
-  bool done() const { return int64_t(state_.step) >= total_steps_; }
-
-  // One optimiser update over `batch` images in `subdivisions` passes.
-  StepResult step() {
-    executor_->zero_gradients();
-    StepResult result;
-    for (int s = 0; s < subdivisions_; ++s) {
-      Batch b = loader_->next();
-      StepContext context{true, pass_seed(options_.seed, state_.step * uint64_t(subdivisions_) + uint64_t(s))};
-      executor_->forward(b.images.data(), context);
-      LossResult r = executor_->loss({b.targets, b.labels, {}}, 1.f / float(batch_));
-      result.loss += r.loss * mini_;
-      result.correct += r.correct;
-      executor_->backward();
-    }
-    if (!std::isfinite(result.loss))
-      throw Error(where_ + ": the loss became " + std::to_string(result.loss) + " at step " +
-                  std::to_string(state_.step) + ": lower the learning rate (learning_rate / --lr) or add burn_in");
-    result.lr = schedule_->rate_at(state_.step);
-    optimizer_->step(params_, result.lr);
-    ++state_.step;
-    state_.seen += uint64_t(batch_);
-    result.loss /= double(batch_);
-    return result;
-  }
-
-  // The step just made crossed into a new epoch (or was the last one).
-  bool epoch_ended() const {
-    const int64_t step = int64_t(state_.step);
-    return epochs_after(step) > epochs_after(step - 1) || step == total_steps_;
-  }
-
-  // Evaluates on the test split, logs `row` (its training columns filled
-  // in) and writes the checkpoint; returns the evaluation.
-  EvalReport end_epoch(TrainingLogRow row) {
-    copy_parameters(net_, eval_net_);
-    evaluator_->reload_weights();
-    EvalReport test = evaluate_compiled(*evaluator_, eval_net_, *test_data_, eval_images_);
-    row.step = int64_t(state_.step);
-    row.images = int64_t(state_.seen);
-    row.test_loss = test.loss;
-    row.test_accuracy = test.top1;
-    log_->write(row);
-    const int64_t passes = int64_t(state_.step) * subdivisions_;
-    state_.epoch = uint64_t(passes / passes_per_epoch_);
-    state_.batch_in_epoch = uint64_t(passes % passes_per_epoch_);
-    save_checkpoint(summary_.checkpoint_path, net_, *optimizer_, state_);
-    summary_.test_loss = test.loss;
-    summary_.test_top1 = test.top1;
-    return test;
-  }
-
-  // Final weights and curves; the summary's figures.
-  TrainSummary finish(double seconds, double train_seconds, int64_t session_steps) {
-    WeightsHeader header;
-    header.seen = state_.seen;
-    save_weights(net_, summary_.weights_path, header);
-    std::vector<TrainingLogRow> rows = read_training_log(summary_.log_path);
-    if (!rows.empty()) write_curves_png(summary_.plot_path, rows);
-    summary_.steps = int64_t(state_.step);
-    summary_.epochs = epoch();
-    summary_.seconds = seconds;
-    summary_.images_per_second = session_steps ? double(session_steps * batch_) / train_seconds : 0;
-    summary_.data_wait_seconds = loader_->stats().wait_seconds;
-    return summary_;
-  }
-
-  int64_t step_count() const { return int64_t(state_.step); }
-  int64_t total_steps() const { return total_steps_; }
-  int batch() const { return batch_; }
-  double epoch() const { return double(state_.seen) / double(train_data_->size()); }
-
- private:
-  Network load_network() {
-    check_net_overrides(options_);
-    Network net = Network::from_cfg_file(options_.cfg);
-    for (const auto& w : net.warnings()) out_ << "warning: " << w << '\n';
-    return net;
-  }
-
-  void set_up_batches() {
-    overrides_ = override_entries(options_.net_overrides, "--set");
-    keys_ = std::make_unique<NetTrainingKeys>(config_, overrides_);
-    batch_ = options_.batch > 0 ? options_.batch : config_.batch;
-    subdivisions_ = options_.subdivisions > 0 ? options_.subdivisions : config_.subdivisions;
-    if (batch_ % subdivisions_ != 0)
-      throw Error(where_ + ": batch=" + std::to_string(batch_) + " is not a multiple of subdivisions=" +
-                  std::to_string(subdivisions_));
-    mini_ = batch_ / subdivisions_;
-    net_.reshape(config_.width, config_.height, mini_);
-  }
-
-  void set_up_data() {
-    train_data_ = make_data_source(options_.data, true, config_.channels, config_.height, config_.width);
-    test_data_ = make_data_source(options_.data, false, config_.channels, config_.height, config_.width);
-    const int logits = logits_layer(net_);
-    const int64_t outputs = net_.layer(logits).output_shape().per_image();
+  explicit ClassificationTask(const TaskSetup& setup)
+      : options_(setup.options), width_(setup.net.config().width), height_(setup.net.config().height) {
+    const NetConfig& config = setup.net.config();
+    train_data_ = make_data_source(options_.data, true, config.channels, config.height, config.width);
+    test_data_ = make_data_source(options_.data, false, config.channels, config.height, config.width);
+    const int64_t outputs = setup.net.layer(logits_layer(setup.net)).output_shape().per_image();
     if (outputs < train_data_->classes())
-      throw Error(where_ + ": the network has " + std::to_string(outputs) + " outputs but " +
+      throw Error(options_.cfg + ": the network has " + std::to_string(outputs) + " outputs but " +
                   train_data_->describe() + " has " + std::to_string(train_data_->classes()) + " classes");
     BatchLoaderOptions lo;
-    lo.batch = mini_;
+    lo.batch = setup.mini_batch;
     lo.classes = int(outputs);
-    lo.augment = parse_augment_options(keys_->options());
-    lo.label_smooth_eps = parse_label_smoothing(keys_->options());
+    lo.augment = parse_augment_options(setup.net_keys);
+    lo.label_smooth_eps = parse_label_smoothing(setup.net_keys);
     lo.seed = options_.seed;
     lo.threads = options_.loader_threads;
     loader_ = std::make_unique<BatchLoader>(train_data_, lo);
-    // An epoch is the loader's: passes_per_epoch mini-batches, which need not
-    // be a whole number of steps (a step is `subdivisions` passes). A step
-    // that crosses into a new epoch ends the old one (evaluation, checkpoint).
-    passes_per_epoch_ = loader_->batches_per_epoch();
-    if (passes_per_epoch_ < subdivisions_)
-      throw Error(train_data_->describe() + ": fewer images than one batch of " + std::to_string(batch_));
+    set_up_evaluation(setup.net);
   }
 
-  void set_up_schedule() {
-    total_steps_ = options_.max_batches > 0 ? options_.max_batches : keys_->options().get_int64("max_batches", 0);
-    if (options_.epochs > 0) total_steps_ = (options_.epochs * passes_per_epoch_ + subdivisions_ - 1) / subdivisions_;
-    if (total_steps_ <= 0) throw Error(where_ + ": no length given: set [net] max_batches, --max-batches or --epochs");
-    // poly/cosine decay over the run actually made
-    std::vector<CfgEntry> schedule_overrides = overrides_;
-    const std::string length_origin = run_length_origin(options_);
-    if (!length_origin.empty())
-      schedule_overrides.insert(schedule_overrides.begin(),
-                                CfgEntry{"max_batches", std::to_string(total_steps_), 0, length_origin});
-    NetTrainingKeys schedule_keys(config_, schedule_overrides);
-    schedule_ = std::make_unique<LrSchedule>(parse_lr_schedule(schedule_keys.options()));
-    optimizer_ = std::make_unique<Optimizer>(parse_optimizer_config(keys_->options()));
+  std::string describe() const override { return train_data_->describe(); }
+  int64_t images_per_epoch() const override { return train_data_->size(); }
+  // An epoch is the loader's: passes_per_epoch mini-batches, which need not
+  // be a whole number of steps (a step is `subdivisions` passes). A step
+  // that crosses into a new epoch ends the old one (evaluation, checkpoint).
+  int64_t passes_per_epoch() const override { return loader_->batches_per_epoch(); }
+  void seek(int64_t epoch, int64_t pass) override { loader_->seek(epoch, pass); }
+  std::pair<int, int> input_size(int64_t) const override { return {width_, height_}; }
+
+  TrainingPass next() override {
+    batch_ = loader_->next();
+    return {batch_.images.data(), Targets{batch_.targets, batch_.labels, {}}};
   }
 
-  void set_up_output() {
-    std::error_code fs_error;
-    std::filesystem::create_directories(options_.out_dir, fs_error);
-    if (fs_error || !std::filesystem::is_directory(options_.out_dir))
-      throw Error(options_.out_dir + ": cannot create the output folder" +
-                  (fs_error ? ": " + fs_error.message() : std::string(": a file is in the way")));
-    summary_.checkpoint_path = options_.out_dir + "/checkpoint.cspnet";
-    summary_.weights_path = options_.out_dir + "/final.weights";
-    summary_.log_path = options_.out_dir + "/log.csv";
-    summary_.plot_path = options_.out_dir + "/curves.png";
+  void observe(const LossResult& result, int rows) override {
+    correct_ += result.correct;
+    images_ += rows;
+  }
+  std::string interval_text() const override { return format_text(" | acc %.1f%%", 100 * accuracy()); }
+  std::string take_interval(TrainingLogRow& row) override {
+    row.train_accuracy = accuracy();
+    correct_ = images_ = 0;
+    return format_text(" acc %.2f%%", 100 * *row.train_accuracy);
   }
 
-  // Where the run starts: a checkpoint (--resume), given weights, or random.
-  void set_up_state() {
-    state_.seed = options_.seed;
-    state_.metadata = {{"cfg", options_.cfg}, {"data", options_.data}};
-    if (options_.resume) {
-      state_ = load_checkpoint(summary_.checkpoint_path, net_, *optimizer_);
-      if (state_.seed != options_.seed)
-        throw Error(summary_.checkpoint_path + ": the checkpoint was written with --seed " +
-                    std::to_string(state_.seed) + ", not " + std::to_string(options_.seed) +
-                    ": resume with the same seed");
-      out_ << "resumed from " << summary_.checkpoint_path << " at step " << state_.step << '\n';
-    } else if (!options_.weights.empty()) {
-      load_weights(net_, options_.weights);
-    } else {
-      init_weights(net_, options_.seed);
-    }
+  std::string evaluate(Network& trained, TrainingLogRow& row, TrainSummary& summary) override {
+    copy_parameters(trained, eval_net_);
+    evaluator_->reload_weights();
+    EvalReport test = evaluate_compiled(*evaluator_, eval_net_, *test_data_, eval_images_);
+    row.test_loss = summary.test_loss = test.loss;
+    row.test_accuracy = summary.test_top1 = test.top1;
+    return format_text("test loss %.4f acc %.2f%%", test.loss, 100 * test.top1);
   }
+
+  double data_wait_seconds() const override { return loader_->stats().wait_seconds; }
+
+ private:
+  double accuracy() const { return images_ ? double(correct_) / double(images_) : 0.0; }
 
   // A second network at the evaluation batch with its executor, compiled
-  // once; end_epoch() copies the trained parameters in and reloads them.
-  void set_up_evaluation() {
+  // once; evaluate() copies the trained parameters in and reloads them.
+  void set_up_evaluation(Network& trained) {
     eval_images_ = evaluated_images(*test_data_, options_.eval_limit);
     ParseOptions parse;
     parse.batch = int(std::min<int64_t>(std::max(options_.eval_batch, 1), eval_images_));
     eval_net_ = Network::from_cfg_file(options_.cfg, parse);
-    copy_parameters(net_, eval_net_);
+    copy_parameters(trained, eval_net_);
     evaluator_ = std::make_unique<Executor>(eval_net_);
   }
 
-  void print_header() {
-    // e.g. "937", "18.5", "12.33"
-    std::string steps_per_epoch = format("%.2f", double(passes_per_epoch_) / subdivisions_);
-    while (steps_per_epoch.back() == '0') steps_per_epoch.pop_back();
-    if (steps_per_epoch.back() == '.') steps_per_epoch.pop_back();
-    out_ << net_.name() << ": " << train_data_->describe() << "; batch " << batch_ << " (" << subdivisions_ << " x "
-         << mini_ << "), " << steps_per_epoch << " steps per epoch, " << total_steps_ << " steps, "
-         << optimizer_kind_name(optimizer_->config().kind) << ", lr " << schedule_->learning_rate << " ("
-         << lr_policy_name(schedule_->policy) << "), training memory "
-         << format("%.1f MiB (unplanned %.1f MiB)", double(executor_->memory_bytes()) / (1 << 20),
-                   double(executor_->unplanned_bytes()) / (1 << 20))
-         << '\n';
-  }
-
-  int64_t epochs_after(int64_t steps) const { return steps * subdivisions_ / passes_per_epoch_; }
-
   const TrainOptions& options_;
-  std::ostream& out_;
-  const std::string& where_;
-  Network net_;
-  NetConfig config_;
-  std::vector<CfgEntry> overrides_;          // --set, as entries that name it
-  std::unique_ptr<NetTrainingKeys> keys_;     // [net] training keys with the overrides in front
-  int batch_ = 1, subdivisions_ = 1, mini_ = 1;
+  int width_, height_;
   std::shared_ptr<const DataSource> train_data_, test_data_;
   std::unique_ptr<BatchLoader> loader_;
-  int64_t passes_per_epoch_ = 1, total_steps_ = 0;
-  std::unique_ptr<LrSchedule> schedule_;
-  std::unique_ptr<Optimizer> optimizer_;
-  TrainSummary summary_;
-  TrainerState state_;
-  std::unique_ptr<TrainingExecutor> executor_;
+  Batch batch_;
+  int64_t correct_ = 0, images_ = 0;
   Network eval_net_;
   std::unique_ptr<Executor> evaluator_;
   int64_t eval_images_ = 0;
-  std::vector<TrainableParam> params_;
-  std::unique_ptr<TrainingLog> log_;
 };
 
 }  // namespace
 
 TrainSummary train(const TrainOptions& options, std::ostream& out) {
-  TrainingRun run(options, out);
-  Progress progress(out, options.progress_line, options.log_seconds);
-  const auto start = Clock::now();
-  double train_seconds = 0;
-  int64_t session_steps = 0;
-  double interval_loss = 0;  // summed over the interval's images
-  int64_t interval_correct = 0, interval_images = 0;
-  while (!run.done()) {
-    const auto step_start = Clock::now();
-    const StepResult step = run.step();
-    train_seconds += seconds_since(step_start);
-    ++session_steps;
-    interval_loss += step.loss * run.batch();
-    interval_correct += step.correct;
-    interval_images += run.batch();
-
-    const double rate = double(session_steps * run.batch()) / train_seconds;
-    const double eta = double(run.total_steps() - run.step_count()) * train_seconds / double(session_steps);
-    progress.update(format("epoch %.2f | step %lld/%lld | loss %.4f | acc %.1f%% | lr %.4g | %.0f img/s | ETA %s",
-                           run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
-                           interval_loss / double(interval_images),
-                           100.0 * double(interval_correct) / double(interval_images), double(step.lr), rate,
-                           clock_text(eta).c_str()));
-    if (!run.epoch_ended()) continue;
-    TrainingLogRow row;
-    row.epoch = run.epoch();
-    row.lr = step.lr;
-    row.train_loss = interval_loss / double(interval_images);
-    row.train_accuracy = double(interval_correct) / double(interval_images);
-    row.images_per_second = rate;
-    row.seconds = seconds_since(start);
-    const EvalReport test = run.end_epoch(row);
-    progress.print(format("epoch %.2f  step %lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
-                          "%.0f img/s  %s elapsed",
-                          run.epoch(), (long long)run.step_count(), *row.train_loss, 100 * *row.train_accuracy,
-                          test.loss, 100 * test.top1, rate, clock_text(row.seconds).c_str()));
-    interval_loss = 0;
-    interval_correct = interval_images = 0;
-  }
-  return run.finish(seconds_since(start), train_seconds, session_steps);
+  return run_training(options, out,
+                      [](const TaskSetup& setup) { return std::make_unique<ClassificationTask>(setup); });
 }
 
 }  // namespace cspnet
