@@ -102,11 +102,9 @@ class BatchLoader {
   BatchLoaderOptions options_;
   int classes_ = 0;
   int64_t batches_per_epoch_ = 0;
-  int64_t next_ordinal_ = 0;  // used when there are no workers
   BatchLoaderStats stats_;
   std::unique_ptr<Pool> pool_;
 
-  std::vector<int64_t> epoch_order(int64_t epoch) const;
 };
 
 // "data: waited 123.4 ms over 100 batches (1.2% of 10.10 s)": the line a

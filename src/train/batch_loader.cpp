@@ -1,29 +1,22 @@
 #include "cspnet/batch_loader.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
-#include <exception>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include "cspnet/error.hpp"
 #include "train/data_random.hpp"
+#include "train/epoch_orders.hpp"
+#include "train/prefetch_pool.hpp"
 
 namespace cspnet {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using data_random::derive;
 using data_random::Stream;
 
-// Independent key families under the seed.
-enum KeyFamily : uint64_t { kPermutation = 11, kAugment = 12, kMix = 13 };
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+// Independent key families under the seed (11: the epoch permutation, EpochOrders).
+enum KeyFamily : uint64_t { kAugment = 12, kMix = 13 };
 
 // Mixes each row of `batch` with another row (see batch_loader.hpp).
 void mix_batch(Batch& batch, int classes, const AugmentOptions& augment, uint64_t key) {
@@ -69,34 +62,10 @@ void mix_batch(Batch& batch, int classes, const AugmentOptions& augment, uint64_
 
 }  // namespace
 
-// ------------------------------------------------------------- epoch orders
-
-// Permutations are shared by the workers building batches of one epoch;
-// the last few are kept.
-struct EpochOrders {
-  std::mutex mutex;
-  std::map<int64_t, std::shared_ptr<const std::vector<int64_t>>> orders;
-};
-
-// ---------------------------------------------------------------- the pool
-
 struct BatchLoader::Pool {
-  struct Result {
-    Batch batch;
-    std::exception_ptr error;
-    double seconds = 0;
-  };
-  std::mutex mutex;
-  std::condition_variable work_cv;   // workers: room in the queue, or stop
-  std::condition_variable ready_cv;  // next(): a batch arrived
-  bool stopping = false;
-  uint64_t generation = 0;  // bumped by seek(): older results are dropped
-  int64_t consume_ordinal = 0;
-  int64_t claim_ordinal = 0;
-  int64_t prefetch = 0;
-  std::map<int64_t, Result> ready;
-  std::vector<std::thread> threads;
+  explicit Pool(int64_t images, const BatchLoaderOptions& options) : orders(images, options.seed, options.shuffle) {}
   EpochOrders orders;
+  std::unique_ptr<PrefetchPool<Batch>> batches;
 };
 
 BatchLoader::BatchLoader(std::shared_ptr<const DataSource> source, const BatchLoaderOptions& options)
@@ -119,135 +88,33 @@ BatchLoader::BatchLoader(std::shared_ptr<const DataSource> source, const BatchLo
     throw Error(what + ": " + std::to_string(images) + " images make no complete batch of " +
                 std::to_string(options_.batch));
   batches_per_epoch_ = options_.drop_last ? images / options_.batch : (images + options_.batch - 1) / options_.batch;
-
-  pool_ = std::make_unique<Pool>();
-  if (options_.threads == 0) return;
-  pool_->prefetch = options_.prefetch > 0 ? options_.prefetch : 2 * options_.threads;
-  auto work = [this] {
-    Pool& pool = *pool_;
-    std::unique_lock lock(pool.mutex);
-    for (;;) {
-      pool.work_cv.wait(lock,
-                        [&] { return pool.stopping || pool.claim_ordinal < pool.consume_ordinal + pool.prefetch; });
-      if (pool.stopping) return;
-      const int64_t ordinal = pool.claim_ordinal++;
-      const uint64_t generation = pool.generation;
-      lock.unlock();
-      Pool::Result result;
-      const auto start = Clock::now();
-      try {
-        result.batch = prepare(ordinal / batches_per_epoch_, ordinal % batches_per_epoch_);
-      } catch (...) {
-        result.error = std::current_exception();
-      }
-      result.seconds = seconds_since(start);
-      lock.lock();
-      if (generation == pool.generation) {
-        pool.ready.emplace(ordinal, std::move(result));
-        pool.ready_cv.notify_all();
-      }
-    }
-  };
-  try {
-    for (int t = 0; t < options_.threads; ++t) pool_->threads.emplace_back(work);
-  } catch (...) {
-    // A thread failed to start: stop the ones that did before rethrowing.
-    {
-      std::lock_guard lock(pool_->mutex);
-      pool_->stopping = true;
-    }
-    pool_->work_cv.notify_all();
-    for (auto& thread : pool_->threads) thread.join();
-    throw;
-  }
+  pool_ = std::make_unique<Pool>(images, options_);
+  pool_->batches = std::make_unique<PrefetchPool<Batch>>(
+      [this](int64_t ordinal) { return prepare(ordinal / batches_per_epoch_, ordinal % batches_per_epoch_); },
+      options_.threads, options_.prefetch);
 }
 
-BatchLoader::~BatchLoader() {
-  if (!pool_) return;
-  {
-    std::lock_guard lock(pool_->mutex);
-    pool_->stopping = true;
-  }
-  pool_->work_cv.notify_all();
-  for (auto& thread : pool_->threads) thread.join();
-}
+BatchLoader::~BatchLoader() = default;
 
 Batch BatchLoader::next() {
-  Pool& pool = *pool_;
-  const auto start = Clock::now();
-  if (options_.threads == 0) {
-    const int64_t ordinal = next_ordinal_++;
-    Batch batch = prepare(ordinal / batches_per_epoch_, ordinal % batches_per_epoch_);
-    const double seconds = seconds_since(start);
-    stats_.wait_seconds += seconds;
-    stats_.prepare_seconds += seconds;
-    stats_.batches += 1;
-    stats_.images += batch.rows();
-    return batch;
-  }
-  Pool::Result result;
-  {
-    std::unique_lock lock(pool.mutex);
-    const int64_t ordinal = pool.consume_ordinal;
-    pool.ready_cv.wait(lock, [&] { return pool.ready.count(ordinal) > 0; });
-    auto found = pool.ready.find(ordinal);
-    result = std::move(found->second);
-    pool.ready.erase(found);
-    ++pool.consume_ordinal;
-  }
-  pool.work_cv.notify_all();
-  stats_.wait_seconds += seconds_since(start);
-  stats_.prepare_seconds += result.seconds;
-  if (result.error) std::rethrow_exception(result.error);
+  Batch batch = pool_->batches->next(stats_.wait_seconds, stats_.prepare_seconds);
   stats_.batches += 1;
-  stats_.images += result.batch.rows();
-  return std::move(result.batch);
+  stats_.images += batch.rows();
+  return batch;
 }
 
 void BatchLoader::seek(int64_t epoch, int64_t index) {
   if (epoch < 0 || index < 0 || index >= batches_per_epoch_)
     throw Error("BatchLoader::seek: batch " + std::to_string(index) + " of epoch " + std::to_string(epoch) +
                 " is outside 0.." + std::to_string(batches_per_epoch_ - 1) + " of epochs >= 0");
-  const int64_t ordinal = epoch * batches_per_epoch_ + index;
-  next_ordinal_ = ordinal;
-  {
-    std::lock_guard lock(pool_->mutex);
-    ++pool_->generation;
-    pool_->ready.clear();
-    pool_->consume_ordinal = pool_->claim_ordinal = ordinal;
-  }
-  pool_->work_cv.notify_all();
+  pool_->batches->seek(epoch * batches_per_epoch_ + index);
 }
 
 BatchLoaderStats BatchLoader::stats() const { return stats_; }
 void BatchLoader::reset_stats() { stats_ = {}; }
 
-std::vector<int64_t> BatchLoader::epoch_order(int64_t epoch) const {
-  std::vector<int64_t> order(static_cast<size_t>(source_->size()));
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
-  if (!options_.shuffle) return order;
-  Stream stream(derive(derive(options_.seed, kPermutation), uint64_t(epoch)));
-  for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[stream.below(i + 1)]);
-  return order;
-}
-
 Batch BatchLoader::prepare(int64_t epoch, int64_t index) const {
-  // The epoch's order, computed once and shared by the workers.
-  std::shared_ptr<const std::vector<int64_t>> order;
-  {
-    EpochOrders& cache = pool_->orders;
-    std::lock_guard lock(cache.mutex);
-    auto& slot = cache.orders[epoch];
-    if (!slot) slot = std::make_shared<const std::vector<int64_t>>(epoch_order(epoch));
-    order = slot;
-    // Keep three epochs: the oldest goes, unless it is the one in use (after
-    // a seek backwards), then the newest.
-    while (cache.orders.size() > 3) {
-      auto victim = cache.orders.begin();
-      if (victim->first == epoch) victim = std::prev(cache.orders.end());
-      cache.orders.erase(victim);
-    }
-  }
+  const std::shared_ptr<const std::vector<int64_t>> order = pool_->orders.order(epoch);
   const Shape& shape = source_->image_shape();
   const int64_t first = index * options_.batch;
   const int rows = static_cast<int>(std::min<int64_t>(options_.batch, source_->size() - first));
