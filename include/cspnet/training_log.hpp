@@ -24,10 +24,18 @@ struct TrainingLogRow {
   std::optional<double> test_accuracy;  // 0..1
   std::optional<double> images_per_second;
   double seconds = 0;  // wall time since training started
+  // Detection: mAP@0.5 (darknet's, all points) and COCO AP@[.5:.95] on the
+  // validation split, 0..1.
+  std::optional<double> test_map50;
+  std::optional<double> test_map;
 };
 
-// The CSV header, without the line break.
+// The CSV header, without the line break. Logs written before the mAP
+// columns (kTrainingLogHeaderV1) are read and appended to as well.
 inline constexpr const char* kTrainingLogHeader =
+    "epoch,step,images,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,seconds,test_map50,"
+    "test_map";
+inline constexpr const char* kTrainingLogHeaderV1 =
     "epoch,step,images,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,seconds";
 
 // Appends rows to a CSV file and flushes after each one, so that the file
@@ -63,7 +71,8 @@ std::string format_training_log_row(const TrainingLogRow& row);
 std::vector<TrainingLogRow> read_training_log(const std::string& path);
 
 // Draws the curves as a PNG of width x height pixels with two panels: loss
-// (train, test) and accuracy in % (train, test), against epochs (or steps
+// (train, test) and accuracy in % (train, test) — or, for a detector, its
+// mAP@0.5 and AP@[.5:.95] in % — against epochs (or steps
 // when every row has the same epoch). Rows with no value for a series leave
 // it out; non-finite values are skipped. Written atomically (temporary file,
 // then rename): on failure throws cspnet::Error naming `path` and leaves no

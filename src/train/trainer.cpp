@@ -150,7 +150,7 @@ class ClassificationTask final : public TrainingTask {
   // be a whole number of steps (a step is `subdivisions` passes). A step
   // that crosses into a new epoch ends the old one (evaluation, checkpoint).
   int64_t passes_per_epoch() const override { return loader_->batches_per_epoch(); }
-  void seek(int64_t epoch, int64_t pass) override { loader_->seek(epoch, pass); }
+  void start(int64_t epoch, int64_t pass, int64_t, int) override { loader_->seek(epoch, pass); }
   std::pair<int, int> input_size(int64_t) const override { return {width_, height_}; }
 
   TrainingPass next() override {

@@ -63,6 +63,8 @@ std::string format_training_log_row(const TrainingLogRow& row) {
   line += ',' + format_optional(row.test_accuracy);
   line += ',' + format_optional(row.images_per_second);
   line += ',' + format_number(row.seconds);
+  line += ',' + format_optional(row.test_map50);
+  line += ',' + format_optional(row.test_map);
   return line;
 }
 
@@ -121,14 +123,16 @@ std::vector<TrainingLogRow> read_training_log(const std::string& path) {
   if (const auto end = text.rfind('\n'); end != std::string::npos) text.resize(end + 1);
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || line != kTrainingLogHeader)
+  if (!std::getline(in, line) || (line != kTrainingLogHeader && line != kTrainingLogHeaderV1))
     throw Error(path + ":1: expected the header '" + std::string(kTrainingLogHeader) + "'");
+  const size_t fields = line == kTrainingLogHeader ? 12 : 10;
   std::vector<TrainingLogRow> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     std::string where = path + ":" + std::to_string(number);
     auto f = split_fields(line);
-    if (f.size() != 10) throw Error(where + ": " + std::to_string(f.size()) + " fields, expected 10");
+    if (f.size() != fields)
+      throw Error(where + ": " + std::to_string(f.size()) + " fields, expected " + std::to_string(fields));
     TrainingLogRow row;
     row.epoch = parse_number(f[0], where, "epoch");
     row.step = parse_integer(f[1], where, "step");
@@ -140,6 +144,10 @@ std::vector<TrainingLogRow> read_training_log(const std::string& path) {
     row.test_accuracy = parse_optional(f[7], where, "test_accuracy");
     row.images_per_second = parse_optional(f[8], where, "images_per_second");
     row.seconds = parse_number(f[9], where, "seconds");
+    if (fields == 12) {
+      row.test_map50 = parse_optional(f[10], where, "test_map50");
+      row.test_map = parse_optional(f[11], where, "test_map");
+    }
     rows.push_back(row);
   }
   return rows;
@@ -420,9 +428,16 @@ void write_curves_png(const std::string& path, std::span<const TrainingLogRow> r
   Panel loss{0, 0, width / 2, height, "LOSS", by_epoch ? "EPOCH" : "STEP", !by_epoch, 1.0, {}, {}, {}};
   loss.series = {collect(&TrainingLogRow::train_loss, "TRAIN", kTrainColour),
                  collect(&TrainingLogRow::test_loss, "TEST", kTestColour)};
-  Panel accuracy{width / 2, 0, width - width / 2, height, "ACCURACY %", loss.x_label, !by_epoch, 100.0, {}, {}, {}};
-  accuracy.series = {collect(&TrainingLogRow::train_accuracy, "TRAIN", kTrainColour),
-                     collect(&TrainingLogRow::test_accuracy, "TEST", kTestColour)};
+  // A detector's log has mAP instead of accuracy (darknet's chart.png idea).
+  const bool detection = std::any_of(rows.begin(), rows.end(), [](const TrainingLogRow& r) { return r.test_map50.has_value(); });
+  Panel accuracy{width / 2, 0, width - width / 2, height, detection ? "MAP %" : "ACCURACY %", loss.x_label,
+                 !by_epoch, 100.0, {}, {}, {}};
+  if (detection)
+    accuracy.series = {collect(&TrainingLogRow::test_map50, "MAP50", kTrainColour),
+                       collect(&TrainingLogRow::test_map, "MAP50-95", kTestColour)};
+  else
+    accuracy.series = {collect(&TrainingLogRow::train_accuracy, "TRAIN", kTrainColour),
+                       collect(&TrainingLogRow::test_accuracy, "TEST", kTestColour)};
 
   std::vector<double> xs;
   for (const Panel* p : {&loss, &accuracy})

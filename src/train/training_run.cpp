@@ -134,13 +134,13 @@ class TrainingRun {
     set_up_schedule();
     set_up_output();
     set_up_state();
+    const int64_t passes_done = int64_t(state_.step) * subdivisions_;
+    task_->start(passes_done / passes_per_epoch_, passes_done % passes_per_epoch_, total_steps_, subdivisions_);
     compile_for_step();
     if (options_.resume) optimizer_->set_state(optimizer_->state(), params_);  // its sizes against these parameters
     if (options_.resume) keep_logged_steps_up_to(summary_.log_path, int64_t(state_.step));
     log_ = std::make_unique<TrainingLog>(summary_.log_path, options_.resume);
     print_header();
-    const int64_t passes_done = int64_t(state_.step) * subdivisions_;
-    task_->seek(passes_done / passes_per_epoch_, passes_done % passes_per_epoch_);
   }
 
   bool done() const { return int64_t(state_.step) >= total_steps_; }

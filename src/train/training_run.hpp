@@ -34,10 +34,12 @@ class TrainingTask {
   virtual std::string describe() const = 0;  // the data, for the header line
   virtual int64_t images_per_epoch() const = 0;
   virtual int64_t passes_per_epoch() const = 0;
-  // The next next() delivers pass `pass` of `epoch`.
-  virtual void seek(int64_t epoch, int64_t pass) = 0;
+  // Before the first next(): the run is `total_steps` optimiser steps of
+  // `subdivisions` passes, and the next next() delivers pass `pass` of
+  // `epoch`.
+  virtual void start(int64_t epoch, int64_t pass, int64_t total_steps, int subdivisions) = 0;
   // The input size (width, height) of optimiser step `step`: the cfg's,
-  // or a multi-scale schedule's.
+  // or a multi-scale schedule's (start() has been called).
   virtual std::pair<int, int> input_size(int64_t step) const = 0;
   virtual TrainingPass next() = 0;
   // The loss layers' report for a pass, accumulated for the progress line

@@ -60,11 +60,11 @@ TrainingLogRow step_row(int64_t step, double loss, double accuracy) {
 // A kill mid-write leaves the last row without its newline; --resume read it
 // and failed ("5 fields, expected 10"). The torn row is dropped.
 TEST_F(TrainingLogTest, TornLastRowIsDropped) {
-  std::ofstream(path("log.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.0";
+  std::ofstream(path("log.csv")) << kTrainingLogHeaderV1 << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.0";
   auto rows = read_training_log(path("log.csv"));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].step, 10);
-  std::ofstream(path("torn.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.01,0.4,,,,,3";
+  std::ofstream(path("torn.csv")) << kTrainingLogHeaderV1 << "\n1,10,640,0.01,0.5,,,,,3\n1,11,704,0.01,0.4,,,,,3";
   EXPECT_EQ(read_training_log(path("torn.csv")).size(), 1u);  // parses, but unterminated: still torn
 }
 
@@ -108,8 +108,10 @@ TEST_F(TrainingLogTest, CsvHasTheHeaderAndOneFlushedRowPerWrite) {
   // Flushed: readable while the log is still open.
   auto lines = read_lines(path("log.csv"));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0], "epoch,step,images,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,seconds");
-  EXPECT_EQ(lines[1], "0.1,1,64,0.01,2.5,0.125,,,1234.5,0.5");
+  EXPECT_EQ(lines[0],
+            "epoch,step,images,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,seconds,"
+            "test_map50,test_map");
+  EXPECT_EQ(lines[1], "0.1,1,64,0.01,2.5,0.125,,,1234.5,0.5,,");
   TrainingLogRow eval;
   eval.epoch = 1;
   eval.step = 10;
@@ -121,7 +123,7 @@ TEST_F(TrainingLogTest, CsvHasTheHeaderAndOneFlushedRowPerWrite) {
   log.write(eval);
   lines = read_lines(path("log.csv"));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[2], "1,10,640,0.005,,,0.75,0.875,,12");
+  EXPECT_EQ(lines[2], "1,10,640,0.005,,,0.75,0.875,,12,,");
 }
 
 TEST_F(TrainingLogTest, RowsReadBackWithBlankFieldsEmpty) {
@@ -165,7 +167,7 @@ TEST_F(TrainingLogTest, AppendToAFileThatIsNotALogIsAnErrorNamingIt) {
 }
 
 TEST_F(TrainingLogTest, MalformedRowIsAnErrorWithItsLine) {
-  std::ofstream(path("log.csv")) << kTrainingLogHeader << "\n1,10,640,0.01,0.5,,,,,3\n1,11,x,0.01,,,,,,3\n";
+  std::ofstream(path("log.csv")) << kTrainingLogHeaderV1 << "\n1,10,640,0.01,0.5,,,,,3\n1,11,x,0.01,,,,,,3\n";
   expect_error_mentioning([&] { read_training_log(path("log.csv")); }, {"log.csv:3", "images"});
 }
 
@@ -257,3 +259,25 @@ TEST_F(TrainingLogTest, PlotReplacesAnEarlierPlot) {
 }
 
 }  // namespace
+
+TEST_F(TrainingLogTest, DetectionMapColumnsRoundTripAndLogsWithoutThemStillRead) {
+  {
+    TrainingLog log(path("log.csv"));
+    TrainingLogRow row = step_row(5, 1.5, 0.0);
+    row.train_accuracy.reset();
+    row.test_map50 = 0.8125;
+    row.test_map = 0.5;
+    log.write(row);
+  }
+  auto rows = read_training_log(path("log.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].test_map50, 0.8125);
+  EXPECT_EQ(rows[0].test_map, 0.5);
+  EXPECT_FALSE(rows[0].train_accuracy.has_value());
+  std::ofstream(path("old.csv")) << kTrainingLogHeaderV1 << "\n1,10,640,0.01,0.5,,,,,3\n";
+  rows = read_training_log(path("old.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_FALSE(rows[0].test_map50.has_value());
+  write_curves_png(path("map.png"), read_training_log(path("log.csv")));
+  EXPECT_TRUE(std::filesystem::exists(path("map.png")));
+}
