@@ -15,23 +15,6 @@
 namespace cspnet::cli {
 namespace {
 
-// A cfg path, else a zoo name (at its own input size unless --size).
-Network load_model(const std::string& model, int width, int height) {
-  ParseOptions parse;
-  parse.width = width;
-  parse.height = height;
-  if (std::filesystem::exists(model)) return Network::from_cfg_file(model, parse);
-  const ZooModel* zoo = nullptr;
-  try {
-    zoo = &zoo_model(model);
-  } catch (const Error& e) {
-    throw UsageError(model + ": neither a cfg file nor a zoo model (" + e.what() + ")");
-  }
-  NetInput input = zoo->input;
-  if (width > 0) std::tie(input.width, input.height) = std::pair{width, height};
-  return zoo->build(input).build();
-}
-
 double percent(double value, double base) { return base != 0 ? 100.0 * (value - base) / base : 0.0; }
 
 nlohmann::json stage_json(const StageFigures& s) {
@@ -98,7 +81,7 @@ int AnalyzeCommand::run() const {
     throw UsageError("--plot " + plot_ + ": expected a .svg file name");
   std::vector<NetworkFigures> all;
   for (const std::string& model : models_) {
-    Network net = load_model(model, width, height);
+    Network net = load_cfg_or_zoo(model, width, height);
     all.push_back(analyze(net, options));
   }
   if (!plot_.empty()) write_analysis_svg(plot_, all);

@@ -1,8 +1,11 @@
 #include "cli_parse.hpp"
 
 #include <charconv>
+#include <filesystem>
+#include <tuple>
 
 #include "cspnet/error.hpp"
+#include "cspnet/zoo.hpp"
 
 namespace cspnet::cli {
 namespace {
@@ -23,6 +26,22 @@ std::pair<int, int> parse_size(const std::string& size) {
     throw UsageError("--size: expected WxH with positive integers (at most 2147483647), e.g. 256x256, got '" +
                      size + "'");
   return {width, height};
+}
+
+Network load_cfg_or_zoo(const std::string& model, int width, int height) {
+  ParseOptions parse;
+  parse.width = width;
+  parse.height = height;
+  if (std::filesystem::exists(model)) return Network::from_cfg_file(model, parse);
+  const ZooModel* zoo = nullptr;
+  try {
+    zoo = &zoo_model(model);
+  } catch (const Error& e) {
+    throw UsageError(model + ": neither a cfg file nor a zoo model (" + e.what() + ")");
+  }
+  NetInput input = zoo->input;
+  if (width > 0) std::tie(input.width, input.height) = std::pair{width, height};
+  return zoo->build(input).build();
 }
 
 }  // namespace cspnet::cli

@@ -15,6 +15,7 @@
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "detector_commands.hpp"
+#include "partial_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
 
@@ -235,6 +236,8 @@ int main(int argc, char** argv) {
   analyze_command.add_to(app);
   cli::DetectorCommands detector_commands;
   detector_commands.add_to(app);
+  cli::PartialCommand partial_command;
+  partial_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -253,6 +256,7 @@ int main(int argc, char** argv) {
     if (train_commands.selected()) return train_commands.run();
     if (analyze_command.selected()) return analyze_command.run();
     if (detector_commands.selected()) return detector_commands.run();
+    if (partial_command.selected()) return partial_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

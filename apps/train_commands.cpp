@@ -1,7 +1,5 @@
 #include "train_commands.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 
@@ -21,34 +19,7 @@ void TrainCommands::add_to(CLI::App& app) {
   train_->add_option("cfg", o.cfg, "darknet .cfg file")->required();
   train_->add_option("--data", o.data,
                      "fashion-mnist | fashion-mnist:DIR | image folder DIR | list:TRAIN,LABELS | list:TRAIN,TEST,LABELS");
-  train_->add_option("--epochs", o.epochs, "train this many epochs (default: [net] max_batches steps)")
-      ->check(CLI::PositiveNumber);
-  train_->add_option("--max-batches", o.max_batches, "optimiser steps (overrides [net] max_batches)")
-      ->check(CLI::PositiveNumber);
-  train_->add_option("--batch", o.batch, "images per step (overrides [net] batch)")->check(CLI::PositiveNumber);
-  train_->add_option("--subdivisions", o.subdivisions, "passes per step (overrides [net] subdivisions)")
-      ->check(CLI::PositiveNumber);
-  train_->add_option("--lr", lr_, "learning rate (overrides [net] learning_rate)");
-  train_->add_option("--policy", policy_, "constant|step|steps|poly|exp|sigmoid|sgdr|cosine");
-  train_->add_option("--momentum", momentum_, "SGD momentum (overrides [net] momentum)");
-  train_->add_option("--decay", decay_, "weight decay (overrides [net] decay)");
-  train_->add_option("--optimizer", optimizer_, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
-  train_->add_option("--label-smoothing", label_smoothing_, "label_smooth_eps");
-  train_->add_option("--set", set_, "a [net] training key, e.g. --set burn_in=100 --set translate=2")->take_all();
-  train_->add_option("--weights", o.weights, "initial darknet .weights (default: random from --seed)");
-  train_->add_option("--seed", o.seed, "seed of every random choice of the run");
-  train_->add_option("--out", o.out_dir, "output folder: checkpoint, final.weights, log.csv, curves.png");
-  train_->add_flag("--resume", o.resume, "continue from OUT/checkpoint.cspnet (same cfg, data and seed)");
-  train_->add_option("--loader-threads", o.loader_threads, "data loading/augmentation threads")
-      ->check(CLI::NonNegativeNumber);
-  train_->add_option("--eval-batch", o.eval_batch, "batch of the per-epoch test evaluation")
-      ->check(CLI::PositiveNumber);
-  train_->add_option("--eval-limit", o.eval_limit, "evaluate on the first N test images only")
-      ->check(CLI::NonNegativeNumber);
-  train_->add_option("--progress", progress_, "auto (a redrawn line on a terminal), line, or plain")
-      ->check(CLI::IsMember({"auto", "line", "plain"}));
-  train_->add_option("--log-seconds", o.log_seconds, "plain progress lines at most this often")
-      ->check(CLI::PositiveNumber);
+  flags_.add_to(*train_, o);
 
   eval_ = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
   eval_->add_option("cfg", eval_cfg_, "darknet .cfg file")->required();
@@ -67,22 +38,7 @@ bool TrainCommands::selected() const { return *train_ || *eval_; }
 int TrainCommands::run() { return *train_ ? run_train() : run_eval(); }
 
 int TrainCommands::run_train() {
-  TrainOptions o = train_options_;
-  auto set = [&](const char* key, const std::string& value) {
-    if (!value.empty()) o.net_overrides[key] = value;
-  };
-  for (const std::string& entry : set_) {
-    auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error("--set: expected key=value, got '" + entry + "'");
-    o.net_overrides[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  set("learning_rate", lr_);
-  set("policy", policy_);
-  set("momentum", momentum_);
-  set("decay", decay_);
-  set("optimizer", optimizer_);
-  set("label_smooth_eps", label_smoothing_);
-  o.progress_line = progress_ == "line" || (progress_ == "auto" && isatty(STDOUT_FILENO));
+  const TrainOptions o = flags_.resolve(train_options_);
   TrainSummary s = train(o, std::cout);
   std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.0f images/s, data wait %.1f s\n", (long long)s.steps,
               s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cspnet/trainer.hpp"
+#include "training_flags.hpp"
 
 namespace cspnet::cli {
 
@@ -25,9 +26,7 @@ class TrainCommands {
   CLI::App* train_ = nullptr;
   CLI::App* eval_ = nullptr;
   TrainOptions train_options_;
-  std::vector<std::string> set_;  // --set key=value
-  std::string lr_, policy_, momentum_, decay_, optimizer_, label_smoothing_;
-  std::string progress_ = "auto";
+  TrainingFlags flags_;
   // eval
   std::string eval_cfg_, eval_weights_, eval_data_ = "fashion-mnist", eval_split_ = "test";
   int eval_batch_ = 200;

@@ -41,6 +41,9 @@ struct TrainOptions {
   int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only
   double log_seconds = 10;              // plain progress lines (not a TTY): at most this often
   bool progress_line = false;           // redraw one progress line (a TTY)
+  // Detection (train_detector): score the validation split at every epoch
+  // end (mAP@0.5 and COCO AP) and keep best.weights.
+  bool map = false;
 };
 
 struct TrainSummary {
@@ -50,7 +53,9 @@ struct TrainSummary {
   double images_per_second = 0;  // training steps only (evaluation excluded)
   double data_wait_seconds = 0;  // compute waiting on the loader
   double test_loss = 0, test_top1 = 0;
+  double test_map50 = 0, test_map = 0, best_map50 = -1;  // detection with `map`
   std::string weights_path, checkpoint_path, log_path, plot_path;
+  std::string best_weights_path;  // detection with `map`: the weights of the best mAP@0.5
 };
 
 // Trains as `options` say and writes, in out_dir: checkpoint.cspnet (after

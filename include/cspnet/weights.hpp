@@ -17,8 +17,15 @@ struct WeightsHeader {
 // network exactly: a short or long file is an error naming the expected and
 // actual sizes and the layer that ran short. Nothing is modified on error.
 WeightsHeader load_weights(Network& net, const std::string& path);
+// darknet's rule for a pretrained backbone: a file holding the parameters of
+// the first N layers (darknet partial's output, or a classifier whose layers
+// begin the detector) fills those layers and leaves the rest as they are.
+// Returns N; a file that ends inside a layer, or is longer than the
+// network's, is an error. `header` (optional) receives the file's header.
+int load_weights_prefix(Network& net, const std::string& path, WeightsHeader* header = nullptr);
 // Writes atomically (temporary file, fsync, rename): never a partial file.
-void save_weights(Network& net, const std::string& path, const WeightsHeader& header = {});
+// `layers` >= 0: only the first `layers` layers (darknet's partial).
+void save_weights(Network& net, const std::string& path, const WeightsHeader& header = {}, int layers = -1);
 // Deterministic random parameters for a given seed.
 void init_weights(Network& net, uint64_t seed);
 // Bytes a .weights file for this network holds for the given header version.

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cspnet/error.hpp"
@@ -55,7 +56,11 @@ int64_t expected_weights_bytes(Network& net, const WeightsHeader& header) {
   return header_bytes(header) + parameter_bytes(net);
 }
 
-WeightsHeader load_weights(Network& net, const std::string& path) {
+namespace {
+
+// Reads `path` into the first layers of `net`: all of them, or with
+// `allow_prefix` as many whole layers as the file holds.
+std::pair<WeightsHeader, int> read_weights(Network& net, const std::string& path, bool allow_prefix) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(path + ": is a directory, expected a darknet .weights file");
@@ -92,7 +97,16 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
 
   // Walk the layers first to find where a short file runs out, before
   // touching any parameter.
-  if (file_size != expected) {
+  int layers = net.size();
+  if (allow_prefix && file_size < expected) {
+    int64_t offset = head;
+    for (layers = 0; layers < net.size() && offset < file_size; ++layers)
+      for (const auto& blob : net.layer(layers).darknet_params()) offset += int64_t(blob.values->size()) * 4;
+    if (offset != file_size)
+      throw Error(path + ": " + std::to_string(file_size) + " bytes end inside " + layer_label(net.layer(layers - 1)) +
+                  " (its parameters end at offset " + std::to_string(offset) +
+                  "): not the weights of the first layers of " + net.name());
+  } else if (file_size != expected) {
     if (file_size > expected)
       throw Error(path + ": " + std::to_string(file_size) + " bytes, but " + net.name() + " needs exactly " +
                   std::to_string(expected) + " (header " + std::to_string(head) +
@@ -115,7 +129,7 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
   std::vector<std::vector<float>> loaded;
   std::vector<std::vector<float>*> targets;
   int64_t offset = head;
-  for (int i = 0; i < net.size(); ++i)
+  for (int i = 0; i < layers; ++i)
     for (const auto& blob : net.layer(i).darknet_params()) {
       std::vector<float> values(blob.values->size());
       in.read(reinterpret_cast<char*>(values.data()), std::streamsize(values.size() * 4));
@@ -133,10 +147,21 @@ WeightsHeader load_weights(Network& net, const std::string& path) {
       targets.push_back(blob.values);
     }
   for (size_t k = 0; k < targets.size(); ++k) targets[k]->swap(loaded[k]);
-  return header;
+  return {header, layers};
 }
 
-void save_weights(Network& net, const std::string& path, const WeightsHeader& header) {
+}  // namespace
+
+WeightsHeader load_weights(Network& net, const std::string& path) { return read_weights(net, path, false).first; }
+
+int load_weights_prefix(Network& net, const std::string& path, WeightsHeader* header) {
+  auto [read_header, layers] = read_weights(net, path, true);
+  if (header) *header = read_header;
+  return layers;
+}
+
+void save_weights(Network& net, const std::string& path, const WeightsHeader& header, int layers) {
+  if (layers < 0 || layers > net.size()) layers = net.size();
   AtomicFileWriter file(path);
   const WeightsHeader& h = header;
   file.write(&h.major, 4);
@@ -148,7 +173,7 @@ void save_weights(Network& net, const std::string& path, const WeightsHeader& he
     const uint32_t seen32 = uint32_t(h.seen);
     file.write(&seen32, 4);
   }
-  for (int i = 0; i < net.size(); ++i)
+  for (int i = 0; i < layers; ++i)
     for (const auto& blob : net.layer(i).darknet_params()) {
       std::vector<float> values = *blob.values;
       if (connected_transposed(h) && blob.rows > 0)

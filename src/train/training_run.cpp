@@ -270,7 +270,13 @@ class TrainingRun {
                     ": resume with the same seed");
       out_ << "resumed from " << summary_.checkpoint_path << " at step " << state_.step << '\n';
     } else if (!options_.weights.empty()) {
-      load_weights(net_, options_.weights);
+      // A file for the first layers only (a pretrained backbone, darknet's
+      // partial) fills those; the rest start random, as in darknet.
+      init_weights(net_, options_.seed);
+      const int loaded = load_weights_prefix(net_, options_.weights);
+      if (loaded < net_.size())
+        out_ << options_.weights << ": loaded the first " << loaded << " of " << net_.size()
+             << " layers; the others start from random values (seed " << options_.seed << ")\n";
     } else {
       init_weights(net_, options_.seed);
     }

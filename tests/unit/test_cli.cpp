@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cspnet/cspnet.hpp"
+#include "test_helpers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -402,6 +403,42 @@ TEST_F(Cli, PredictDumpToUnwritablePathExitsOneAndLeavesNothing) {
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "no-such-dir/out.npy: cannot create")) << r.err;
   EXPECT_EQ(listing(), before);
+}
+
+}  // namespace
+
+namespace {
+
+// `partial` keeps the first N layers: the written file is exactly those
+// layers' weights, and loading it as a prefix fills them bit for bit.
+TEST_F(Cli, PartialWritesTheFirstLayersWhichLoadAsAPrefix) {
+  const std::string weights = (dir_ / "full.weights").string(), part = (dir_ / "part.weights").string();
+  ASSERT_EQ(cli("init '" + good_cfg_ + "' '" + weights + "'").code, 0);
+  Result r = cli("partial '" + good_cfg_ + "' '" + weights + "' '" + part + "' 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  cspnet::Network full = cspnet::Network::from_cfg_file(good_cfg_);
+  cspnet::load_weights(full, weights);
+  // 20-byte header + layer 0's 8 biases, 8 scales, 8 means, 8 variances and 3*3*3*8 weights.
+  EXPECT_EQ(fs::file_size(part), 20u + 4u * (4 * 8 + 3 * 3 * 3 * 8));
+  cspnet::Network net = cspnet::Network::from_cfg_file(good_cfg_);
+  cspnet::init_weights(net, 99);
+  const auto untouched = *net.layer(2).darknet_params()[0].values;
+  EXPECT_EQ(cspnet::load_weights_prefix(net, part), 1);
+  for (size_t k = 0; k < full.layer(0).darknet_params().size(); ++k)
+    EXPECT_EQ(*net.layer(0).darknet_params()[k].values, *full.layer(0).darknet_params()[k].values);
+  EXPECT_EQ(*net.layer(2).darknet_params()[0].values, untouched);
+  // The full loader still refuses the short file; N past the network is misuse.
+  EXPECT_THROW(cspnet::load_weights(net, part), cspnet::Error);
+  EXPECT_EQ(cli("partial '" + good_cfg_ + "' '" + weights + "' '" + part + "' 9").code, 2);
+}
+
+// A file that ends inside a layer is not a prefix of whole layers.
+TEST_F(Cli, PrefixWeightsEndingInsideALayerAreAnErrorNamingIt) {
+  const std::string weights = (dir_ / "full.weights").string();
+  ASSERT_EQ(cli("init '" + good_cfg_ + "' '" + weights + "'").code, 0);
+  fs::resize_file(weights, 20 + 4 * 10);
+  cspnet::Network net = cspnet::Network::from_cfg_file(good_cfg_);
+  cspnet::tests::expect_error_mentioning([&] { cspnet::load_weights_prefix(net, weights); }, {weights, "end inside", "layer 0"});
 }
 
 }  // namespace

@@ -1,0 +1,26 @@
+#pragma once
+// The flags `cspnet train` and `cspnet detector train` share (run length,
+// batch, schedule and optimiser overrides, output, resume, progress), and
+// their translation into TrainOptions.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "cspnet/trainer.hpp"
+
+namespace cspnet::cli {
+
+class TrainingFlags {
+ public:
+  // Adds the shared flags to `command`; `options` receives the plain ones.
+  void add_to(CLI::App& command, TrainOptions& options);
+  // `options` with the overrides (--lr, --set, ...) and the progress mode applied.
+  TrainOptions resolve(TrainOptions options) const;
+
+ private:
+  std::vector<std::string> set_;  // --set key=value
+  std::string lr_, policy_, momentum_, decay_, optimizer_, label_smoothing_;
+  std::string progress_ = "auto";
+};
+
+}  // namespace cspnet::cli
