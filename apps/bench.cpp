@@ -1,9 +1,9 @@
 #include "bench.hpp"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +13,7 @@
 
 #include "cspnet/cspnet.hpp"
 #include "cspnet/optimizer.hpp"
+#include "cspnet/progress.hpp"
 #include "cspnet/training.hpp"
 
 namespace cspnet::cli {
@@ -28,11 +29,12 @@ Stats summarise(std::vector<double> times) {
 }
 
 // A progress line on a terminal, nothing otherwise (the summary follows).
-void show_progress(int done, int total, double elapsed_s) {
-  if (!isatty(fileno(stderr))) return;
-  double rate = done / std::max(elapsed_s, 1e-9);
-  std::fprintf(stderr, "\r  run %d/%d  %.1f runs/s  ETA %.1f s   ", done, total, rate, (total - done) / rate);
-  if (done == total) std::fprintf(stderr, "\r%60s\r", "");
+void show_progress(ProgressLine& progress, int done, int total, double elapsed_s) {
+  const double rate = done / std::max(elapsed_s, 1e-9);
+  char line[128];
+  std::snprintf(line, sizeof line, "  run %d/%d  %.1f runs/s  ETA %.1f s", done, total, rate, (total - done) / rate);
+  progress.update(line, done == total);
+  if (done == total) progress.clear();
 }
 
 bool uses_winograd(const std::string& implementation) { return implementation.find("wino") != std::string::npos; }
@@ -143,13 +145,14 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   };
   for (int i = 0; i < o.warmup; ++i) step();
   std::vector<double> times;
+  ProgressLine progress(stderr_is_terminal(), 1e30, std::cerr);  // nothing unless a terminal
   auto begin = std::chrono::steady_clock::now();
   for (int r = 0; r < o.runs; ++r) {
     auto start = std::chrono::steady_clock::now();
     step();
     auto end = std::chrono::steady_clock::now();
     times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-    show_progress(r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
+    show_progress(progress, r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
   }
   Stats stats = summarise(times);
   std::printf("%s: training, %lldx%lld batch %lld, %d threads, fp32, SGD momentum, %d steps (+%d warm-up)\n",
@@ -195,6 +198,7 @@ int run_bench(Network& net, const BenchOptions& o) {
   for (int i = 0; i < o.warmup; ++i) executor.forward(input);
   std::vector<double> times;
   std::vector<double> layer_ms(size_t(net.size()), 0.0);
+  ProgressLine progress(stderr_is_terminal(), 1e30, std::cerr);  // nothing unless a terminal
   auto begin = std::chrono::steady_clock::now();
   for (int r = 0; r < o.runs; ++r) {
     auto start = std::chrono::steady_clock::now();
@@ -203,7 +207,7 @@ int run_bench(Network& net, const BenchOptions& o) {
     times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
     if (o.per_layer)
       for (size_t i = 0; i < layer_ms.size(); ++i) layer_ms[i] += executor.layer_times_ms()[i];
-    show_progress(r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
+    show_progress(progress, r + 1, o.runs, std::chrono::duration<double>(end - begin).count());
   }
   Stats stats = summarise(times);
   peak = std::max(peak, measure_fma_peak_gflops(threads));

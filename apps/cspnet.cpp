@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -129,7 +130,13 @@ int run_predict(CommonOptions o, const std::string& weights, const std::string& 
   } else {
     load_weights(net, weights);
   }
-  auto labels = read_labels(labels_path);
+  // A training run's folder keeps the class names beside the weights.
+  std::string names_path = labels_path;
+  if (names_path.empty() && !weights.empty()) {
+    const auto beside = std::filesystem::path(weights).parent_path() / "names.txt";
+    if (std::filesystem::is_regular_file(beside)) names_path = beside.string();
+  }
+  auto labels = read_labels(names_path);
   Tensor image = load_image_rgb(image_path);
   const bool detector = yolo_attrs(net.layer(net.output_layers()[0])) != nullptr;
   const int width = net.config().width, height = net.config().height;
@@ -189,7 +196,7 @@ int main(int argc, char** argv) {
   add_common(*predict, predict_opts);
   predict->add_option("image", image, "png, jpg or bmp image")->required();
   predict->add_option("--weights", weights, "darknet .weights (default: random, see --seed)");
-  predict->add_option("--labels", labels, "class names, one per line");
+  predict->add_option("--labels", labels, "class names, one per line (default: names.txt beside --weights)");
   predict->add_option("--top", top, "how many classes to print")->check(CLI::PositiveNumber);
   predict->add_option("--threshold", threshold, "detection score threshold")->check(CLI::Range(0.0, 1.0));
   predict->add_option("--dump", dump, "write the raw (first) output as .npy");

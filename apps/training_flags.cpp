@@ -1,8 +1,7 @@
 #include "training_flags.hpp"
 
-#include <unistd.h>
-
 #include "cspnet/error.hpp"
+#include "cspnet/progress.hpp"
 
 namespace cspnet::cli {
 
@@ -25,6 +24,9 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
   command.add_option("--seed", o.seed, "seed of every random choice of the run");
   command.add_option("--out", o.out_dir, "output folder: checkpoint, final.weights, log.csv, curves.png");
   command.add_flag("--resume", o.resume, "continue from OUT/checkpoint.cspnet (same cfg, data and seed)");
+  command.add_flag("--exist-ok", o.exist_ok, "overwrite a training run already in OUT (default: refuse)");
+  command.add_option("--save-every", o.save_every, "also write the checkpoint every N steps")
+      ->check(CLI::NonNegativeNumber);
   command.add_option("--loader-threads", o.loader_threads, "data loading/augmentation threads")
       ->check(CLI::NonNegativeNumber);
   command.add_option("--eval-batch", o.eval_batch, "batch of the per-epoch evaluation")->check(CLI::PositiveNumber);
@@ -51,7 +53,7 @@ TrainOptions TrainingFlags::resolve(TrainOptions o) const {
   set("decay", decay_);
   set("optimizer", optimizer_);
   set("label_smooth_eps", label_smoothing_);
-  o.progress_line = progress_ == "line" || (progress_ == "auto" && isatty(STDOUT_FILENO));
+  o.progress_line = progress_ == "line" || (progress_ == "auto" && stderr_is_terminal());
   return o;
 }
 

@@ -13,6 +13,6 @@ cfg=cfg/cspdarknet-small.cfg
 echo "== $cfg"
 build/cspnet info "$cfg" | tail -3
 echo "== training $epochs epochs on Fashion-MNIST (output in $out)"
-build/cspnet train "$cfg" --epochs "$epochs" --out "$out"
+build/cspnet train "$cfg" --epochs "$epochs" --out "$out" --exist-ok
 echo "== evaluating $out/final.weights"
 build/cspnet eval "$cfg" --weights "$out/final.weights"

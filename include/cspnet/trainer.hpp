@@ -36,11 +36,15 @@ struct TrainOptions {
   std::map<std::string, std::string> net_overrides;
   uint64_t seed = 1;
   bool resume = false;                  // continue from out_dir/checkpoint.cspnet
+  // Without resume, an out_dir holding a run (checkpoint, final weights or
+  // log) is refused unless exist_ok, which overwrites it.
+  bool exist_ok = false;
+  int64_t save_every = 0;               // > 0: also write the checkpoint every N steps
   int loader_threads = 2;
   int eval_batch = 200;
   int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only
   double log_seconds = 10;              // plain progress lines (not a TTY): at most this often
-  bool progress_line = false;           // redraw one progress line (a TTY)
+  bool progress_line = false;           // redraw one progress line on stderr (a TTY)
   // Detection (train_detector): score the validation split at every epoch
   // end (mAP@0.5 and COCO AP) and keep best.weights.
   bool map = false;
@@ -56,11 +60,17 @@ struct TrainSummary {
   double test_map50 = 0, test_map = 0, best_map50 = -1;  // detection with `map`
   std::string weights_path, checkpoint_path, log_path, plot_path;
   std::string best_weights_path;  // detection with `map`: the weights of the best mAP@0.5
+  // SIGINT/SIGTERM stopped the run after a step: the checkpoint holds it
+  // (no final weights, curves or evaluation).
+  bool interrupted = false;
 };
 
-// Trains as `options` say and writes, in out_dir: checkpoint.cspnet (after
-// every epoch and at the end), final.weights (darknet format, with `seen`),
-// log.csv and curves.png. Progress goes to `out`.
+// Trains as `options` say and writes, in out_dir: names.txt (the class
+// names), checkpoint.cspnet (after every epoch, every `save_every` steps and
+// at the end), final.weights (darknet format, with `seen`), log.csv and
+// curves.png. Lines go to `out`; the redrawn progress line to stderr.
+// SIGINT or SIGTERM finishes the current step, writes the checkpoint and
+// returns (`interrupted`); a second one aborts.
 TrainSummary train(const TrainOptions& options, std::ostream& out);
 
 struct EvalReport {

@@ -145,6 +145,7 @@ class ClassificationTask final : public TrainingTask {
   }
 
   std::string describe() const override { return train_data_->describe(); }
+  std::vector<std::string> class_names() const override { return train_data_->class_names(); }
   int64_t images_per_epoch() const override { return train_data_->size(); }
   // An epoch is the loader's: passes_per_epoch mini-batches, which need not
   // be a whole number of steps (a step is `subdivisions` passes). A step

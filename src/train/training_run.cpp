@@ -1,7 +1,9 @@
 #include "train/training_run.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include "cspnet/error.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/optimizer.hpp"
+#include "cspnet/progress.hpp"
 #include "cspnet/weights.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
@@ -62,40 +65,40 @@ void keep_logged_steps_up_to(const std::string& path, int64_t step) {
   write_file_atomically(path, text);
 }
 
-// The progress display: one redrawn line on a terminal, plain lines at most
-// every `log_seconds` otherwise.
-class Progress {
- public:
-  Progress(std::ostream& out, bool redraw, double log_seconds)
-      : out_(out), redraw_(redraw), log_seconds_(log_seconds) {}
+// SIGINT/SIGTERM while training: the first asks the run to stop after the
+// current step (checkpoint written); a second one aborts at once. Installed
+// for the run's lifetime, the previous handlers restored after.
+std::atomic<int> g_stop_signals{0};
 
-  void update(const std::string& line, bool force = false) {
-    const double now = seconds_since(start_);
-    if (redraw_) {
-      if (!force && now - last_ < 0.25) return;
-      out_ << '\r' << line << "\x1b[K" << std::flush;
-      dirty_ = true;
-    } else {
-      if (!force && now - last_ < log_seconds_) return;
-      out_ << line << '\n' << std::flush;
-    }
-    last_ = now;
+extern "C" void on_stop_signal(int signal) {
+  if (g_stop_signals.fetch_add(1) >= 1) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
   }
-  // A line that stays (epoch summaries), below any redrawn progress line.
-  void print(const std::string& line) {
-    if (dirty_) out_ << '\r' << "\x1b[K";
-    dirty_ = false;
-    out_ << line << '\n' << std::flush;
+}
+
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signals = 0;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
   }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  bool requested() const { return g_stop_signals.load() > 0; }
 
  private:
-  std::ostream& out_;
-  bool redraw_;
-  double log_seconds_;
-  Clock::time_point start_ = Clock::now();
-  double last_ = -1e9;
-  bool dirty_ = false;
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
 };
+
+// Files of a finished or running training in an output folder.
+constexpr const char* kRunFiles[] = {"checkpoint.cspnet", "final.weights", "log.csv"};
 
 // Throws for a [net] override the training keys cannot take.
 void check_net_overrides(const TrainOptions& options) {
@@ -183,11 +186,16 @@ class TrainingRun {
     row.step = int64_t(state_.step);
     row.images = int64_t(state_.seen);
     log_->write(row);
+    save_checkpoint();
+    return text;
+  }
+
+  // The run's state after the last step, for --resume.
+  void save_checkpoint() {
     const int64_t passes = int64_t(state_.step) * subdivisions_;
     state_.epoch = uint64_t(passes / passes_per_epoch_);
     state_.batch_in_epoch = uint64_t(passes % passes_per_epoch_);
-    save_checkpoint(summary_.checkpoint_path, net_, *optimizer_, state_);
-    return text;
+    cspnet::save_checkpoint(summary_.checkpoint_path, net_, *optimizer_, state_);
   }
 
   // Final weights and curves; the summary's figures.
@@ -206,6 +214,7 @@ class TrainingRun {
   }
 
   TrainingTask& task() { return *task_; }
+  TrainSummary& summary() { return summary_; }
   int64_t step_count() const { return int64_t(state_.step); }
   int64_t total_steps() const { return total_steps_; }
   int batch() const { return batch_; }
@@ -256,6 +265,15 @@ class TrainingRun {
     summary_.weights_path = options_.out_dir + "/final.weights";
     summary_.log_path = options_.out_dir + "/log.csv";
     summary_.plot_path = options_.out_dir + "/curves.png";
+    if (!options_.resume && !options_.exist_ok)
+      for (const char* name : kRunFiles)
+        if (std::filesystem::exists(options_.out_dir + "/" + name))
+          throw Error(options_.out_dir + " already holds a training run (" + name +
+                      "): continue it with --resume, overwrite it with --exist-ok, or choose another --out");
+    // The class names travel with the weights: predict and eval read them back.
+    std::string names;
+    for (const std::string& name : task_->class_names()) names += name + "\n";
+    write_file_atomically(options_.out_dir + "/names.txt", names);
   }
 
   // Where the run starts: a checkpoint (--resume), given weights, or random.
@@ -333,7 +351,8 @@ class TrainingRun {
 
 TrainSummary run_training(const TrainOptions& options, std::ostream& out, const TaskFactory& make_task) {
   TrainingRun run(options, out, make_task);
-  Progress progress(out, options.progress_line, options.log_seconds);
+  ProgressLine progress(options.progress_line, options.log_seconds, out);
+  StopSignals stop;
   const auto start = Clock::now();
   double train_seconds = 0;
   int64_t session_steps = 0;
@@ -353,6 +372,17 @@ TrainSummary run_training(const TrainOptions& options, std::ostream& out, const 
                                 run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
                                 interval_loss / double(interval_images), run.task().interval_text().c_str(),
                                 double(step.lr), rate, clock_text(eta).c_str()));
+    if (stop.requested()) {
+      run.save_checkpoint();
+      progress.print(format_text("interrupted after step %lld: wrote %s; continue with --resume",
+                                 (long long)run.step_count(), run.summary().checkpoint_path.c_str()));
+      run.summary().interrupted = true;
+      run.summary().steps = run.step_count();
+      run.summary().epochs = run.epoch();
+      return run.summary();
+    }
+    if (options.save_every > 0 && run.step_count() % options.save_every == 0 && !run.epoch_ended())
+      run.save_checkpoint();
     if (!run.epoch_ended()) continue;
     TrainingLogRow row;
     row.epoch = run.epoch();

@@ -32,6 +32,7 @@ class TrainingTask {
  public:
   virtual ~TrainingTask() = default;
   virtual std::string describe() const = 0;  // the data, for the header line
+  virtual std::vector<std::string> class_names() const = 0;
   virtual int64_t images_per_epoch() const = 0;
   virtual int64_t passes_per_epoch() const = 0;
   // Before the first next(): the run is `total_steps` optimiser steps of

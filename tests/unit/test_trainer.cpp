@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -364,6 +366,82 @@ TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
   EXPECT_FALSE(fs::exists(dir_ / "cli" / "final.weights"));
+}
+
+TEST_F(TrainerTest, AnExistingRunIsRefusedUnlessResumedOrExistOk) {
+  std::ostringstream sink;
+  TrainOptions o = options("run");
+  o.max_batches = 2;
+  train(o, sink);
+  EXPECT_EQ(bytes(o.out_dir + "/names.txt").substr(0, 12), "T-shirt/top\n");
+  const std::string before = bytes(o.out_dir + "/final.weights");
+  o.seed = 8;  // would write other weights
+  expect_error_mentioning([&] { train(o, sink); }, {o.out_dir, "--resume", "--exist-ok"});
+  EXPECT_EQ(bytes(o.out_dir + "/final.weights"), before);
+  o.exist_ok = true;
+  train(o, sink);
+  EXPECT_NE(bytes(o.out_dir + "/final.weights"), before);
+}
+
+// SIGINT during `cspnet train`: the step finishes, the checkpoint is written,
+// exit 0 with a message; --resume then completes the run.
+TEST_F(TrainerTest, CliInterruptWritesACheckpointThatResumes) {
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  const fs::path log = dir_ / "interrupted.out";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string data = "fashion-mnist:" + (dir_ / "data").string();
+    freopen(log.c_str(), "w", stdout);
+    dup2(fileno(stdout), 2);
+    execl(CSPNET_CLI_PATH, CSPNET_CLI_PATH, "--threads", "1", "train", cfg.c_str(), "--data", data.c_str(),
+          "--max-batches", "100000", "--progress", "plain", "--out", out.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  // Wait for the header line (training has started), then interrupt.
+  for (int i = 0; i < 600 && bytes(log.string()).find("steps per epoch") == std::string::npos; ++i) usleep(50000);
+  usleep(200000);
+  kill(child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  const std::string text = bytes(log.string());
+  ASSERT_TRUE(WIFEXITED(status)) << text;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+  EXPECT_NE(text.find("interrupted after step"), std::string::npos) << text;
+  EXPECT_TRUE(fs::exists(out + "/checkpoint.cspnet"));
+  EXPECT_FALSE(fs::exists(out + "/final.weights"));
+  auto [code, resumed] = run_cli("--threads 1 train " + cfg + " --data fashion-mnist:" + (dir_ / "data").string() +
+                                     " --resume --out " + out + " --max-batches 3",
+                                 dir_);
+  // 3 steps may already be behind the interrupted run: either way it ends cleanly.
+  EXPECT_EQ(code, 0) << resumed;
+  EXPECT_NE(resumed.find("resumed from"), std::string::npos) << resumed;
+}
+
+// On a terminal the redrawn progress line fits its width (run under
+// script(1) with a 60-column pseudo-terminal).
+TEST_F(TrainerTest, CliProgressLineFitsTheTerminalWidth) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "script(1) (util-linux) not found";
+  const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
+  const fs::path typescript = dir_ / "tty.out";
+  for (int columns : {60, 80}) {
+    const std::string inner = "stty cols " + std::to_string(columns) + " rows 20; '" + CSPNET_CLI_PATH +
+                              "' --threads 1 train " + cfg + " --data fashion-mnist:" + (dir_ / "data").string() +
+                              " --max-batches 10 --exist-ok --out " + out;
+    const std::string command = "script -qfec \"" + inner + "\" '" + typescript.string() + "' >/dev/null 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    const std::string text = bytes(typescript.string());
+    int redraws = 0;
+    size_t start = 0;
+    while ((start = text.find('\r', start)) != std::string::npos) {
+      ++start;
+      const size_t end = text.find_first_of("\r\n\x1b", start);
+      const std::string segment = text.substr(start, end - start);
+      if (segment.find(" | step ") != std::string::npos) ++redraws;
+      EXPECT_LT(segment.size(), size_t(columns)) << segment;
+    }
+    EXPECT_GT(redraws, 0) << text;
+  }
 }
 
 }  // namespace
