@@ -15,6 +15,7 @@
 #include "bench.hpp"
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
+#include "cspnet/suggest.hpp"
 #include "detector_commands.hpp"
 #include "partial_command.hpp"
 #include "train_commands.hpp"
@@ -176,8 +177,34 @@ int run_init(CommonOptions o, const std::string& out, uint64_t seed) {
 
 }  // namespace
 
+// After a parse error: the first word that names no command where one was
+// expected ("cspnet infp"), with the closest command name; empty if the
+// error is something else.
+std::string unknown_command_message(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    const std::string previous = argv[i - 1];
+    if (previous.size() > 1 && previous[0] == '-' && previous.find('=') == std::string::npos) continue;  // its value
+    std::vector<std::string> names;
+    for (CLI::App* sub : current->get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (names.empty()) return "";  // a command's own arguments from here on
+    const auto found = std::find(names.begin(), names.end(), word);
+    if (found != names.end()) {
+      current = current->get_subcommand(word);
+      continue;
+    }
+    std::string message = "unknown command '" + word + "'";
+    if (const std::string guess = closest_match(word, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    return message + " (cspnet" + (current == &app ? "" : " " + current->get_name()) + " --help lists them)";
+  }
+  return "";
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"cspnet: Cross Stage Partial Networks on the CPU (darknet .cfg/.weights compatible)"};
+  app.set_version_flag("--version", std::string("cspnet ") + version());
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)");
@@ -249,6 +276,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0)
+      if (const std::string message = unknown_command_message(app, argc, argv); !message.empty()) {
+        std::cerr << "cspnet: usage error: " << message << "\n";
+        return 2;
+      }
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {

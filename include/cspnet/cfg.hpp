@@ -93,6 +93,7 @@ class Options {
   const CfgSection& section_;
   std::string path_;
   mutable std::vector<bool> used_;  // reading a key marks it, even through const access
+  mutable std::vector<std::string> asked_;  // every key looked for, found or not (typo suggestions)
 };
 
 }  // namespace cspnet

@@ -16,5 +16,6 @@
 #include "cspnet/network.hpp"
 #include "cspnet/peak.hpp"
 #include "cspnet/tensor.hpp"
+#include "cspnet/version.hpp"
 #include "cspnet/weights.hpp"
 #include "cspnet/zoo.hpp"

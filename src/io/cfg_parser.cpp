@@ -1,10 +1,13 @@
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
+#include <unordered_set>
 
 #include "cspnet/cfg.hpp"
+#include "cspnet/suggest.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/file_input.hpp"
 
@@ -100,6 +103,7 @@ Options::Options(const CfgSection& section, const std::string& path)
     : section_(section), path_(path), used_(section.entries.size(), false) {}
 
 const CfgEntry* Options::find(const std::string& key) const {
+  if (std::find(asked_.begin(), asked_.end(), key) == asked_.end()) asked_.push_back(key);
   // darknet takes the first occurrence of a key; so do we.
   for (size_t i = 0; i < section_.entries.size(); ++i)
     if (section_.entries[i].key == key) {
@@ -206,15 +210,25 @@ std::vector<double> Options::get_doubles(const std::string& key) {
 
 std::vector<std::string> Options::unused_key_messages() const {
   std::vector<std::string> messages;
-  for (size_t i = 0; i < section_.entries.size(); ++i)
-    if (!used_[i]) {
-      const auto& entry = section_.entries[i];
-      bool duplicate = false;
-      for (size_t j = 0; j < i; ++j) duplicate |= section_.entries[j].key == entry.key;
-      messages.push_back(path_ + ":" + std::to_string(entry.line) + ": [" + cfg_excerpt(section_.name) + "] " +
-                         (duplicate ? "duplicate key '" + cfg_excerpt(entry.key) + "' ignored (the first one wins)"
-                                    : "unused key '" + cfg_excerpt(entry.key) + "'"));
+  std::unordered_set<std::string> seen;  // keys met so far: a later one is a duplicate
+  for (size_t i = 0; i < section_.entries.size(); ++i) {
+    const auto& entry = section_.entries[i];
+    const bool duplicate = !seen.insert(entry.key).second;
+    if (used_[i]) continue;
+    std::string message = path_ + ":" + std::to_string(entry.line) + ": [" + cfg_excerpt(section_.name) + "] ";
+    if (duplicate) {
+      message += "duplicate key '" + cfg_excerpt(entry.key) + "' ignored (the first one wins)";
+    } else {
+      message += "unused key '" + cfg_excerpt(entry.key) + "'";
+      // A key the layer asked for and did not find, close to this one: a typo.
+      std::vector<std::string> missing;
+      for (const std::string& key : asked_)
+        if (!peek(key)) missing.push_back(key);
+      if (const std::string guess = closest_match(entry.key, missing); !guess.empty())
+        message += "; did you mean '" + guess + "'?";
     }
+    messages.push_back(message);
+  }
   return messages;
 }
 

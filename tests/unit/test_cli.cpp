@@ -442,3 +442,36 @@ TEST_F(Cli, PrefixWeightsEndingInsideALayerAreAnErrorNamingIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, AMisspeltCommandSuggestsTheRightOneAndExitsTwo) {
+  Result r = cli("infp '" + good_cfg_ + "'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'infp'; did you mean 'info'?"), std::string::npos) << r.err;
+  r = cli("--threads 1 zooo");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("did you mean 'zoo'?"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AMisspeltCfgKeySuggestsTheKeyTheLayerReads) {
+  const std::string cfg = write("typo.cfg", "[net]\nwidth=8\nheight=8\nchannels=1\n[convolutional]\nfiltres=4\nsize=3\n");
+  Result r = cli("info '" + cfg + "'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("typo.cfg:6: [convolutional] unused key 'filtres'; did you mean 'filters'?"), std::string::npos)
+      << r.err;
+  // A key far from every key the layer reads gets no guess.
+  const std::string other = write("other.cfg", "[net]\nwidth=8\nheight=8\nchannels=1\n[maxpool]\ncolour=red\n");
+  r = cli("info '" + other + "'");
+  EXPECT_NE(r.err.find("unused key 'colour'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("did you mean"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, VersionPrintsTheSemanticVersion) {
+  Result r = cli("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("cspnet ", 0), 0u) << r.out;
+  EXPECT_EQ(r.out.substr(7, r.out.find('\n') - 7), cspnet::version());
+}
+
+}  // namespace
