@@ -66,9 +66,9 @@ void AnalyzeCommand::add_to(CLI::App& app) {
   command_->add_flag("--json", json_, "machine-readable output");
   command_->add_option("--plot", plot_, "also write the totals as a bar chart relative to the first model (.svg)");
   command_->add_option("--runs", runs_, "timed forwards for per-stage times (0: not timed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   command_->add_option("--train-batch", training_batch_, "also plan training memory at this batch")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
 }
 
 int AnalyzeCommand::run() const {

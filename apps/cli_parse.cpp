@@ -1,6 +1,9 @@
 #include "cli_parse.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <tuple>
 
@@ -26,6 +29,37 @@ std::pair<int, int> parse_size(const std::string& size) {
     throw UsageError("--size: expected WxH with positive integers (at most 2147483647), e.g. 256x256, got '" +
                      size + "'");
   return {width, height};
+}
+
+namespace {
+
+// A validator: a number (the whole text) for which `accept` holds.
+CLI::Validator number_check(std::function<bool(double)> accept, const std::string& expected) {
+  return CLI::Validator(
+      [accept, expected](const std::string& text) -> std::string {
+        double value = 0;
+        const char* end = text.data() + text.size();
+        auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        if (ec != std::errc() || ptr != end || !std::isfinite(value) || !accept(value))
+          return "expected " + expected + ", got '" + text + "'";
+        return "";
+      },
+      expected);
+}
+
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+}  // namespace
+
+CLI::Validator positive_number() { return number_check([](double v) { return v > 0; }, "a number > 0"); }
+CLI::Validator non_negative_number() { return number_check([](double v) { return v >= 0; }, "a number >= 0"); }
+CLI::Validator number_in(double low, double high) {
+  return number_check([=](double v) { return v >= low && v <= high; },
+                      "a number in [" + number_text(low) + ", " + number_text(high) + "]");
 }
 
 Network load_cfg_or_zoo(const std::string& model, int width, int height) {

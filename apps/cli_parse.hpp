@@ -1,6 +1,7 @@
 #pragma once
 // Command-line values the CLI parses itself, with range checks: misuse is a
 // UsageError (exit 2), never a wrapped number.
+#include <CLI/CLI.hpp>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,13 @@ namespace cspnet::cli {
 
 // "WxH", both positive and within int; checked before any cfg is read.
 std::pair<int, int> parse_size(const std::string& size);
+
+// Checks for numeric flags whose message says what is expected ("--lr:
+// expected a number > 0, got '0.1abc'") rather than CLI11's spelled-out
+// numeric range.
+CLI::Validator positive_number();      // > 0
+CLI::Validator non_negative_number();  // >= 0
+CLI::Validator number_in(double low, double high);  // low <= x <= high
 
 // A cfg path, else a zoo model name (at its own input size unless width and
 // height are given); neither is a UsageError.

@@ -24,6 +24,9 @@
 namespace {
 
 using namespace cspnet;
+using cli::non_negative_number;
+using cli::number_in;
+using cli::positive_number;
 
 struct CommonOptions {
   std::string cfg;
@@ -35,7 +38,7 @@ struct CommonOptions {
 void add_common(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("cfg", o.cfg, "darknet .cfg file")->required();
   cmd.add_option("--size", o.size, "input size WxH (default: the cfg's)");
-  cmd.add_option("--batch", o.batch, "batch size")->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", o.batch, "batch size")->check(positive_number());
   cmd.add_flag("--strict", o.strict, "unknown or unused cfg keys are errors");
 }
 
@@ -224,8 +227,8 @@ int main(int argc, char** argv) {
   predict->add_option("image", image, "png, jpg or bmp image")->required();
   predict->add_option("--weights", weights, "darknet .weights (default: random, see --seed)");
   predict->add_option("--labels", labels, "class names, one per line (default: names.txt beside --weights)");
-  predict->add_option("--top", top, "how many classes to print")->check(CLI::PositiveNumber);
-  predict->add_option("--threshold", threshold, "detection score threshold")->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--top", top, "how many classes to print")->check(positive_number());
+  predict->add_option("--threshold", threshold, "detection score threshold")->check(number_in(0.0, 1.0));
   predict->add_option("--dump", dump, "write the raw (first) output as .npy");
   predict->add_option("--seed", seed, "seed for random parameters when no --weights");
 
@@ -243,15 +246,15 @@ int main(int argc, char** argv) {
   bench->fallthrough();  // `bench CFG --threads 2` as well as `--threads 2 bench CFG`
   bench->add_flag("--train", bench_cfg.train, "time SGD training steps (forward, loss, backward, update)");
   bench->add_option("--weights", bench_cfg.weights, "darknet .weights (default: random, seed 1)");
-  bench->add_option("--runs", bench_cfg.runs, "timed runs")->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(CLI::NonNegativeNumber);
+  bench->add_option("--runs", bench_cfg.runs, "timed runs")->check(positive_number());
+  bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(non_negative_number());
   bench->add_flag("--layers", bench_cfg.per_layer, "per-layer time table (waits after every layer)");
   bench->add_option("--compare", compare, "also time a peer in the same process")->check(CLI::IsMember({"opencv"}));
   std::string precision = "fp32";
   bench->add_option("--precision", precision, "fp32, or bf16 convolutions (reports agreement with fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 or Winograd vs direct fp32 check")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   bool no_blocked = false;
   bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW (inference and --train)");
   bool no_residual = false;

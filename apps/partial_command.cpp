@@ -16,7 +16,7 @@ void PartialCommand::add_to(CLI::App& app) {
   command_->add_option("out", out_, "output .weights")->required();
   command_->add_option("layers", layers_, "how many layers to keep (N: layers 0..N-1)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
 }
 
 int PartialCommand::run() const {

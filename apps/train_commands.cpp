@@ -1,4 +1,5 @@
 #include "train_commands.hpp"
+#include "cli_parse.hpp"
 
 #include <cstdio>
 #include <iostream>
@@ -26,8 +27,8 @@ void TrainCommands::add_to(CLI::App& app) {
   eval_->add_option("--weights", eval_weights_, "darknet .weights")->required();
   eval_->add_option("--data", eval_data_, "as for train");
   eval_->add_option("--split", eval_split_, "test or train")->check(CLI::IsMember({"test", "train"}));
-  eval_->add_option("--batch", eval_batch_, "images per forward pass")->check(CLI::PositiveNumber);
-  eval_->add_option("--limit", eval_limit_, "evaluate the first N images only")->check(CLI::NonNegativeNumber);
+  eval_->add_option("--batch", eval_batch_, "images per forward pass")->check(positive_number());
+  eval_->add_option("--limit", eval_limit_, "evaluate the first N images only")->check(non_negative_number());
   eval_->add_flag("--json", eval_json_, "machine-readable output");
   eval_->add_option("--precision", eval_precision_, "fp32, or bf16 (also reports top-1 agreement with fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}));

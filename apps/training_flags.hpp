@@ -3,6 +3,7 @@
 // batch, schedule and optimiser overrides, output, resume, progress), and
 // their translation into TrainOptions.
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,8 @@ class TrainingFlags {
 
  private:
   std::vector<std::string> set_;  // --set key=value
-  std::string lr_, policy_, momentum_, decay_, optimizer_, label_smoothing_;
+  std::optional<double> lr_, momentum_, decay_, label_smoothing_;  // unset: the cfg's
+  std::string policy_, optimizer_;
   std::string progress_ = "auto";
 };
 

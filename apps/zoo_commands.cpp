@@ -127,7 +127,7 @@ void ZooCommands::add_to(CLI::App& app) {
   export_->add_option("name", name_, "zoo model name (see cspnet zoo)")->required();
   export_->add_option("out", out_, "output .cfg")->required();
   export_->add_option("--size", size_, "input size WxH (default: the model's)");
-  export_->add_option("--channels", channels_, "input channels (default: the model's)")->check(CLI::PositiveNumber);
+  export_->add_option("--channels", channels_, "input channels (default: the model's)")->check(positive_number());
 }
 
 bool ZooCommands::selected() const { return (zoo_ && *zoo_) || (export_ && *export_); }

@@ -363,8 +363,11 @@ TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
   EXPECT_EQ(code, 1);
   EXPECT_NE(text.find("train-labels-idx1-ubyte"), std::string::npos) << text;
   std::tie(code, text) = run_cli("train " + cfg + " --lr fast --out " + out, dir_);
-  EXPECT_EQ(code, 1);
-  EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
+  EXPECT_EQ(code, 2);  // a usage error, not a cfg key's
+  EXPECT_NE(text.find("--lr"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("train " + cfg + " --policy foo --out " + out, dir_);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(text.find("--policy"), std::string::npos) << text;
   EXPECT_FALSE(fs::exists(dir_ / "cli" / "final.weights"));
 }
 
