@@ -29,6 +29,10 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
   command.add_option("--seed", o.seed, "seed of every random choice of the run");
   command.add_option("--out", o.out_dir, "output folder: checkpoint, final.weights, log.csv, curves.png");
   command.add_flag("--resume", o.resume, "continue from OUT/checkpoint.cspnet (same cfg, data and seed)");
+  command.add_option_function<std::string>(
+             "--on-nan", [&o](const std::string& v) { o.skip_non_finite = v == "skip"; },
+             "a step with a NaN/Inf loss or gradient: stop (an error naming the layer) or skip it")
+      ->check(CLI::IsMember({"stop", "skip"}));
   command.add_flag("--exist-ok", o.exist_ok, "overwrite a training run already in OUT (default: refuse)");
   command.add_option("--save-every", o.save_every, "also write the checkpoint every N steps")
       ->check(non_negative_number());

@@ -40,6 +40,9 @@ struct TrainOptions {
   // log) is refused unless exist_ok, which overwrites it.
   bool exist_ok = false;
   int64_t save_every = 0;               // > 0: also write the checkpoint every N steps
+  // A step whose loss or gradients are NaN/Inf: an error naming the step and
+  // the layer (default), or skipped (no update) with a warning.
+  bool skip_non_finite = false;
   int loader_threads = 2;
   int eval_batch = 200;
   int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only
@@ -63,6 +66,7 @@ struct TrainSummary {
   // SIGINT/SIGTERM stopped the run after a step: the checkpoint holds it
   // (no final weights, curves or evaluation).
   bool interrupted = false;
+  int64_t skipped_steps = 0;  // skip_non_finite: steps dropped for NaN/Inf
 };
 
 // Trains as `options` say and writes, in out_dir: names.txt (the class

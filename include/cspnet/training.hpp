@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "cspnet/boxes.hpp"
@@ -45,6 +46,10 @@ std::vector<int> loss_layers(const Network& net);
 // final plain [softmax] (trailing [cost] layers, the identity in training,
 // skipped), else the last layer.
 int logits_layer(const Network& net);
+
+// The first layer whose parameter gradients hold a NaN or an infinity (and
+// the array's name in `array`); -1 if none.
+int first_non_finite_gradient(Network& net, std::string* array = nullptr);
 
 // Every layer's trained arrays, in network order: the list the optimiser
 // steps over (and a checkpoint's optimiser state follows).
@@ -91,6 +96,10 @@ class TrainingExecutor {
   // every layer's parameter gradients (see zero_gradients()).
   void backward();
   void zero_gradients();
+
+  // The first layer whose output of the last forward() holds a NaN or an
+  // infinity; -1 if none (what a non-finite loss is traced back to).
+  int first_non_finite_output() const;
 
   // Target row width: the input of the last loss layer, per image.
   int classes() const;

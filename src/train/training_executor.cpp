@@ -304,6 +304,34 @@ void TrainingExecutor::backward() {
              [&](int i) { s.kernels[size_t(i)]->backward(s.stream); });
 }
 
+namespace {
+
+bool all_finite(const float* values, int64_t count) {
+  // A sum is NaN when any term is NaN or infinite (or the sum overflows,
+  // which only happens near infinity anyway): one vectorisable pass.
+  float sum = 0.f;
+  for (int64_t i = 0; i < count; ++i) sum += values[i] * 0.f;
+  return sum == 0.f;
+}
+
+}  // namespace
+
+int TrainingExecutor::first_non_finite_output() const {
+  for (size_t i = 0; i < impl_->outputs.size(); ++i)
+    if (!all_finite(impl_->outputs[i].data(), impl_->outputs[i].size())) return int(i);
+  return -1;
+}
+
+int first_non_finite_gradient(Network& net, std::string* array) {
+  for (int i = 0; i < net.size(); ++i)
+    for (const TrainableParam& p : net.layer(i).trainable_params())
+      if (!all_finite(p.grads->data(), int64_t(p.grads->size()))) {
+        if (array) *array = p.name;
+        return i;
+      }
+  return -1;
+}
+
 std::vector<TrainableParam> all_trainable_params(Network& net) {
   std::vector<TrainableParam> params;
   for (int i = 0; i < net.size(); ++i)

@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
 
 #include "cspnet/checkpoint.hpp"
 #include "cspnet/error.hpp"
@@ -152,6 +153,7 @@ class TrainingRun {
   StepResult step() {
     compile_for_step();
     executor_->zero_gradients();
+    if (options_.skip_non_finite) running_statistics_before_ = running_statistics();
     StepResult result;
     for (int s = 0; s < subdivisions_; ++s) {
       TrainingPass pass = task_->next();
@@ -162,15 +164,57 @@ class TrainingRun {
       task_->observe(r, mini_);
       executor_->backward();
     }
-    if (!std::isfinite(result.loss))
-      throw Error(where_ + ": the loss became " + std::to_string(result.loss) + " at step " +
-                  std::to_string(state_.step) + ": lower the learning rate (learning_rate / --lr) or add burn_in");
-    result.lr = schedule_->rate_at(state_.step);
-    optimizer_->step(params_, result.lr);
+    if (const std::string problem = non_finite_problem(result.loss); !problem.empty()) {
+      if (!options_.skip_non_finite)
+        throw Error(where_ + ": step " + std::to_string(state_.step) + ": " + problem +
+                    ": lower the learning rate (learning_rate / --lr) or add burn_in; nothing of this step was "
+                    "saved (--on-nan skip skips such steps instead)");
+      out_ << "warning: step " << state_.step << " skipped: " << problem << '\n';
+      restore_running_statistics();
+      ++summary_.skipped_steps;
+      result.loss = 0;
+    } else {
+      result.lr = schedule_->rate_at(state_.step);
+      optimizer_->step(params_, result.lr);
+    }
     ++state_.step;
     state_.seen += uint64_t(batch_);
     result.loss /= double(batch_);
     return result;
+  }
+
+  // Empty when the step's loss and every gradient are finite; else which
+  // layer produced the first NaN/Inf (checked before the optimiser step, so
+  // no non-finite value ever reaches the weights or a checkpoint).
+  std::string non_finite_problem(double loss) {
+    std::string array;
+    if (std::isfinite(loss)) {
+      if (const int layer = first_non_finite_gradient(net_, &array); layer >= 0)
+        return "the " + array + " gradient of " + net_.layer(layer).where() + " is not finite";
+      for (int i = 0; i < net_.size(); ++i)
+        for (const ParamBlob& blob : net_.layer(i).darknet_params())
+          if (std::string_view(blob.name).starts_with("rolling_") &&
+              !std::all_of(blob.values->begin(), blob.values->end(), [](float v) { return std::isfinite(v); }))
+            return "the " + std::string(blob.name) + " of " + net_.layer(i).where() + " is not finite";
+      return "";
+    }
+    const int layer = executor_->first_non_finite_output();
+    std::string text = "the loss is " + std::to_string(loss);
+    if (layer >= 0) text += "; the first non-finite output is " + net_.layer(layer).where();
+    return text;
+  }
+
+  // Batch norm's running statistics, which a training forward updates: kept
+  // before a step that may be skipped, put back if it is.
+  std::vector<std::pair<std::vector<float>*, std::vector<float>>> running_statistics() {
+    std::vector<std::pair<std::vector<float>*, std::vector<float>>> saved;
+    for (int i = 0; i < net_.size(); ++i)
+      for (const ParamBlob& blob : net_.layer(i).darknet_params())
+        if (std::string_view(blob.name).starts_with("rolling_")) saved.emplace_back(blob.values, *blob.values);
+    return saved;
+  }
+  void restore_running_statistics() {
+    for (auto& [target, values] : running_statistics_before_) *target = values;
   }
 
   // The step just made crossed into a new epoch (or was the last one).
@@ -345,6 +389,7 @@ class TrainingRun {
   std::unique_ptr<TrainingExecutor> executor_;
   std::vector<TrainableParam> params_;
   std::unique_ptr<TrainingLog> log_;
+  std::vector<std::pair<std::vector<float>*, std::vector<float>>> running_statistics_before_;
 };
 
 }  // namespace

@@ -448,3 +448,34 @@ TEST_F(TrainerTest, CliProgressLineFitsTheTerminalWidth) {
 }
 
 }  // namespace
+
+namespace {
+
+// A learning rate that blows the weights up: the run stops at the first
+// non-finite step naming it and the layer, before any update or checkpoint;
+// with skip_non_finite the bad steps are dropped and the weights stay finite.
+TEST_F(TrainerTest, NonFiniteStepsStopNamingTheLayerOrAreSkipped) {
+  std::ostringstream sink;
+  TrainOptions o = options("nan");
+  o.max_batches = 12;
+  o.net_overrides["learning_rate"] = "1e30";
+  o.net_overrides["burn_in"] = "0";
+  try {
+    train(o, sink);
+    FAIL() << "expected the run to stop on a non-finite step";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(": step "), std::string::npos) << what;
+    EXPECT_TRUE(what.find("not finite") != std::string::npos || what.find("first non-finite output") != std::string::npos)
+        << what;
+  }
+  EXPECT_FALSE(fs::exists(o.out_dir + "/final.weights"));
+  o.skip_non_finite = true;
+  o.exist_ok = true;
+  const TrainSummary s = train(o, sink);
+  EXPECT_GT(s.skipped_steps, 0) << sink.str();
+  Network net = Network::from_cfg_file(o.cfg);
+  load_weights(net, s.weights_path);  // refuses NaN/Inf values
+}
+
+}  // namespace
