@@ -17,6 +17,7 @@
 #include "cspnet/cspnet.hpp"
 #include "cspnet/suggest.hpp"
 #include "detector_commands.hpp"
+#include "gradients_command.hpp"
 #include "partial_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -275,6 +276,8 @@ int main(int argc, char** argv) {
   detector_commands.add_to(app);
   cli::PartialCommand partial_command;
   partial_command.add_to(app);
+  cli::GradientsCommand gradients_command;
+  gradients_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -299,6 +302,7 @@ int main(int argc, char** argv) {
     if (analyze_command.selected()) return analyze_command.run();
     if (detector_commands.selected()) return detector_commands.run();
     if (partial_command.selected()) return partial_command.run();
+    if (gradients_command.selected()) return gradients_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

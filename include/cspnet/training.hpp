@@ -5,6 +5,7 @@
 // reused once the backward pass is done with the gradient in it. Layers'
 // TrainKernels are compiled once for the network's batch and input size.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -95,6 +96,16 @@ class TrainingExecutor {
   // Backward through every layer from the loss layers' gradients; adds into
   // every layer's parameter gradients (see zero_gradients()).
   void backward();
+  // The same, calling `after_layer(i)` once layer i's backward is done (its
+  // input gradients hold every contribution made so far).
+  using BackwardObserver = std::function<void(int layer)>;
+  void backward(const BackwardObserver& after_layer);
+  // dL/d(output of `layer`) as accumulated so far in this backward, in the
+  // tensor's training layout (blocked_tensors()); empty for a layer without
+  // one (a loss layer, a layer after the last loss). Read between layers it
+  // needs reuse_gradient_memory = false: with reuse, a later gradient may
+  // take the same memory once this one is consumed.
+  std::span<const float> gradient(int layer) const;
   void zero_gradients();
 
   // The first layer whose output of the last forward() holds a NaN or an

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "cspnet/file_output.hpp"
+
 namespace cspnet {
 
 class AtomicFileWriter {
@@ -30,8 +32,6 @@ class AtomicFileWriter {
   std::FILE* file_ = nullptr;
   bool committed_ = false;
 };
-
-void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // Encodes 8-bit pixels, interleaved row by row (`channels` per pixel: 1 grey,
 // 3 RGB or 4 RGBA), as PNG and writes it atomically.

@@ -298,10 +298,23 @@ LossResult TrainingExecutor::loss(const Targets& targets, float grad_scale) {
 
 const std::vector<int>& TrainingExecutor::loss_layer_indices() const { return impl_->backward_plan.losses; }
 
-void TrainingExecutor::backward() {
+void TrainingExecutor::backward() { backward({}); }
+
+void TrainingExecutor::backward(const BackwardObserver& after_layer) {
   Impl& s = *impl_;
-  run_layers(s.backward_plan.last, 0, -1, s.stream, s.options.profile_layers ? &s.backward_ms : nullptr,
-             [&](int i) { s.kernels[size_t(i)]->backward(s.stream); });
+  run_layers(s.backward_plan.last, 0, -1, s.stream, s.options.profile_layers ? &s.backward_ms : nullptr, [&](int i) {
+    s.kernels[size_t(i)]->backward(s.stream);
+    if (after_layer) {
+      s.stream.wait();
+      after_layer(i);
+    }
+  });
+}
+
+std::span<const float> TrainingExecutor::gradient(int layer) const {
+  float* grad = impl_->grad_of(layer);
+  if (!grad) return {};
+  return {grad, size_t(impl_->outputs[size_t(layer)].size())};
 }
 
 namespace {
