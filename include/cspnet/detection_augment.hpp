@@ -102,6 +102,29 @@ AugmentedSample augment_detection(std::span<const AugmentInput> sources, SampleK
                                   const DetectionAugmentOptions& options, int net_width, int net_height,
                                   int channels, uint64_t key);
 
+// The building blocks of one source's transform, for previews and for the
+// OpenCV oracle test (tests/oracle/test_opencv_augment_oracle.cpp).
+// The crop is columns left .. width-right-1 and rows top .. height-bottom-1
+// of the source; negative values reach past the image (darknet's pleft,
+// pright, ptop, pbot).
+struct DetectionDraws {
+  int left = 0, right = 0, top = 0, bottom = 0;
+  bool flip = false;
+  float hue = 0.f, saturation = 1.f, exposure = 1.f;
+  bool operator==(const DetectionDraws&) const = default;
+};
+
+// The crop (outside the image: the image's mean colour per channel),
+// resized bilinearly with pixel centres aligned (OpenCV's INTER_LINEAR) to
+// net_width x net_height, mirrored when draws.flip. Any channel count.
+Tensor crop_resize_flip(const Tensor& image, const DetectionDraws& draws, int net_width, int net_height);
+
+// darknet's HSV change on 8-bit OpenCV images, without the 8-bit
+// quantisation: hue + hue_shift * 179/180 of the circle (wrapping both
+// ways), saturation and value scaled and capped at 1, so a saturated colour
+// keeps its hue. RGB images only; grey ones get value * exposure, capped.
+void distort_hsv(Tensor& image, float hue_shift, float saturation, float exposure);
+
 // Evaluation input: resize_image (or letterbox_image when letter_box) to
 // the network size, as inference does, with the boxes mapped alike.
 AugmentedSample evaluation_sample(const AugmentInput& source, bool letter_box, int net_width, int net_height,

@@ -7,7 +7,6 @@
 #include <string>
 #include <utility>
 
-#include "cspnet/augment.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
 #include "train/data_random.hpp"
@@ -33,28 +32,21 @@ float between(float low, float high, float r) {
   return low + r * (high - low);
 }
 
-// One source's random draws. The crop is pleft..ow-pright by ptop..oh-pbot
-// of the source, in whole pixels; negative offsets reach past the image.
-struct ImageDraws {
-  int pleft = 0, pright = 0, ptop = 0, pbot = 0;
-  bool flip = false;
-  float hue = 0.f, saturation = 1.f, exposure = 1.f;
-  int crop_width(int ow) const { return ow - pleft - pright; }
-  int crop_height(int oh) const { return oh - ptop - pbot; }
-};
+int crop_width(const DetectionDraws& draws, int ow) { return ow - draws.left - draws.right; }
+int crop_height(const DetectionDraws& draws, int oh) { return oh - draws.top - draws.bottom; }
 
 // darknet truncates each offset to int after adding a float to it.
 int add_truncated(int offset, float delta) { return static_cast<int>(static_cast<float>(offset) + delta); }
 
-void draw_crop(const DetectionAugmentOptions& options, int ow, int oh, Stream& stream, ImageDraws& draws) {
+void draw_crop(const DetectionAugmentOptions& options, int ow, int oh, Stream& stream, DetectionDraws& draws) {
   const float jitter = options.yolo.jitter, resize = options.yolo.resize;
   const int dw = static_cast<int>(float(ow) * jitter), dh = static_cast<int>(float(oh) * jitter);
   const float resize_r1 = stream.uniform(), resize_r2 = stream.uniform();
   const float r1 = stream.uniform(), r2 = stream.uniform(), r3 = stream.uniform(), r4 = stream.uniform();
-  draws.pleft = static_cast<int>(between(float(-dw), float(dw), r1));
-  draws.pright = static_cast<int>(between(float(-dw), float(dw), r2));
-  draws.ptop = static_cast<int>(between(float(-dh), float(dh), r3));
-  draws.pbot = static_cast<int>(between(float(-dh), float(dh), r4));
+  draws.left = static_cast<int>(between(float(-dw), float(dw), r1));
+  draws.right = static_cast<int>(between(float(-dw), float(dw), r2));
+  draws.top = static_cast<int>(between(float(-dh), float(dh), r3));
+  draws.bottom = static_cast<int>(between(float(-dh), float(dh), r4));
   // The zoom: negative offsets (a larger crop, i.e. zoom out) down to
   // side * (1 - resize) / 2 and, for resize > 1, positive ones (zoom in).
   const float down = resize > 1.f ? 1.f / resize : resize, up = resize < 1.f ? 1.f / resize : resize;
@@ -62,55 +54,55 @@ void draw_crop(const DetectionAugmentOptions& options, int ow, int oh, Stream& s
   const int min_rdh = static_cast<int>(float(oh) * (1.f - 1.f / down) / 2.f);
   const int max_rdw = resize < 1.f ? 0 : static_cast<int>(float(ow) * (1.f - 1.f / up) / 2.f);
   const int max_rdh = resize < 1.f ? 0 : static_cast<int>(float(oh) * (1.f - 1.f / up) / 2.f);
-  draws.pleft = add_truncated(draws.pleft, between(float(min_rdw), float(max_rdw), resize_r1));
-  draws.pright = add_truncated(draws.pright, between(float(min_rdw), float(max_rdw), resize_r2));
-  draws.ptop = add_truncated(draws.ptop, between(float(min_rdh), float(max_rdh), resize_r1));
-  draws.pbot = add_truncated(draws.pbot, between(float(min_rdh), float(max_rdh), resize_r2));
+  draws.left = add_truncated(draws.left, between(float(min_rdw), float(max_rdw), resize_r1));
+  draws.right = add_truncated(draws.right, between(float(min_rdw), float(max_rdw), resize_r2));
+  draws.top = add_truncated(draws.top, between(float(min_rdh), float(max_rdh), resize_r1));
+  draws.bottom = add_truncated(draws.bottom, between(float(min_rdh), float(max_rdh), resize_r2));
 }
 
 // letter_box: grow the crop along one side so that it has the network's
 // aspect ratio and the image keeps its own.
-void letter_box_crop(int ow, int oh, int net_w, int net_h, ImageDraws& draws) {
+void letter_box_crop(int ow, int oh, int net_w, int net_h, DetectionDraws& draws) {
   const float image_ratio = float(ow) / float(oh), net_ratio = float(net_w) / float(net_h);
   if (image_ratio / net_ratio > 1.f) {
     const float grow = (float(ow) / net_ratio - float(oh)) / 2.f;
-    draws.ptop = add_truncated(draws.ptop, -grow);
-    draws.pbot = add_truncated(draws.pbot, -grow);
+    draws.top = add_truncated(draws.top, -grow);
+    draws.bottom = add_truncated(draws.bottom, -grow);
   } else {
     const float grow = (float(oh) * net_ratio - float(ow)) / 2.f;
-    draws.pleft = add_truncated(draws.pleft, -grow);
-    draws.pright = add_truncated(draws.pright, -grow);
+    draws.left = add_truncated(draws.left, -grow);
+    draws.right = add_truncated(draws.right, -grow);
   }
 }
 
 // mosaic, half the time: move the crop's slack to the sides away from the
 // cut point, so the image sits in the corner that shows. `quadrant` 0..3 is
 // top-left, top-right, bottom-left, bottom-right; the flip mirrors sides.
-void push_to_corner(int quadrant, ImageDraws& draws) {
+void push_to_corner(int quadrant, DetectionDraws& draws) {
   const bool slack_to_left = (quadrant == 1 || quadrant == 3) != draws.flip;
   if (slack_to_left) {
-    draws.pleft += draws.pright, draws.pright = 0;
+    draws.left += draws.right, draws.right = 0;
   } else {
-    draws.pright += draws.pleft, draws.pleft = 0;
+    draws.right += draws.left, draws.left = 0;
   }
   if (quadrant >= 2) {
-    draws.ptop += draws.pbot, draws.pbot = 0;
+    draws.top += draws.bottom, draws.bottom = 0;
   } else {
-    draws.pbot += draws.ptop, draws.ptop = 0;
+    draws.bottom += draws.top, draws.top = 0;
   }
 }
 
-ImageDraws draw_image(const DetectionAugmentOptions& options, int ow, int oh, int net_w, int net_h,
+DetectionDraws draw_image(const DetectionAugmentOptions& options, int ow, int oh, int net_w, int net_h,
                       uint64_t key, int source, int mosaic_quadrant) {
-  ImageDraws draws;
+  DetectionDraws draws;
   Stream geometry(derive(key, kGeometry + uint64_t(source)));
   draw_crop(options, ow, oh, geometry, draws);
   draws.flip = options.flip && geometry.below(2) == 1;
   if (options.letter_box) letter_box_crop(ow, oh, net_w, net_h, draws);
   if (mosaic_quadrant >= 0 && geometry.below(2) == 1) push_to_corner(mosaic_quadrant, draws);
   // Large jitter plus zoom could leave no pixels: keep at least one.
-  if (draws.crop_width(ow) < 1) draws.pright = ow - draws.pleft - 1;
-  if (draws.crop_height(oh) < 1) draws.pbot = oh - draws.ptop - 1;
+  if (crop_width(draws, ow) < 1) draws.right = ow - draws.left - 1;
+  if (crop_height(draws, oh) < 1) draws.bottom = oh - draws.top - 1;
   if (options.hue != 0.f || options.saturation != 1.f || options.exposure != 1.f) {
     Stream colour(derive(key, kColour + uint64_t(source)));
     draws.hue = colour.uniform(-options.hue, options.hue);
@@ -118,77 +110,6 @@ ImageDraws draw_image(const DetectionAugmentOptions& options, int ow, int oh, in
     draws.exposure = random_scale(colour, options.exposure);
   }
   return draws;
-}
-
-// OpenCV's INTER_LINEAR sampling positions (pixel centres aligned, clamped
-// at the edges): output i reads inputs first and first + 1 with weight
-// `weight` on the second.
-struct Tap {
-  int first = 0;
-  int second = 0;
-  float weight = 0.f;
-};
-
-std::vector<Tap> linear_taps(int in, int out) {
-  std::vector<Tap> taps(static_cast<size_t>(out));
-  const float scale = float(in) / float(out);
-  for (int i = 0; i < out; ++i) {
-    const float position = std::max((float(i) + 0.5f) * scale - 0.5f, 0.f);
-    Tap& tap = taps[size_t(i)];
-    tap.first = std::min(static_cast<int>(position), in - 1);
-    tap.weight = tap.first == in - 1 ? 0.f : position - float(tap.first);
-    tap.second = std::min(tap.first + 1, in - 1);
-  }
-  return taps;
-}
-
-std::vector<float> channel_means(const Tensor& image) {
-  const Shape& s = image.shape();
-  std::vector<float> means(size_t(s.c), 0.f);
-  const int64_t plane = s.h * s.w;
-  for (int64_t k = 0; k < s.c; ++k) {
-    double sum = 0;
-    for (int64_t i = 0; i < plane; ++i) sum += image.data()[k * plane + i];
-    means[size_t(k)] = static_cast<float>(sum / double(plane));
-  }
-  return means;
-}
-
-// The crop resized to net_w x net_h (and mirrored when draws.flip); crop
-// pixels outside the source show the source's mean colour.
-Tensor crop_and_resize(const Tensor& source, const ImageDraws& draws, int net_w, int net_h) {
-  const Shape& s = source.shape();
-  const int ow = int(s.w), oh = int(s.h);
-  const std::vector<float> means = channel_means(source);
-  const std::vector<Tap> xs = linear_taps(draws.crop_width(ow), net_w), ys = linear_taps(draws.crop_height(oh), net_h);
-  Tensor out(Shape{1, s.c, net_h, net_w});
-  for (int64_t k = 0; k < s.c; ++k) {
-    const float mean = means[size_t(k)];
-    auto pixel = [&](int crop_x, int crop_y) {
-      const int x = crop_x + draws.pleft, y = crop_y + draws.ptop;
-      return x >= 0 && x < ow && y >= 0 && y < oh ? source.at(0, k, y, x) : mean;
-    };
-    for (int y = 0; y < net_h; ++y) {
-      const Tap& ty = ys[size_t(y)];
-      for (int x = 0; x < net_w; ++x) {
-        const Tap& tx = xs[size_t(x)];
-        const float top = (1 - tx.weight) * pixel(tx.first, ty.first) + tx.weight * pixel(tx.second, ty.first);
-        const float bottom = (1 - tx.weight) * pixel(tx.first, ty.second) + tx.weight * pixel(tx.second, ty.second);
-        out.at(0, k, y, draws.flip ? net_w - 1 - x : x) = (1 - ty.weight) * top + ty.weight * bottom;
-      }
-    }
-  }
-  return out;
-}
-
-void distort_colour(Tensor& image, const ImageDraws& draws) {
-  AugmentParams colour;
-  // darknet adds 179 * dhue to OpenCV's 0..180 hue: 179/180 of dhue circles.
-  colour.hue_shift = draws.hue * (179.f / 180.f);
-  colour.saturation_scale = draws.saturation;
-  colour.exposure_scale = draws.exposure;
-  const Shape& s = image.shape();
-  apply_augment(colour, image.data(), int(s.c), int(s.h), int(s.w));
 }
 
 bool usable(const ObjectBox& box) {
@@ -207,17 +128,17 @@ ObjectBox from_edges(const ObjectBox& like, float left, float right, float top, 
 
 // darknet's fill_truth_detection: shuffle, keep the first max_boxes, move
 // with the crop, mirror, clip, drop boxes under one network pixel.
-std::vector<ObjectBox> move_boxes(std::vector<ObjectBox> boxes, const ImageDraws& draws, int ow, int oh,
+std::vector<ObjectBox> move_boxes(std::vector<ObjectBox> boxes, const DetectionDraws& draws, int ow, int oh,
                                   int net_w, int net_h, int max_boxes, uint64_t shuffle_key) {
   Stream shuffle(shuffle_key);
   for (size_t i = boxes.size(); i > 1; --i) std::swap(boxes[i - 1], boxes[shuffle.below(i)]);
   if (boxes.size() > size_t(max_boxes)) boxes.resize(size_t(max_boxes));
-  const float crop_w = float(draws.crop_width(ow)), crop_h = float(draws.crop_height(oh));
+  const float crop_w = float(crop_width(draws, ow)), crop_h = float(crop_height(draws, oh));
   std::vector<ObjectBox> moved;
   for (const ObjectBox& box : boxes) {
     if (!usable(box)) continue;
-    auto to_crop_x = [&](float u) { return (std::clamp(u, 0.f, 1.f) * float(ow) - float(draws.pleft)) / crop_w; };
-    auto to_crop_y = [&](float v) { return (std::clamp(v, 0.f, 1.f) * float(oh) - float(draws.ptop)) / crop_h; };
+    auto to_crop_x = [&](float u) { return (std::clamp(u, 0.f, 1.f) * float(ow) - float(draws.left)) / crop_w; };
+    auto to_crop_y = [&](float v) { return (std::clamp(v, 0.f, 1.f) * float(oh) - float(draws.top)) / crop_h; };
     float left = to_crop_x(box.x - box.w / 2), right = to_crop_x(box.x + box.w / 2);
     const float top = to_crop_y(box.y - box.h / 2), bottom = to_crop_y(box.y + box.h / 2);
     if (draws.flip) {
@@ -236,7 +157,7 @@ std::vector<ObjectBox> move_boxes(std::vector<ObjectBox> boxes, const ImageDraws
 struct Augmented {
   Tensor image;
   std::vector<ObjectBox> boxes;
-  ImageDraws draws;
+  DetectionDraws draws;
 };
 
 Augmented augment_source(const AugmentInput& source, const DetectionAugmentOptions& options, int net_w, int net_h,
@@ -245,8 +166,8 @@ Augmented augment_source(const AugmentInput& source, const DetectionAugmentOptio
   const int ow = int(image.shape().w), oh = int(image.shape().h);
   Augmented out;
   out.draws = draw_image(options, ow, oh, net_w, net_h, key, index, mosaic_quadrant);
-  out.image = crop_and_resize(image, out.draws, net_w, net_h);
-  distort_colour(out.image, out.draws);
+  out.image = crop_resize_flip(image, out.draws, net_w, net_h);
+  distort_hsv(out.image, out.draws.hue, out.draws.saturation, out.draws.exposure);
   out.boxes = move_boxes(source.boxes, out.draws, ow, oh, net_w, net_h, options.yolo.max_boxes,
                          derive(key, kShuffle + uint64_t(index)));
   return out;
@@ -280,12 +201,12 @@ struct Quadrant {
 // cut point, moved inwards past the crop's padding (estimated, as darknet
 // does, at original-image scale).
 Quadrant place_quadrant(int quadrant, int cut_x, int cut_y, int net_w, int net_h, int ow, int oh,
-                        ImageDraws draws) {
-  if (draws.flip) std::swap(draws.pleft, draws.pright);
-  const int left_shift = std::min(cut_x, std::max(0, -draws.pleft * net_w / ow));
-  const int top_shift = std::min(cut_y, std::max(0, -draws.ptop * net_h / oh));
-  const int right_shift = std::min(net_w - cut_x, std::max(0, -draws.pright * net_w / ow));
-  const int bot_shift = std::min(net_h - cut_y, std::max(0, -draws.pbot * net_h / oh));
+                        DetectionDraws draws) {
+  if (draws.flip) std::swap(draws.left, draws.right);
+  const int left_shift = std::min(cut_x, std::max(0, -draws.left * net_w / ow));
+  const int top_shift = std::min(cut_y, std::max(0, -draws.top * net_h / oh));
+  const int right_shift = std::min(net_w - cut_x, std::max(0, -draws.right * net_w / ow));
+  const int bot_shift = std::min(net_h - cut_y, std::max(0, -draws.bottom * net_h / oh));
   const bool right = quadrant == 1 || quadrant == 3, bottom = quadrant >= 2;
   Quadrant q;
   q.x = right ? cut_x : 0;
