@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -463,6 +464,64 @@ TEST(DetectionAugmentOptions, ImpossibleOrUnsupportedKeysNameTheirLine) {
   expect_error_mentioning([] { parse("", "jitter=0.7"); }, {"aug.cfg:4: [yolo] key 'jitter'", "[0, 0.5)"});
   expect_error_mentioning([] { parse("", "max=0"); }, {"aug.cfg:4: [yolo] key 'max'"});
   expect_error_mentioning([] { parse("", "resize=-1"); }, {"aug.cfg:4: [yolo] key 'resize'"});
+}
+
+}  // namespace
+
+namespace {
+
+// Odd sizes, extreme options and degenerate boxes: never a crash, always a
+// well-formed sample.
+TEST(DetectionAugment, ExtremeInputsGiveWellFormedSamples) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  const std::pair<int, int> source_sizes[] = {{1, 1}, {2, 300}, {300, 3}, {17, 29}};
+  const std::pair<int, int> net_sizes[] = {{1, 1}, {2, 7}, {32, 32}, {45, 13}};
+  for (int round = 0; round < 120; ++round) {
+    DetectionAugmentOptions options;
+    options.flip = unit(rng) < 0.5f;
+    options.letter_box = unit(rng) < 0.3f;
+    options.hue = unit(rng), options.saturation = 0.2f + 4 * unit(rng), options.exposure = 0.2f + 4 * unit(rng);
+    options.yolo.jitter = 0.499f * unit(rng), options.yolo.resize = 0.1f + 5 * unit(rng);
+    options.yolo.max_boxes = 1 + int(unit(rng) * 5);
+    const SampleKind kind = round % 3 == 0 ? SampleKind::mosaic : round % 3 == 1 ? SampleKind::mixup : SampleKind::single;
+    std::vector<AugmentInput> sources;
+    for (int s = 0; s < cspnet::sources_needed(kind); ++s) {
+      const auto [w, h] = source_sizes[(round + s) % 4];
+      AugmentInput input{cspnet::tests::random_input(cspnet::Shape{1, 3, h, w}, uint32_t(round * 7 + s)), {}};
+      for (int b = 0; b < 6; ++b)
+        input.boxes.push_back(ObjectBox{unit(rng) * 1.4f - 0.2f, unit(rng), unit(rng) * 1.2f, unit(rng) * 0.5f, b});
+      input.boxes.push_back(ObjectBox{0.5f, 0.5f, 0.f, 0.f, 9});                // empty
+      input.boxes.push_back(ObjectBox{std::nanf(""), 0.5f, 0.2f, 0.2f, 9});     // not a number
+      input.boxes.push_back(ObjectBox{3.f, 0.5f, 0.2f, 0.2f, 9});               // outside
+      sources.push_back(std::move(input));
+    }
+    const auto [net_w, net_h] = net_sizes[round % 4];
+    const int channels = round % 5 == 0 ? 1 : 3;
+    const AugmentedSample sample =
+        cspnet::augment_detection(sources, kind, options, net_w, net_h, channels, uint64_t(round));
+    ASSERT_EQ(sample.image.shape(), (cspnet::Shape{1, channels, net_h, net_w})) << round;
+    for (float v : sample.image.values()) ASSERT_TRUE(v >= 0.f && v <= 1.f) << round;
+    ASSERT_LE(sample.boxes.size(), size_t(options.yolo.max_boxes) * (kind == SampleKind::single ? 1 : 4)) << round;
+    for (const ObjectBox& b : sample.boxes) {
+      ASSERT_NE(b.cls, 9) << round;
+      EXPECT_GE(b.x - b.w / 2, -1e-6f) << round;
+      EXPECT_LE(b.x + b.w / 2, 1 + 1e-6f) << round;
+      EXPECT_GE(b.y - b.h / 2, -1e-6f) << round;
+      EXPECT_LE(b.y + b.h / 2, 1 + 1e-6f) << round;
+      EXPECT_GE(b.w * float(net_w), 1.f - 1e-4f) << round;
+      EXPECT_GE(b.h * float(net_h), 1.f - 1e-4f) << round;
+    }
+  }
+}
+
+TEST(DetectionAugment, BuildingBlocksRefuseBadShapes) {
+  const Tensor image(cspnet::Shape{1, 3, 10, 10});
+  expect_error_mentioning([&] { cspnet::crop_resize_flip(image, {6, 6, 0, 0}, 8, 8); },
+                          {"crop_resize_flip", "cannot crop -2x10"});
+  expect_error_mentioning([&] { cspnet::crop_resize_flip(image, {}, 0, 8); }, {"into 0x8"});
+  Tensor two(cspnet::Shape{1, 2, 4, 4});
+  expect_error_mentioning([&] { cspnet::distort_hsv(two, 0.1f, 1.f, 1.f); }, {"distort_hsv", "1 or 3"});
 }
 
 }  // namespace
