@@ -51,8 +51,8 @@ std::vector<ObjectBox> read_labels(const std::string& path) {
     ObjectBox box;
     if (!(fields >> box.cls >> box.x >> box.y >> box.w >> box.h) || box.cls < 0 || !std::isfinite(box.x) ||
         !std::isfinite(box.y) || !(box.w > 0) || !(box.h > 0) || box.w > 1 || box.h > 1)
-      throw Error(path + ":" + std::to_string(number) + ": expected 'class x y w h' (class >= 0, 0 < w, h <= 1), got '" +
-                  cfg_excerpt(line) + "'");
+      throw Error(path + ":" + std::to_string(number) +
+                  ": expected 'class x y w h' (class >= 0, 0 < w, h <= 1), got '" + cfg_excerpt(line) + "'");
     boxes.push_back(box);
   }
   return boxes;
@@ -114,7 +114,8 @@ class ShowAugmented : public DetectorVerb {
     if (height < 1 || height > 8192) net.fail("height", "pixels in 1..8192");
     if (channels != 1 && channels != 3) net.fail("channels", "1 or 3");
     std::vector<AugmentInput> sources;
-    for (const std::string& image : images_) sources.push_back({load_image_rgb(image), read_labels(label_path_for(image))});
+    for (const std::string& image : images_)
+      sources.push_back({load_image_rgb(image), read_labels(label_path_for(image))});
     const std::vector<std::string> names = read_names(names_);
     std::filesystem::create_directories(out_);
     for (int n = 0; n < count_; ++n) write_sample(sources, options, width, height, channels, names, n);

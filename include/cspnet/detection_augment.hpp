@@ -22,8 +22,9 @@
 //
 // mosaic builds a sample from 4 images around a cut point uniform in
 // [0.2, 0.8] of each side: quadrant q shows the corner of its own augmented
-// image that faces the cut point (half the time pushed into that corner), and
-// its boxes are cut to the part that shows. mixup blends two augmented images
+// image that faces the cut point (half the time with the crop offsets of the
+// image's outer sides moved to its inner sides), and its boxes are cut to
+// the part that shows. mixup blends two augmented images
 // 50/50 and keeps the boxes of both. As in darknet, a batch uses mosaic or
 // mixup only when a coin per batch says so (about half the batches).
 //

@@ -75,9 +75,11 @@ void letter_box_crop(int ow, int oh, int net_w, int net_h, DetectionDraws& draws
   }
 }
 
-// mosaic, half the time: move the crop's slack to the sides away from the
-// cut point, so the image sits in the corner that shows. `quadrant` 0..3 is
-// top-left, top-right, bottom-left, bottom-right; the flip mirrors sides.
+// mosaic, half the time (darknet: "so that most of it was visible"): the
+// crop offsets of the image's outer sides (away from the cut point) move to
+// its inner sides, where the quadrant's shift skips any padding. `quadrant`
+// 0..3 is top-left, top-right, bottom-left, bottom-right; a flipped image has
+// its sides mirrored.
 void push_to_corner(int quadrant, DetectionDraws& draws) {
   const bool slack_to_left = (quadrant == 1 || quadrant == 3) != draws.flip;
   if (slack_to_left) {
@@ -93,7 +95,7 @@ void push_to_corner(int quadrant, DetectionDraws& draws) {
 }
 
 DetectionDraws draw_image(const DetectionAugmentOptions& options, int ow, int oh, int net_w, int net_h,
-                      uint64_t key, int source, int mosaic_quadrant) {
+                          uint64_t key, int source, int mosaic_quadrant) {
   DetectionDraws draws;
   Stream geometry(derive(key, kGeometry + uint64_t(source)));
   draw_crop(options, ow, oh, geometry, draws);
@@ -203,10 +205,13 @@ struct Quadrant {
 Quadrant place_quadrant(int quadrant, int cut_x, int cut_y, int net_w, int net_h, int ow, int oh,
                         DetectionDraws draws) {
   if (draws.flip) std::swap(draws.left, draws.right);
-  const int left_shift = std::min(cut_x, std::max(0, -draws.left * net_w / ow));
-  const int top_shift = std::min(cut_y, std::max(0, -draws.top * net_h / oh));
-  const int right_shift = std::min(net_w - cut_x, std::max(0, -draws.right * net_w / ow));
-  const int bot_shift = std::min(net_h - cut_y, std::max(0, -draws.bottom * net_h / oh));
+  // Padding in network pixels, limited to the quadrant (int64: no overflow).
+  auto shift = [](int offset, int net_side, int image_side, int limit) {
+    return int(std::min<int64_t>(limit, std::max<int64_t>(0, -int64_t{offset} * net_side / image_side)));
+  };
+  const int left_shift = shift(draws.left, net_w, ow, cut_x);
+  const int right_shift = shift(draws.right, net_w, ow, net_w - cut_x);
+  const int top_shift = shift(draws.top, net_h, oh, cut_y), bot_shift = shift(draws.bottom, net_h, oh, net_h - cut_y);
   const bool right = quadrant == 1 || quadrant == 3, bottom = quadrant >= 2;
   Quadrant q;
   q.x = right ? cut_x : 0;

@@ -67,7 +67,8 @@ TEST(DetectionAugmentOracle, CropResizeFlipMatchesOpenCv) {
   const std::pair<int, int> sizes[] = {{64, 48}, {32, 32}, {17, 23}, {106, 74}};
   for (const DetectionDraws& d : cases)
     for (const auto& [w, h] : sizes) {
-      const float worst = worst_difference(cspnet::crop_resize_flip(image, d, w, h), opencv_crop_resize_flip(mat, d, w, h));
+      const Tensor ours = cspnet::crop_resize_flip(image, d, w, h);
+      const float worst = worst_difference(ours, opencv_crop_resize_flip(mat, d, w, h));
       // float rounding only (OpenCV rounds its weights differently); a wrong
       // tap or fill would be off by about 0.1.
       EXPECT_LT(worst, 1e-5f) << "crop " << d.left << "," << d.right << "," << d.top << "," << d.bottom << " flip "

@@ -351,7 +351,8 @@ TEST(DetectionAugment, MixupBlendsTwoImagesAndKeepsBothBoxLists) {
     EXPECT_GT(green, 0) << "key " << key;
     EXPECT_EQ(sample.image.values().size(), first.image.values().size());
     // Red comes only from the first image, at half strength.
-    for (size_t i = 0; i < size_t(96 * 80); ++i) ASSERT_NEAR(sample.image.values()[i], 0.5f * first.image.values()[i], 1e-6f);
+    for (size_t i = 0; i < size_t(96 * 80); ++i)
+      ASSERT_NEAR(sample.image.values()[i], 0.5f * first.image.values()[i], 1e-6f);
     expect_boxes_match_image(sample, Membership{0.25f, false}, "mixup key " + std::to_string(key));
   }
 }
@@ -384,7 +385,8 @@ TEST(DetectionAugment, AboutHalfTheBatchesMix) {
   for (uint64_t batch = 0; batch < 50; ++batch) EXPECT_NE(cspnet::batch_sample_kind(options, batch), SampleKind::mixup);
   options.mosaic = false;
   int mixups = 0;
-  for (uint64_t batch = 0; batch < 50; ++batch) mixups += cspnet::batch_sample_kind(options, batch) == SampleKind::mixup;
+  for (uint64_t batch = 0; batch < 50; ++batch)
+    mixups += cspnet::batch_sample_kind(options, batch) == SampleKind::mixup;
   EXPECT_GT(mixups, 10);
   EXPECT_EQ(cspnet::sources_needed(SampleKind::mosaic), 4);
   EXPECT_EQ(cspnet::sources_needed(SampleKind::mixup), 2);
@@ -394,9 +396,9 @@ TEST(DetectionAugment, AboutHalfTheBatchesMix) {
 TEST(DetectionAugment, WrongSourceCountOrShapeIsAnError) {
   const AugmentInput input = scene();
   const DetectionAugmentOptions options;
-  expect_error_mentioning(
-      [&] { cspnet::augment_detection(std::span<const AugmentInput>(&input, 1), SampleKind::mosaic, options, 64, 64, 3, 1); },
-      {"expected 4 source images, got 1"});
+  const std::span<const AugmentInput> one(&input, 1);
+  expect_error_mentioning([&] { cspnet::augment_detection(one, SampleKind::mosaic, options, 64, 64, 3, 1); },
+                          {"expected 4 source images, got 1"});
   AugmentInput grey{Tensor(cspnet::Shape{1, 1, 8, 8}), {}};
   expect_error_mentioning([&] { augment_one(grey, options, 1); }, {"expected a 1 x 3 x H x W RGB image"});
   expect_error_mentioning([&] { augment_one(input, options, 1, 64, 64, 2); }, {"expected 1 or 3 network channels"});
@@ -412,7 +414,8 @@ TEST(DetectionAugment, EvaluationResizeMapsBoxesLikeInference) {
   EXPECT_EQ(boxed.image.values(), cspnet::letterbox_image(input.image, 64, 64).values());
   ASSERT_EQ(boxed.boxes.size(), input.boxes.size());
   // The 0.5 grey canvas is brighter than half: judge objects at 0.75.
-  for (const ObjectBox& box : boxed.boxes) expect_box_on_its_rectangle(boxed.image, box, Membership{0.75f}, "letterbox");
+  for (const ObjectBox& box : boxed.boxes)
+    expect_box_on_its_rectangle(boxed.image, box, Membership{0.75f}, "letterbox");
 }
 
 // Options from cfg text: [net] on line 1, [yolo] after it.
@@ -484,7 +487,8 @@ TEST(DetectionAugment, ExtremeInputsGiveWellFormedSamples) {
     options.hue = unit(rng), options.saturation = 0.2f + 4 * unit(rng), options.exposure = 0.2f + 4 * unit(rng);
     options.yolo.jitter = 0.499f * unit(rng), options.yolo.resize = 0.1f + 5 * unit(rng);
     options.yolo.max_boxes = 1 + int(unit(rng) * 5);
-    const SampleKind kind = round % 3 == 0 ? SampleKind::mosaic : round % 3 == 1 ? SampleKind::mixup : SampleKind::single;
+    const SampleKind kinds[] = {SampleKind::mosaic, SampleKind::mixup, SampleKind::single};
+    const SampleKind kind = kinds[round % 3];
     std::vector<AugmentInput> sources;
     for (int s = 0; s < cspnet::sources_needed(kind); ++s) {
       const auto [w, h] = source_sizes[(round + s) % 4];
