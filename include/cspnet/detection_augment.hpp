@@ -159,5 +159,9 @@ int multiscale_side(float scale, int initial, int step);
 NetSize multiscale_max_size(const MultiScaleSchedule& schedule);
 // The network size for 0-based `iteration` (the initial size when random=0).
 NetSize multiscale_size(const MultiScaleSchedule& schedule, int64_t iteration);
+// darknet's dynamic_minibatch=1: the batch for `size` so that memory stays
+// about that of initial_batch at the largest size, initial_batch *
+// max_area / area, times 0.8 when that is still above initial_batch.
+int multiscale_dynamic_batch(int initial_batch, NetSize largest, NetSize size);
 
 }  // namespace cspnet

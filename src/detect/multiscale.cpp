@@ -52,4 +52,11 @@ NetSize multiscale_size(const MultiScaleSchedule& schedule, int64_t iteration) {
   return size;
 }
 
+int multiscale_dynamic_batch(int initial_batch, NetSize largest, NetSize size) {
+  const int64_t area = std::max<int64_t>(int64_t{size.width} * size.height, 1);
+  const int64_t batch = int64_t{initial_batch} * largest.width * largest.height / area;
+  const int64_t reduced = static_cast<int64_t>(double(batch) * 0.8);
+  return int(std::clamp<int64_t>(reduced > initial_batch ? reduced : batch, 1, int64_t{1} << 30));
+}
+
 }  // namespace cspnet

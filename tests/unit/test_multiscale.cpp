@@ -34,6 +34,15 @@ TEST(MultiScale, SidesFollowDarknetsRounding) {
   EXPECT_EQ(cspnet::multiscale_max_size(schedule_416(1.2f)), (NetSize{544, 544}));  // 16.6 -> 17
 }
 
+TEST(MultiScale, DynamicBatchKeepsMemoryLikeDarknet) {
+  // 64 * 608^2 / 320^2 = 231, times 0.8 = 184 (still above 64).
+  EXPECT_EQ(cspnet::multiscale_dynamic_batch(64, {608, 608}, {320, 320}), 184);
+  // 64 * 608^2 / 576^2 = 71; 0.8 * 71 = 56 is below 64, so 71 stays.
+  EXPECT_EQ(cspnet::multiscale_dynamic_batch(64, {608, 608}, {576, 576}), 71);
+  EXPECT_EQ(cspnet::multiscale_dynamic_batch(64, {608, 608}, {608, 608}), 64);
+  EXPECT_EQ(cspnet::multiscale_dynamic_batch(1, {64, 64}, {64, 64}), 1);
+}
+
 TEST(MultiScale, OffKeepsTheInitialSize) {
   const MultiScaleSchedule schedule = schedule_416(0.f);
   for (int64_t k : {0, 10, 555, 99999}) EXPECT_EQ(cspnet::multiscale_size(schedule, k), (NetSize{416, 416}));
