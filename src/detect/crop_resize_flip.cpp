@@ -6,6 +6,7 @@
 
 #include "cspnet/detection_augment.hpp"
 #include "cspnet/error.hpp"
+#include "detect/crop_window.hpp"
 
 namespace cspnet {
 namespace {
@@ -56,31 +57,42 @@ std::vector<float> channel_means(const Tensor& image) {
 
 }  // namespace
 
-Tensor crop_resize_flip(const Tensor& source, const DetectionDraws& draws, int net_w, int net_h) {
+Tensor crop_resize_flip_window(const Tensor& source, const DetectionDraws& draws, int net_w, int net_h,
+                               const OutputWindow& window) {
   check_crop(source, draws, net_w, net_h);
+  if (window.x < 0 || window.y < 0 || window.width < 1 || window.height < 1 || window.x + window.width > net_w ||
+      window.y + window.height > net_h)
+    throw Error("crop_resize_flip: the window is not inside the " + std::to_string(net_w) + "x" +
+                std::to_string(net_h) + " output");
   const Shape& s = source.shape();
   const int ow = int(s.w), oh = int(s.h);
   const std::vector<float> means = channel_means(source);
   const std::vector<Tap> xs = linear_taps(ow - draws.left - draws.right, net_w);
   const std::vector<Tap> ys = linear_taps(oh - draws.top - draws.bottom, net_h);
-  Tensor out(Shape{1, s.c, net_h, net_w});
+  Tensor out(Shape{1, s.c, window.height, window.width});
   for (int64_t k = 0; k < s.c; ++k) {
     const float mean = means[size_t(k)];
     auto pixel = [&](int crop_x, int crop_y) {
       const int x = crop_x + draws.left, y = crop_y + draws.top;
       return x >= 0 && x < ow && y >= 0 && y < oh ? source.at(0, k, y, x) : mean;
     };
-    for (int y = 0; y < net_h; ++y) {
-      const Tap& ty = ys[size_t(y)];
-      for (int x = 0; x < net_w; ++x) {
-        const Tap& tx = xs[size_t(x)];
+    for (int y = 0; y < window.height; ++y) {
+      const Tap& ty = ys[size_t(window.y + y)];
+      for (int x = 0; x < window.width; ++x) {
+        // Output column X shows the resized crop's column X, or its mirror.
+        const int column = window.x + x;
+        const Tap& tx = xs[size_t(draws.flip ? net_w - 1 - column : column)];
         const float top = (1 - tx.weight) * pixel(tx.first, ty.first) + tx.weight * pixel(tx.second, ty.first);
         const float bottom = (1 - tx.weight) * pixel(tx.first, ty.second) + tx.weight * pixel(tx.second, ty.second);
-        out.at(0, k, y, draws.flip ? net_w - 1 - x : x) = (1 - ty.weight) * top + ty.weight * bottom;
+        out.at(0, k, y, x) = (1 - ty.weight) * top + ty.weight * bottom;
       }
     }
   }
   return out;
+}
+
+Tensor crop_resize_flip(const Tensor& source, const DetectionDraws& draws, int net_w, int net_h) {
+  return crop_resize_flip_window(source, draws, net_w, net_h, OutputWindow{0, 0, net_w, net_h});
 }
 
 }  // namespace cspnet

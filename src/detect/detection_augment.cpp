@@ -9,6 +9,7 @@
 
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
+#include "detect/crop_window.hpp"
 #include "train/data_random.hpp"
 
 namespace cspnet {
@@ -156,30 +157,30 @@ std::vector<ObjectBox> move_boxes(std::vector<ObjectBox> boxes, const DetectionD
   return moved;
 }
 
-struct Augmented {
-  Tensor image;
-  std::vector<ObjectBox> boxes;
+// One source with its draws and moved boxes, before any pixel is made.
+struct Prepared {
+  Tensor image;  // the source with the network's channel count
   DetectionDraws draws;
+  std::vector<ObjectBox> boxes;
 };
 
-// One source cropped, resized, flipped and its boxes moved; the colour
-// change is left to the caller (a mosaic changes only the quadrant shown).
-Augmented augment_geometry(const AugmentInput& source, const DetectionAugmentOptions& options, int net_w, int net_h,
-                           int channels, uint64_t key, int index, int mosaic_quadrant) {
-  const Tensor image = match_channels(source.image, channels);
-  const int ow = int(image.shape().w), oh = int(image.shape().h);
-  Augmented out;
+Prepared prepare(const AugmentInput& source, const DetectionAugmentOptions& options, int net_w, int net_h,
+                 int channels, uint64_t key, int index, int mosaic_quadrant) {
+  Prepared out;
+  out.image = match_channels(source.image, channels);
+  const int ow = int(out.image.shape().w), oh = int(out.image.shape().h);
   out.draws = draw_image(options, ow, oh, net_w, net_h, key, index, mosaic_quadrant);
-  out.image = crop_resize_flip(image, out.draws, net_w, net_h);
   out.boxes = move_boxes(source.boxes, out.draws, ow, oh, net_w, net_h, options.yolo.max_boxes,
                          derive(key, kShuffle + uint64_t(index)));
   return out;
 }
 
-Augmented augment_source(const AugmentInput& source, const DetectionAugmentOptions& options, int net_w, int net_h,
-                         int channels, uint64_t key, int index) {
-  Augmented out = augment_geometry(source, options, net_w, net_h, channels, key, index, -1);
-  distort_hsv(out.image, out.draws.hue, out.draws.saturation, out.draws.exposure);
+// One source fully augmented at network size.
+AugmentedSample augment_source(const AugmentInput& source, const DetectionAugmentOptions& options, int net_w,
+                               int net_h, int channels, uint64_t key, int index) {
+  Prepared prepared = prepare(source, options, net_w, net_h, channels, key, index, -1);
+  AugmentedSample out{crop_resize_flip(prepared.image, prepared.draws, net_w, net_h), std::move(prepared.boxes)};
+  distort_hsv(out.image, prepared.draws.hue, prepared.draws.saturation, prepared.draws.exposure);
   return out;
 }
 
@@ -192,12 +193,12 @@ void append_up_to(std::vector<ObjectBox>& boxes, const std::vector<ObjectBox>& m
 
 AugmentedSample mixup_sample(std::span<const AugmentInput> sources, const DetectionAugmentOptions& options,
                              int net_w, int net_h, int channels, uint64_t key) {
-  Augmented first = augment_source(sources[0], options, net_w, net_h, channels, key, 0);
-  const Augmented second = augment_source(sources[1], options, net_w, net_h, channels, key, 1);
+  AugmentedSample first = augment_source(sources[0], options, net_w, net_h, channels, key, 0);
+  const AugmentedSample second = augment_source(sources[1], options, net_w, net_h, channels, key, 1);
   for (int64_t i = 0; i < first.image.size(); ++i)
     first.image.data()[i] = 0.5f * first.image.data()[i] + 0.5f * second.image.data()[i];
   append_up_to(first.boxes, second.boxes, options.yolo.max_boxes);
-  return AugmentedSample{std::move(first.image), std::move(first.boxes)};
+  return first;
 }
 
 // One quadrant of a mosaic: where it lies in the output and which part of
@@ -231,18 +232,16 @@ Quadrant place_quadrant(int quadrant, int cut_x, int cut_y, int net_w, int net_h
   return q;
 }
 
-// The quadrant's part of its image, colour-changed (per pixel, so only the
-// part shown needs it), into the mosaic.
-void copy_quadrant(const Tensor& from, const DetectionDraws& draws, const Quadrant& q, Tensor& to) {
+// The part of its image a quadrant shows, made (only that part), coloured
+// and pasted into the mosaic.
+void paste_quadrant(const Prepared& prepared, const Quadrant& q, int net_w, int net_h, Tensor& mosaic) {
   if (q.width < 1 || q.height < 1) return;
-  Tensor part(Shape{1, to.shape().c, q.height, q.width});
-  for (int64_t k = 0; k < to.shape().c; ++k)
+  Tensor part = crop_resize_flip_window(prepared.image, prepared.draws, net_w, net_h,
+                                        OutputWindow{q.source_x, q.source_y, q.width, q.height});
+  distort_hsv(part, prepared.draws.hue, prepared.draws.saturation, prepared.draws.exposure);
+  for (int64_t k = 0; k < mosaic.shape().c; ++k)
     for (int y = 0; y < q.height; ++y)
-      for (int x = 0; x < q.width; ++x) part.at(0, k, y, x) = from.at(0, k, q.source_y + y, q.source_x + x);
-  distort_hsv(part, draws.hue, draws.saturation, draws.exposure);
-  for (int64_t k = 0; k < to.shape().c; ++k)
-    for (int y = 0; y < q.height; ++y)
-      for (int x = 0; x < q.width; ++x) to.at(0, k, q.y + y, q.x + x) = part.at(0, k, y, x);
+      for (int x = 0; x < q.width; ++x) mosaic.at(0, k, q.y + y, q.x + x) = part.at(0, k, y, x);
 }
 
 // Boxes shifted with the quadrant and cut to it. darknet clips to the whole
@@ -276,10 +275,10 @@ AugmentedSample mosaic_sample(std::span<const AugmentInput> sources, const Detec
   AugmentedSample sample{Tensor(Shape{1, channels, net_h, net_w}), {}};
   for (int quadrant = 0; quadrant < 4; ++quadrant) {
     const AugmentInput& source = sources[size_t(quadrant)];
-    const Augmented part = augment_geometry(source, options, net_w, net_h, channels, key, quadrant, quadrant);
+    const Prepared part = prepare(source, options, net_w, net_h, channels, key, quadrant, quadrant);
     const Quadrant q = place_quadrant(quadrant, cut_x, cut_y, net_w, net_h, int(source.image.shape().w),
                                       int(source.image.shape().h), part.draws);
-    copy_quadrant(part.image, part.draws, q, sample.image);
+    paste_quadrant(part, q, net_w, net_h, sample.image);
     add_quadrant_boxes(part.boxes, q, net_w, net_h, options.yolo.max_boxes, sample.boxes);
   }
   return sample;
@@ -327,8 +326,7 @@ AugmentedSample augment_detection(std::span<const AugmentInput> sources, SampleK
   check_inputs(sources, kind, net_width, net_height, channels);
   if (kind == SampleKind::mosaic) return mosaic_sample(sources, options, net_width, net_height, channels, key);
   if (kind == SampleKind::mixup) return mixup_sample(sources, options, net_width, net_height, channels, key);
-  Augmented one = augment_source(sources[0], options, net_width, net_height, channels, key, 0);
-  return AugmentedSample{std::move(one.image), std::move(one.boxes)};
+  return augment_source(sources[0], options, net_width, net_height, channels, key, 0);
 }
 
 AugmentedSample evaluation_sample(const AugmentInput& source, bool letter_box, int net_width, int net_height,
