@@ -15,6 +15,7 @@
 #include "cspnet/cfg.hpp"
 #include "cspnet/detection_augment.hpp"
 #include "cspnet/image.hpp"
+#include "detect/crop_window.hpp"
 #include "test_helpers.hpp"
 
 namespace {
@@ -526,6 +527,29 @@ TEST(DetectionAugment, BuildingBlocksRefuseBadShapes) {
   expect_error_mentioning([&] { cspnet::crop_resize_flip(image, {}, 0, 8); }, {"into 0x8"});
   Tensor two(cspnet::Shape{1, 2, 4, 4});
   expect_error_mentioning([&] { cspnet::distort_hsv(two, 0.1f, 1.f, 1.f); }, {"distort_hsv", "1 or 3"});
+}
+
+}  // namespace
+
+namespace {
+
+// A mosaic makes only the window of each image that its quadrant shows: the
+// window must be exactly that part of the whole image, flipped or not.
+TEST(DetectionAugment, CropWindowIsThePartOfTheWholeImage) {
+  const Tensor source = cspnet::tests::random_input(cspnet::Shape{1, 3, 37, 53}, 9);
+  for (const bool flip : {false, true}) {
+    const cspnet::DetectionDraws draws{-7, 4, 3, -9, flip};
+    const Tensor whole = cspnet::crop_resize_flip(source, draws, 40, 30);
+    const cspnet::OutputWindow window{11, 5, 20, 17};
+    const Tensor part = cspnet::crop_resize_flip_window(source, draws, 40, 30, window);
+    ASSERT_EQ(part.shape(), (cspnet::Shape{1, 3, 17, 20}));
+    for (int64_t k = 0; k < 3; ++k)
+      for (int64_t y = 0; y < 17; ++y)
+        for (int64_t x = 0; x < 20; ++x) ASSERT_EQ(part.at(0, k, y, x), whole.at(0, k, y + 5, x + 11)) << flip;
+  }
+  expect_error_mentioning(
+      [&] { cspnet::crop_resize_flip_window(source, {}, 40, 30, cspnet::OutputWindow{30, 0, 20, 5}); },
+      {"window is not inside the 40x30 output"});
 }
 
 }  // namespace
