@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.hpp"
 #include "cspnet/cfg.hpp"
 #include "cspnet/detection_augment.hpp"
 #include "cspnet/draw_boxes.hpp"
@@ -91,7 +92,7 @@ class ShowAugmented : public DetectorVerb {
     command_->add_option("images", images_, "images; labels by darknet's rule (images/ -> labels/, .txt)")
         ->required();
     command_->add_option("--out", out_, "folder for aug_<n>.png (default: .)");
-    command_->add_option("--count", count_, "samples to write (default 8)")->check(CLI::Range(1, 10000));
+    command_->add_option("--count", count_, "samples to write (default 8)")->check(number_in(1, 10000));
     command_->add_option("--seed", seed_, "augmentation seed (default 1)");
     command_->add_option("--names", names_, "class names, one a line (default: class ids)");
   }
