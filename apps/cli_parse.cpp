@@ -62,6 +62,12 @@ CLI::Validator number_in(double low, double high) {
                       "a number in [" + number_text(low) + ", " + number_text(high) + "]");
 }
 
+bool is_zoo_name(const std::string& name) {
+  for (const ZooModel& model : zoo_models())
+    if (model.name == name) return true;
+  return false;
+}
+
 Network load_cfg_or_zoo(const std::string& model, int width, int height) {
   ParseOptions parse;
   parse.width = width;

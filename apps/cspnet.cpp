@@ -37,7 +37,7 @@ struct CommonOptions {
 };
 
 void add_common(CLI::App& cmd, CommonOptions& o) {
-  cmd.add_option("cfg", o.cfg, "darknet .cfg file")->required();
+  cmd.add_option("cfg", o.cfg, "darknet .cfg file or a zoo model name (cspnet zoo lists them)")->required();
   cmd.add_option("--size", o.size, "input size WxH (default: the cfg's)");
   cmd.add_option("--batch", o.batch, "batch size")->check(positive_number());
   cmd.add_flag("--strict", o.strict, "unknown or unused cfg keys are errors");
@@ -48,6 +48,11 @@ Network load_network(const CommonOptions& o) {
   parse.strict = o.strict;
   parse.batch = o.batch;
   if (!o.size.empty()) std::tie(parse.width, parse.height) = cli::parse_size(o.size);  // before the cfg: misuse is exit 2
+  if (!std::filesystem::exists(o.cfg) && cli::is_zoo_name(o.cfg)) {
+    Network net = cli::load_cfg_or_zoo(o.cfg, parse.width, parse.height);
+    net.reshape(int(net.input_shape().w), int(net.input_shape().h), o.batch);
+    return net;
+  }
   Network net = Network::from_cfg_file(o.cfg, parse);
   for (const auto& warning : net.warnings()) std::cerr << "warning: " << warning << "\n";
   return net;
