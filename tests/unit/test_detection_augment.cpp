@@ -472,9 +472,6 @@ TEST(DetectionAugmentOptions, ImpossibleOrUnsupportedKeysNameTheirLine) {
   expect_error_mentioning([] { parse("", "resize=-1"); }, {"aug.cfg:4: [yolo] key 'resize'"});
 }
 
-}  // namespace
-
-namespace {
 
 // Odd sizes, extreme options and degenerate boxes: never a crash, always a
 // well-formed sample.
@@ -531,9 +528,6 @@ TEST(DetectionAugment, BuildingBlocksRefuseBadShapes) {
   expect_error_mentioning([&] { cspnet::distort_hsv(two, 0.1f, 1.f, 1.f); }, {"distort_hsv", "1 or 3"});
 }
 
-}  // namespace
-
-namespace {
 
 // A mosaic makes only the window of each image that its quadrant shows: the
 // window must be exactly that part of the whole image, flipped or not.
@@ -554,9 +548,6 @@ TEST(DetectionAugment, CropWindowIsThePartOfTheWholeImage) {
       {"window is not inside the 40x30 output"});
 }
 
-}  // namespace
-
-namespace {
 
 // Through the trainer's NetTrainingKeys: --set overrides win and are named.
 TEST(DetectionAugmentOptions, NetTrainingKeysOverridesWinAndAreNamed) {
