@@ -15,7 +15,9 @@
 #include "cspnet/cfg.hpp"
 #include "cspnet/detection_augment.hpp"
 #include "cspnet/image.hpp"
+#include "cspnet/network.hpp"
 #include "detect/crop_window.hpp"
+#include "train/net_training_keys.hpp"
 #include "test_helpers.hpp"
 
 namespace {
@@ -470,9 +472,6 @@ TEST(DetectionAugmentOptions, ImpossibleOrUnsupportedKeysNameTheirLine) {
   expect_error_mentioning([] { parse("", "resize=-1"); }, {"aug.cfg:4: [yolo] key 'resize'"});
 }
 
-}  // namespace
-
-namespace {
 
 // Odd sizes, extreme options and degenerate boxes: never a crash, always a
 // well-formed sample.
@@ -529,9 +528,6 @@ TEST(DetectionAugment, BuildingBlocksRefuseBadShapes) {
   expect_error_mentioning([&] { cspnet::distort_hsv(two, 0.1f, 1.f, 1.f); }, {"distort_hsv", "1 or 3"});
 }
 
-}  // namespace
-
-namespace {
 
 // A mosaic makes only the window of each image that its quadrant shows: the
 // window must be exactly that part of the whole image, flipped or not.
@@ -550,6 +546,20 @@ TEST(DetectionAugment, CropWindowIsThePartOfTheWholeImage) {
   expect_error_mentioning(
       [&] { cspnet::crop_resize_flip_window(source, {}, 40, 30, cspnet::OutputWindow{30, 0, 20, 5}); },
       {"window is not inside the 40x30 output"});
+}
+
+
+// Through the trainer's NetTrainingKeys: --set overrides win and are named.
+TEST(DetectionAugmentOptions, NetTrainingKeysOverridesWinAndAreNamed) {
+  const std::string cfg = "[net]\nwidth=32\nheight=32\nchannels=3\nhue=.1\n\n[convolutional]\nfilters=2\nsize=1\n";
+  const cspnet::Network net = cspnet::Network::from_cfg(cspnet::parse_cfg_text(cfg, "det.cfg"));
+  cspnet::NetTrainingKeys keys(net.config(), cspnet::override_entries({{"hue", ".3"}, {"mosaic", "1"}}, "--set"));
+  const DetectionAugmentOptions options = cspnet::parse_detection_augment_options(keys.options(), {});
+  EXPECT_FLOAT_EQ(options.hue, 0.3f);
+  EXPECT_TRUE(options.mosaic);
+  cspnet::NetTrainingKeys bad(net.config(), cspnet::override_entries({{"saturation", "-2"}}, "--set"));
+  expect_error_mentioning([&] { cspnet::parse_detection_augment_options(bad.options(), {}); },
+                          {"--set saturation", "positive"});
 }
 
 }  // namespace
