@@ -1,11 +1,11 @@
 #include "train_commands.hpp"
-#include "cli_parse.hpp"
 
 #include <cstdio>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_parse.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/error.hpp"
@@ -17,13 +17,13 @@ namespace cspnet::cli {
 void TrainCommands::add_to(CLI::App& app) {
   TrainOptions& o = train_options_;
   train_ = app.add_subcommand("train", "train a classifier (default data: Fashion-MNIST from Debian)");
-  train_->add_option("cfg", o.cfg, "darknet .cfg file")->required();
+  train_->add_option("cfg", o.cfg, "darknet .cfg file, or a zoo model name (its cfg is written into --out)")->required();
   train_->add_option("--data", o.data,
                      "fashion-mnist | fashion-mnist:DIR | image folder DIR | list:TRAIN,LABELS | list:TRAIN,TEST,LABELS");
   flags_.add_to(*train_, o);
 
   eval_ = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
-  eval_->add_option("cfg", eval_cfg_, "darknet .cfg file")->required();
+  eval_->add_option("cfg", eval_cfg_, "darknet .cfg file or a zoo model name")->required();
   eval_->add_option("--weights", eval_weights_, "darknet .weights")->required();
   eval_->add_option("--data", eval_data_, "as for train");
   eval_->add_option("--split", eval_split_, "test or train")->check(CLI::IsMember({"test", "train"}));
@@ -51,7 +51,7 @@ int TrainCommands::run_train() {
 }
 
 int TrainCommands::run_eval() const {
-  Network net = Network::from_cfg_file(eval_cfg_);
+  Network net = load_cfg_or_zoo(eval_cfg_);
   load_weights(net, eval_weights_);
   const NetConfig& c = net.config();
   auto source = make_data_source(eval_data_, eval_split_ == "train", c.channels, c.height, c.width);

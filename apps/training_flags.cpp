@@ -1,9 +1,9 @@
 #include "training_flags.hpp"
-#include "cli_parse.hpp"
 
 #include <cstdio>
 #include <type_traits>
 
+#include "cli_parse.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/progress.hpp"
 

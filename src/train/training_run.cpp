@@ -15,6 +15,7 @@
 #include "cspnet/optimizer.hpp"
 #include "cspnet/progress.hpp"
 #include "cspnet/weights.hpp"
+#include "cspnet/zoo.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
 #include "train/net_training_keys.hpp"
@@ -394,7 +395,26 @@ class TrainingRun {
 
 }  // namespace
 
-TrainSummary run_training(const TrainOptions& options, std::ostream& out, const TaskFactory& make_task) {
+namespace {
+
+// A zoo model name instead of a cfg path: its cfg is written into the run
+// folder (so the run keeps it, and predict/eval can use it) and trained.
+TrainOptions with_cfg_file(TrainOptions options) {
+  if (std::filesystem::exists(options.cfg)) return options;
+  const auto& models = zoo_models();
+  if (std::none_of(models.begin(), models.end(), [&](const ZooModel& m) { return m.name == options.cfg; }))
+    return options;  // not a zoo name either: the cfg reader says the file is missing
+  std::filesystem::create_directories(options.out_dir);
+  const std::string path = options.out_dir + "/" + options.cfg + ".cfg";
+  write_cfg_file(zoo_cfg(options.cfg), path);
+  options.cfg = path;
+  return options;
+}
+
+}  // namespace
+
+TrainSummary run_training(const TrainOptions& given, std::ostream& out, const TaskFactory& make_task) {
+  const TrainOptions options = with_cfg_file(given);
   TrainingRun run(options, out, make_task);
   ProgressLine progress(options.progress_line, options.log_seconds, out);
   StopSignals stop;

@@ -479,3 +479,20 @@ TEST_F(TrainerTest, NonFiniteStepsStopNamingTheLayerOrAreSkipped) {
 }
 
 }  // namespace
+
+namespace {
+
+// A zoo name where a cfg is expected: the run folder gets the model's cfg,
+// which eval then takes like any cfg.
+TEST_F(TrainerTest, CliTrainsAZooModelByNameAndKeepsItsCfg) {
+  const std::string data = "--data fashion-mnist:" + (dir_ / "data").string(), out = (dir_ / "zoo").string();
+  auto [code, text] = run_cli("--threads 1 train cspdarknet-small " + data + " --max-batches 2 --out " + out, dir_);
+  ASSERT_EQ(code, 0) << text;
+  ASSERT_TRUE(fs::exists(out + "/cspdarknet-small.cfg"));
+  std::tie(code, text) = run_cli("eval " + out + "/cspdarknet-small.cfg --weights " + out + "/final.weights " + data, dir_);
+  EXPECT_EQ(code, 0) << text;
+  std::tie(code, text) = run_cli("eval cspdarknet-small --weights " + out + "/final.weights " + data, dir_);
+  EXPECT_EQ(code, 0) << text;
+}
+
+}  // namespace
