@@ -15,6 +15,7 @@
 #include "bench.hpp"
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
+#include "cspnet/distributed.hpp"
 #include "cspnet/suggest.hpp"
 #include "detector_commands.hpp"
 #include "gradients_command.hpp"
@@ -213,7 +214,8 @@ std::string unknown_command_message(CLI::App& app, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   CLI::App app{"cspnet: Cross Stage Partial Networks on the CPU (darknet .cfg/.weights compatible)"};
-  app.set_version_flag("--version", std::string("cspnet ") + version());
+  app.set_version_flag("--version", std::string("cspnet ") + version() +
+                                        (built_with_mpi() ? " (with MPI)" : " (without MPI)"));
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)");
@@ -295,6 +297,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    // MPI (data-parallel training under mpirun) for the process's lifetime.
+    DistributedSession distributed(argc, argv);
     if (threads != 0) set_num_threads(threads);
     if (threads > hardware_threads())
       std::cerr << "warning: --threads " << threads << " is more than the " << hardware_threads()

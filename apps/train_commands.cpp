@@ -7,6 +7,7 @@
 
 #include "cli_parse.hpp"
 #include "cspnet/data_source.hpp"
+#include "cspnet/distributed.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/network.hpp"
@@ -41,7 +42,7 @@ int TrainCommands::run() { return *train_ ? run_train() : run_eval(); }
 int TrainCommands::run_train() {
   const TrainOptions o = flags_.resolve(train_options_);
   TrainSummary s = train(o, std::cout);
-  if (s.interrupted) return 0;
+  if (s.interrupted || world_rank() != 0) return 0;  // under MPI, rank 0 reports
   std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.0f images/s, data wait %.1f s\n", (long long)s.steps,
               s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
   std::printf("test accuracy %.2f%% (loss %.4f)\n", 100 * s.test_top1, s.test_loss);

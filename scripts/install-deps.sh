@@ -27,6 +27,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # library
   libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  # data-parallel training (optional at build time)
+  libopenmpi-dev openmpi-bin
   # tests, benchmarks, oracles
   libgtest-dev libgmock-dev libbenchmark-dev libopencv-dev
   python3 python3-venv python3-numpy python3-torch

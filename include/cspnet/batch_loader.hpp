@@ -60,6 +60,11 @@ struct BatchLoaderOptions {
   // Drop the last, incomplete batch of an epoch (training). Without it the
   // last batch has fewer rows.
   bool drop_last = true;
+  // Data parallelism: this loader delivers shard `shard` of `shards` equal
+  // parts of every global batch of batch * shards images (positions
+  // [(index * shards + shard) * batch, + batch) of the epoch's order), so the
+  // shards of all ranks together are the one-process batches of batch * shards.
+  int shard = 0, shards = 1;
 };
 
 struct BatchLoaderStats {

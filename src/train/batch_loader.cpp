@@ -82,12 +82,17 @@ BatchLoader::BatchLoader(std::shared_ptr<const DataSource> source, const BatchLo
   if (classes_ < source_->classes())
     throw Error(what + ": the data has " + std::to_string(source_->classes()) + " classes but the targets have " +
                 std::to_string(classes_) + " (the network's outputs)");
+  if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
+    throw Error(what + ": shard " + std::to_string(options_.shard) + " of " + std::to_string(options_.shards));
+  if (options_.shards > 1 && !options_.drop_last)
+    throw Error(what + ": sharded loading needs whole global batches (drop_last)");
   const int64_t images = source_->size();
+  const int64_t global_batch = int64_t(options_.batch) * options_.shards;
   if (images <= 0) throw Error(what + ": no images");
-  if (options_.drop_last && images < options_.batch)
+  if (options_.drop_last && images < global_batch)
     throw Error(what + ": " + std::to_string(images) + " images make no complete batch of " +
-                std::to_string(options_.batch));
-  batches_per_epoch_ = options_.drop_last ? images / options_.batch : (images + options_.batch - 1) / options_.batch;
+                std::to_string(global_batch));
+  batches_per_epoch_ = options_.drop_last ? images / global_batch : (images + options_.batch - 1) / options_.batch;
   pool_ = std::make_unique<Pool>(images, options_);
   pool_->batches = std::make_unique<PrefetchPool<Batch>>(
       [this](int64_t ordinal) { return prepare(ordinal / batches_per_epoch_, ordinal % batches_per_epoch_); },
@@ -116,7 +121,7 @@ void BatchLoader::reset_stats() { stats_ = {}; }
 Batch BatchLoader::prepare(int64_t epoch, int64_t index) const {
   const std::shared_ptr<const std::vector<int64_t>> order = pool_->orders.order(epoch);
   const Shape& shape = source_->image_shape();
-  const int64_t first = index * options_.batch;
+  const int64_t first = (index * options_.shards + options_.shard) * options_.batch;
   const int rows = static_cast<int>(std::min<int64_t>(options_.batch, source_->size() - first));
   Batch batch;
   batch.epoch = epoch;
@@ -146,9 +151,10 @@ Batch BatchLoader::prepare(int64_t epoch, int64_t index) const {
       apply_augment(params, pixels, int(shape.c), int(shape.h), int(shape.w));
     }
   }
-  if (options_.augment.mixup || options_.augment.cutmix)
+  if (options_.augment.mixup || options_.augment.cutmix)  // within the shard: partners differ from one process's
     mix_batch(batch, classes_, options_.augment,
-              derive(derive(derive(options_.seed, kMix), uint64_t(epoch)), uint64_t(index)));
+              derive(derive(derive(options_.seed, kMix), uint64_t(epoch)),
+                     uint64_t(index * options_.shards + options_.shard)));
   return batch;
 }
 

@@ -140,8 +140,10 @@ class ClassificationTask final : public TrainingTask {
     lo.label_smooth_eps = parse_label_smoothing(setup.net_keys);
     lo.seed = options_.seed;
     lo.threads = options_.loader_threads;
+    lo.shard = setup.shard;
+    lo.shards = setup.shards;
     loader_ = std::make_unique<BatchLoader>(train_data_, lo);
-    set_up_evaluation(setup.net);
+    if (setup.shard == 0) set_up_evaluation(setup.net);
   }
 
   std::string describe() const override { return train_data_->describe(); }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "cspnet/checkpoint.hpp"
+#include "cspnet/distributed.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/optimizer.hpp"
@@ -132,7 +133,7 @@ class TrainingRun {
   TrainingRun(const TrainOptions& options, std::ostream& out, const TaskFactory& make_task)
       : options_(options), out_(out), where_(options.cfg), net_(load_network()), config_(net_.config()) {
     set_up_batches();
-    task_ = make_task(TaskSetup{options_, net_, keys_->options(), mini_, out_});
+    task_ = make_task(TaskSetup{options_, net_, keys_->options(), mini_, out_, rank_, ranks_});
     passes_per_epoch_ = task_->passes_per_epoch();
     if (passes_per_epoch_ < subdivisions_)
       throw Error(task_->describe() + ": fewer images than one batch of " + std::to_string(batch_));
@@ -143,8 +144,8 @@ class TrainingRun {
     task_->start(passes_done / passes_per_epoch_, passes_done % passes_per_epoch_, total_steps_, subdivisions_);
     compile_for_step();
     if (options_.resume) optimizer_->set_state(optimizer_->state(), params_);  // its sizes against these parameters
-    if (options_.resume) keep_logged_steps_up_to(summary_.log_path, int64_t(state_.step));
-    log_ = std::make_unique<TrainingLog>(summary_.log_path, options_.resume);
+    if (options_.resume && rank_ == 0) keep_logged_steps_up_to(summary_.log_path, int64_t(state_.step));
+    if (rank_ == 0) log_ = std::make_unique<TrainingLog>(summary_.log_path, options_.resume);
     print_header();
   }
 
@@ -164,6 +165,12 @@ class TrainingRun {
       result.loss += r.loss * mini_;
       task_->observe(r, mini_);
       executor_->backward();
+    }
+    if (ranks_ > 1) {
+      // The global batch's gradient: every rank's shard gradient is already
+      // scaled by 1 / global batch, so their sum is the one-process gradient.
+      reduce_gradients();
+      allreduce_sum(&result.loss, 1);
     }
     if (const std::string problem = non_finite_problem(result.loss); !problem.empty()) {
       if (!options_.skip_non_finite)
@@ -205,6 +212,21 @@ class TrainingRun {
     return text;
   }
 
+  // Sums the parameter gradients over the ranks in one call (packed).
+  void reduce_gradients() {
+    size_t total = 0;
+    for (const TrainableParam& p : params_) total += p.grads->size();
+    reduce_buffer_.resize(total);
+    float* at = reduce_buffer_.data();
+    for (const TrainableParam& p : params_) at = std::copy(p.grads->begin(), p.grads->end(), at);
+    allreduce_sum(reduce_buffer_.data(), total);
+    const float* from = reduce_buffer_.data();
+    for (const TrainableParam& p : params_) {
+      std::copy(from, from + p.grads->size(), p.grads->begin());
+      from += p.grads->size();
+    }
+  }
+
   // Batch norm's running statistics, which a training forward updates: kept
   // before a step that may be skipped, put back if it is.
   std::vector<std::pair<std::vector<float>*, std::vector<float>>> running_statistics() {
@@ -227,6 +249,7 @@ class TrainingRun {
   // Evaluates on the held-out split, logs `row` (its training columns
   // filled in) and writes the checkpoint; returns the evaluation's text.
   std::string end_epoch(TrainingLogRow row) {
+    if (rank_ != 0) return "";  // rank 0 evaluates, logs and writes
     const std::string text = task_->evaluate(net_, row, summary_);
     row.step = int64_t(state_.step);
     row.images = int64_t(state_.seen);
@@ -237,6 +260,7 @@ class TrainingRun {
 
   // The run's state after the last step, for --resume.
   void save_checkpoint() {
+    if (rank_ != 0) return;
     const int64_t passes = int64_t(state_.step) * subdivisions_;
     state_.epoch = uint64_t(passes / passes_per_epoch_);
     state_.batch_in_epoch = uint64_t(passes % passes_per_epoch_);
@@ -245,11 +269,13 @@ class TrainingRun {
 
   // Final weights and curves; the summary's figures.
   TrainSummary finish(double seconds, double train_seconds, int64_t session_steps) {
-    WeightsHeader header;
-    header.seen = state_.seen;
-    save_weights(net_, summary_.weights_path, header);
-    std::vector<TrainingLogRow> rows = read_training_log(summary_.log_path);
-    if (!rows.empty()) write_curves_png(summary_.plot_path, rows);
+    if (rank_ == 0) {
+      WeightsHeader header;
+      header.seen = state_.seen;
+      save_weights(net_, summary_.weights_path, header);
+      std::vector<TrainingLogRow> rows = read_training_log(summary_.log_path);
+      if (!rows.empty()) write_curves_png(summary_.plot_path, rows);
+    }
     summary_.steps = int64_t(state_.step);
     summary_.epochs = epoch();
     summary_.seconds = seconds;
@@ -281,7 +307,10 @@ class TrainingRun {
     if (batch_ % subdivisions_ != 0)
       throw Error(where_ + ": batch=" + std::to_string(batch_) + " is not a multiple of subdivisions=" +
                   std::to_string(subdivisions_));
-    mini_ = batch_ / subdivisions_;
+    if (batch_ % (subdivisions_ * ranks_) != 0)
+      throw Error(where_ + ": batch=" + std::to_string(batch_) + " is not a multiple of subdivisions=" +
+                  std::to_string(subdivisions_) + " x " + std::to_string(ranks_) + " MPI ranks");
+    mini_ = batch_ / (subdivisions_ * ranks_);
     net_.reshape(config_.width, config_.height, mini_);
   }
 
@@ -310,6 +339,7 @@ class TrainingRun {
     summary_.weights_path = options_.out_dir + "/final.weights";
     summary_.log_path = options_.out_dir + "/log.csv";
     summary_.plot_path = options_.out_dir + "/curves.png";
+    if (rank_ != 0) return;
     if (!options_.resume && !options_.exist_ok)
       for (const char* name : kRunFiles)
         if (std::filesystem::exists(options_.out_dir + "/" + name))
@@ -363,7 +393,7 @@ class TrainingRun {
     while (steps_per_epoch.back() == '0') steps_per_epoch.pop_back();
     if (steps_per_epoch.back() == '.') steps_per_epoch.pop_back();
     out_ << net_.name() << ": " << task_->describe() << "; batch " << batch_ << " (" << subdivisions_ << " x "
-         << mini_ << "), " << steps_per_epoch << " steps per epoch, " << total_steps_ << " steps, "
+         << (ranks_ > 1 ? std::to_string(ranks_) + " ranks x " : std::string()) << mini_ << "), " << steps_per_epoch << " steps per epoch, " << total_steps_ << " steps, "
          << optimizer_kind_name(optimizer_->config().kind) << ", lr " << schedule_->learning_rate << " ("
          << lr_policy_name(schedule_->policy) << "), training memory "
          << format_text("%.1f MiB (unplanned %.1f MiB)", double(executor_->memory_bytes()) / (1 << 20),
@@ -391,6 +421,8 @@ class TrainingRun {
   std::vector<TrainableParam> params_;
   std::unique_ptr<TrainingLog> log_;
   std::vector<std::pair<std::vector<float>*, std::vector<float>>> running_statistics_before_;
+  int rank_ = world_rank(), ranks_ = world_size();
+  std::vector<float> reduce_buffer_;
 };
 
 }  // namespace
@@ -413,10 +445,13 @@ TrainOptions with_cfg_file(TrainOptions options) {
 
 }  // namespace
 
-TrainSummary run_training(const TrainOptions& given, std::ostream& out, const TaskFactory& make_task) {
+TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, const TaskFactory& make_task) {
   const TrainOptions options = with_cfg_file(given);
+  // Ranks other than 0 train silently (rank 0 prints, logs and writes).
+  std::ostream null_stream(nullptr);
+  std::ostream& out = world_rank() == 0 ? given_out : null_stream;
   TrainingRun run(options, out, make_task);
-  ProgressLine progress(options.progress_line, options.log_seconds, out);
+  ProgressLine progress(options.progress_line && world_rank() == 0, options.log_seconds, out);
   StopSignals stop;
   const auto start = Clock::now();
   double train_seconds = 0;
@@ -437,7 +472,9 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& out, const Ta
                                 run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
                                 interval_loss / double(interval_images), run.task().interval_text().c_str(),
                                 double(step.lr), rate, clock_text(eta).c_str()));
-    if (stop.requested()) {
+    double stop_votes = stop.requested() ? 1 : 0;
+    allreduce_sum(&stop_votes, 1);  // every rank stops after the same step
+    if (stop_votes > 0) {
       run.save_checkpoint();
       progress.print(format_text("interrupted after step %lld: wrote %s; continue with --resume",
                                  (long long)run.step_count(), run.summary().checkpoint_path.c_str()));

@@ -51,7 +51,7 @@ class TrainingTask {
   // Fills the log row's training columns from the interval and returns
   // them for the epoch line (" acc 91.20%"); starts a new interval.
   virtual std::string take_interval(TrainingLogRow& row) = 0;
-  // Evaluates `trained` (the run's network with the current weights) on the
+  // Evaluates (on rank 0 only) `trained` (the run's network with the current weights) on the
   // held-out split: fills the row's test columns and returns the epoch
   // line's text ("test loss 0.31 acc 90.12%"). Also records figures for
   // the summary.
@@ -65,8 +65,11 @@ struct TaskSetup {
   const TrainOptions& options;
   Network& net;
   Options& net_keys;
-  int mini_batch;
+  int mini_batch;  // images per pass on this rank
   std::ostream& out;
+  // Data parallelism: this rank's shard of every global pass of
+  // mini_batch * shards images (include/cspnet/distributed.hpp).
+  int shard = 0, shards = 1;
 };
 
 using TaskFactory = std::function<std::unique_ptr<TrainingTask>(const TaskSetup&)>;

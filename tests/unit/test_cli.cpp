@@ -470,8 +470,7 @@ TEST_F(Cli, AMisspeltCfgKeySuggestsTheKeyTheLayerReads) {
 TEST_F(Cli, VersionPrintsTheSemanticVersion) {
   Result r = cli("--version");
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out.rfind("cspnet ", 0), 0u) << r.out;
-  EXPECT_EQ(r.out.substr(7, r.out.find('\n') - 7), cspnet::version());
+  EXPECT_EQ(r.out.rfind(std::string("cspnet ") + cspnet::version() + " (with", 0), 0u) << r.out;
 }
 
 }  // namespace

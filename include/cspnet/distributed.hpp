@@ -1,0 +1,32 @@
+#pragma once
+// Data-parallel training across processes (MPI): which rank this process is,
+// how many there are, and the sum of float arrays over all of them. Built
+// with MPI (CMake found it: CSPNET_WITH_MPI) these go through MPI_COMM_WORLD;
+// without, there is one rank, and a start under mpirun with several
+// processes is an error saying so.
+#include <cstddef>
+#include <string>
+
+namespace cspnet {
+
+// Initialises MPI for the process's lifetime (MPI_Init_thread / Finalize);
+// construct one in main() before anything else. A no-op without MPI.
+class DistributedSession {
+ public:
+  DistributedSession(int& argc, char**& argv);
+  ~DistributedSession();
+  DistributedSession(const DistributedSession&) = delete;
+  DistributedSession& operator=(const DistributedSession&) = delete;
+};
+
+int world_rank();  // 0 without MPI
+int world_size();  // 1 without MPI
+bool built_with_mpi();
+// Sums `values` elementwise over every rank, in place (every rank gets the
+// sum). A no-op with one rank.
+void allreduce_sum(float* values, size_t count);
+void allreduce_sum(double* values, size_t count);
+// "rank 1 of 4" (or "single process").
+std::string describe_world();
+
+}  // namespace cspnet
