@@ -17,6 +17,7 @@
 #include "cspnet/cspnet.hpp"
 #include "cspnet/distributed.hpp"
 #include "cspnet/suggest.hpp"
+#include "demo_command.hpp"
 #include "detector_commands.hpp"
 #include "gradients_command.hpp"
 #include "partial_command.hpp"
@@ -285,6 +286,8 @@ int main(int argc, char** argv) {
   partial_command.add_to(app);
   cli::GradientsCommand gradients_command;
   gradients_command.add_to(app);
+  cli::DemoCommand demo_command;
+  demo_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -312,6 +315,7 @@ int main(int argc, char** argv) {
     if (detector_commands.selected()) return detector_commands.run();
     if (partial_command.selected()) return partial_command.run();
     if (gradients_command.selected()) return gradients_command.run();
+    if (demo_command.selected()) return demo_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

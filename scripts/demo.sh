@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
-# The main job on embedded data: train a small CSPDarknet (cfg/cspdarknet-small.cfg)
-# on Fashion-MNIST from Debian's dataset-fashion-mnist, from scratch, and print
-# its test accuracy: the default 20 epochs reach 93% in about 9 minutes on 2
-# quiet cores (docs/benchmarks.md); EPOCHS=N trains fewer (1 epoch: ~86%,
-# 30 s). Then evaluate the trained weights (per-class accuracy, confusion).
+# The main job on embedded data: `cspnet demo` — baselines from the zoo and
+# their CSP versions trained from scratch on Fashion-MNIST (Debian's
+# dataset-fashion-mnist) with one recipe and seed, then measured side by
+# side: parameters, BFLOPs, CIO, training memory, training and inference
+# speed, test accuracy, gradient diversity. The report goes to out/demo/report.md.
+#   scripts/demo.sh            # two pairs (Darknet, DenseNet), about 10 minutes on 2 cores
+#   DEMO=--quick scripts/demo.sh   # one pair, one epoch: under a minute
+#   DEMO=--full scripts/demo.sh    # six pairs, 20 epochs each: hours
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-epochs="${EPOCHS:-20}"
-out="${OUT:-out/demo}"
-cfg=cfg/cspdarknet-small.cfg
-echo "== $cfg"
-build/cspnet info "$cfg" | tail -3
-echo "== training $epochs epochs on Fashion-MNIST (output in $out)"
-build/cspnet train "$cfg" --epochs "$epochs" --out "$out" --exist-ok
-echo "== evaluating $out/final.weights"
-build/cspnet eval "$cfg" --weights "$out/final.weights"
+# shellcheck disable=SC2086
+build/cspnet demo ${DEMO:-} --out "${OUT:-out/demo}"
