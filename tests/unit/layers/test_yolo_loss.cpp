@@ -100,6 +100,33 @@ TEST(YoloLoss, NanPredictionThrowsNamingTheLayerAndTheTerm) {
                           {"layer 139 [yolo]: objectness loss is NaN"});
 }
 
+TEST(YoloLoss, NanInputThroughTheExecutorThrowsNamingTheYoloLayer) {
+  Network net = Network::from_cfg(parse_cfg_text(R"([net]
+width=16
+height=16
+channels=3
+batch=1
+[convolutional]
+filters=14
+size=1
+activation=linear
+[yolo]
+mask=0,1
+anchors=8,8,16,24
+num=2
+classes=2
+)", "nan.cfg"));
+  net.reshape(16, 16, 1);
+  init_weights(net, 1);
+  TrainingExecutor executor(net);
+  Tensor input = tests::random_input(net.input_shape(), 3);
+  input.data()[5] = std::nanf("");
+  executor.forward(input.data(), StepContext{});
+  const std::vector<std::vector<ObjectBox>> truths{{ObjectBox{0.5f, 0.5f, 0.5f, 0.5f, 0}}};
+  tests::expect_error_mentioning([&] { executor.loss(Targets{{}, {}, truths}, 1.f); },
+                                 {"layer 1 [yolo]: ", " loss is NaN"});
+}
+
 TEST(YoloLoss, TruthsWithClassOutOfRangeAreSkippedAndCounted) {
   const YoloAttrs a = two_class_head();
   const Shape shape{1, 14, 4, 4};
