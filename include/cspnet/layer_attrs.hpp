@@ -5,6 +5,7 @@
 // it). Shape inference, the counts, the cfg writer, the per-layer table and
 // every backend read these; a layer's edges (`layers=`, `from=`) are
 // Layer::inputs(), its arrays Layer::weight_arrays().
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -110,6 +111,12 @@ struct ScaleChannelsAttrs {
   bool operator==(const ScaleChannelsAttrs&) const = default;
 };
 
+// [yolo] box overlap measures: iou_thresh_kind (iou..ciou) and iou_loss
+// (mse or a measure).
+enum class IouKind { iou, giou, diou, ciou };
+enum class BoxLoss { mse, iou, giou, diou, ciou };
+enum class NmsKind { default_nms, greedynms, diounms, cornersnms };
+
 struct YoloAttrs {
   std::vector<int> mask;       // which anchors this layer predicts
   std::vector<float> anchors;  // all anchors, w,h pairs in network pixels
@@ -117,6 +124,24 @@ struct YoloAttrs {
   int num = 1;
   float scale_x_y = 1.f;
   bool new_coords = false;
+  // Training (darknet's parse_yolo keys and defaults; docs/training.md).
+  int max_boxes = 200;                  // `max`: truths per image darknet's loader keeps
+  float jitter = 0.2f;                  // augmentation crop jitter (the loader reads the last head's)
+  float resize = 1.f;                   // augmentation extra zoom
+  float random = 0.f;                   // multi-scale training (0 off, 1 on, >1 its scale)
+  float ignore_thresh = 0.5f;           // no objectness penalty above this IoU with a truth
+  float truth_thresh = 1.f;             // a slot above this IoU with a truth becomes positive
+  float iou_thresh = 1.f;               // extra positive anchors above this shape IoU (1: off)
+  IouKind iou_thresh_kind = IouKind::iou;
+  BoxLoss iou_loss = BoxLoss::mse;
+  float iou_normalizer = 0.75f, obj_normalizer = 1.f, cls_normalizer = 1.f, delta_normalizer = 1.f;
+  float max_delta = std::numeric_limits<float>::infinity();  // clip of IoU-loss deltas and class multipliers
+  float label_smooth_eps = 0.f;
+  std::vector<int> counters_per_class;  // objects per class: rare classes weigh more (empty: off)
+  bool focal_loss = false;
+  bool objectness_smooth = false;
+  NmsKind nms_kind = NmsKind::default_nms;  // how `detector map` and inference merge boxes
+  float beta_nms = 0.6f;
   bool operator==(const YoloAttrs&) const = default;
 };
 

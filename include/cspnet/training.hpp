@@ -25,6 +25,15 @@ struct StepContext {
 struct LossResult {
   double loss = 0;      // the loss layers' losses summed (softmax: mean cross-entropy over the batch)
   int64_t correct = 0;  // top-1 hits of the last loss layer against the hard labels
+  // [yolo] heads, summed over them (docs/training.md "[yolo] loss"): the
+  // loss split into its box, objectness and class parts (sums of squared
+  // deltas), and darknet's diagnostics over the positive slots.
+  double box_loss = 0, objectness_loss = 0, class_loss = 0;
+  int64_t positives = 0;      // (truth, anchor) pairs trained as positives
+  double positive_iou = 0;    // their IoUs summed: / positives is darknet's "Avg IOU"
+  int64_t recall50 = 0;       // positives with IoU > 0.5
+  int64_t recall75 = 0;       // positives with IoU > 0.75
+  int64_t skipped_truths = 0;  // truths with a class id outside 0..classes-1
 };
 
 // What a batch asks of the network's loss layers. Classification: target
@@ -37,9 +46,9 @@ struct Targets {
   std::span<const std::vector<ObjectBox>> boxes;  // batch lists (detection)
 };
 
-// The loss layers of a network: every plain [softmax] (whole vector,
-// temperature 1) whose output nothing but [cost] layers reads — darknet's
-// classifier head, wherever it sits. Each one's training kernel computes
+// The loss layers of a network: every [yolo] detection head, and every
+// plain [softmax] (whole vector, temperature 1) whose output nothing but
+// [cost] layers reads — darknet's classifier head, wherever it sits. Each one's training kernel computes
 // its loss against the batch's targets and seeds its input's gradient.
 std::vector<int> loss_layers(const Network& net);
 

@@ -101,9 +101,38 @@ class SectionWriter {
     add("num", a.num);
     add("scale_x_y", a.scale_x_y);
     add("new_coords", a.new_coords);
+    write_training_keys(a);
   }
 
  private:
+  // The [yolo] training keys that differ from darknet's defaults.
+  void write_training_keys(const YoloAttrs& a) {
+    static constexpr const char* kKinds[] = {"iou", "giou", "diou", "ciou"};
+    static constexpr const char* kLosses[] = {"mse", "iou", "giou", "diou", "ciou"};
+    static constexpr const char* kNms[] = {"default", "greedynms", "diounms", "cornersnms"};
+    const YoloAttrs d;
+    if (a.max_boxes != d.max_boxes) add("max", a.max_boxes);
+    if (a.jitter != d.jitter) add("jitter", a.jitter);
+    if (a.resize != d.resize) add("resize", a.resize);
+    if (a.random != d.random) add("random", a.random);
+    if (a.ignore_thresh != d.ignore_thresh) add("ignore_thresh", a.ignore_thresh);
+    if (a.truth_thresh != d.truth_thresh) add("truth_thresh", a.truth_thresh);
+    if (a.iou_thresh != d.iou_thresh) add("iou_thresh", a.iou_thresh);
+    if (a.iou_thresh_kind != d.iou_thresh_kind) add("iou_thresh_kind", kKinds[int(a.iou_thresh_kind)]);
+    if (a.iou_loss != d.iou_loss) add("iou_loss", kLosses[int(a.iou_loss)]);
+    if (a.iou_normalizer != d.iou_normalizer) add("iou_normalizer", a.iou_normalizer);
+    if (a.obj_normalizer != d.obj_normalizer) add("obj_normalizer", a.obj_normalizer);
+    if (a.cls_normalizer != d.cls_normalizer) add("cls_normalizer", a.cls_normalizer);
+    if (a.delta_normalizer != d.delta_normalizer) add("delta_normalizer", a.delta_normalizer);
+    if (a.max_delta != d.max_delta) add("max_delta", a.max_delta);
+    if (a.label_smooth_eps != d.label_smooth_eps) add("label_smooth_eps", a.label_smooth_eps);
+    if (!a.counters_per_class.empty()) add("counters_per_class", list(a.counters_per_class));
+    if (a.focal_loss) add("focal_loss", a.focal_loss);
+    if (a.objectness_smooth) add("objectness_smooth", a.objectness_smooth);
+    if (a.nms_kind != d.nms_kind) add("nms_kind", kNms[int(a.nms_kind)]);
+    if (a.beta_nms != d.beta_nms) add("beta_nms", a.beta_nms);
+  }
+
   void add(const std::string& key, const std::string& value) { section_.entries.push_back({key, value, 0, {}}); }
   void add(const std::string& key, const char* value) { add(key, std::string(value)); }
   void add(const std::string& key, int value) { add(key, std::to_string(value)); }

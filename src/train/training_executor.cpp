@@ -23,6 +23,14 @@ int logits_layer(const Network& net) {
   return last;
 }
 
+namespace {
+// A classifier head (plain [softmax]) or a detection head ([yolo]) after
+// another layer.
+bool can_be_loss(const Layer& layer) {
+  return (is_plain_softmax(layer) || layer.kind() == LayerKind::yolo) && layer.inputs().at(0) >= 0;
+}
+}  // namespace
+
 std::vector<int> loss_layers(const Network& net) {
   std::vector<bool> read_by_other(size_t(net.size()), false);
   for (int i = 0; i < net.size(); ++i)
@@ -30,7 +38,7 @@ std::vector<int> loss_layers(const Network& net) {
       if (in >= 0 && net.layer(i).kind() != LayerKind::cost) read_by_other[size_t(in)] = true;
   std::vector<int> losses;
   for (int i = 0; i < net.size(); ++i)
-    if (is_plain_softmax(net.layer(i)) && !read_by_other[size_t(i)] && net.layer(i).inputs().at(0) >= 0)
+    if (can_be_loss(net.layer(i)) && (net.layer(i).kind() == LayerKind::yolo || !read_by_other[size_t(i)]))
       losses.push_back(i);
   return losses;
 }
@@ -54,9 +62,9 @@ BackwardPlan plan_backward(const Network& net, const std::vector<int>& chosen) {
   BackwardPlan plan;
   plan.losses = chosen.empty() ? loss_layers(net) : chosen;
   for (int loss : plan.losses) {
-    if (loss < 0 || loss >= net.size() || !is_plain_softmax(net.layer(loss)) || net.layer(loss).inputs().at(0) < 0)
-      throw Error("training: layer " + std::to_string(loss) + " cannot be a loss layer (a [softmax] with groups=1 "
-                  "and temperature=1 after another layer)");
+    if (loss < 0 || loss >= net.size() || !can_be_loss(net.layer(loss)))
+      throw Error("training: layer " + std::to_string(loss) + " cannot be a loss layer (a [yolo], or a [softmax] "
+                  "with groups=1 and temperature=1, after another layer)");
   }
   if (plan.losses.empty()) {
     plan.implicit_logits = logits_layer(net);
@@ -212,6 +220,7 @@ struct TrainingExecutor::Impl {
       TrainCompileContext ctx{engine, {}, tensor_of(i), {}, {}, tensor_of(i)};
       ctx.output_grad.data = grad_of(i);
       ctx.winograd = options.winograd;
+      ctx.network_input = net.input_shape();
       ctx.loss = std::find(backward_plan.losses.begin(), backward_plan.losses.end(), i) != backward_plan.losses.end();
       const bool runs_backward = i <= last;
       for (size_t slot = 0; slot < layer.inputs().size(); ++slot) {
@@ -292,6 +301,14 @@ LossResult TrainingExecutor::loss(const Targets& targets, float grad_scale) {
     const LossResult head = static_cast<LossKernel&>(*s.kernels[size_t(layer)]).loss(targets, grad_scale);
     total.loss += head.loss;
     total.correct = head.correct;
+    total.box_loss += head.box_loss;
+    total.objectness_loss += head.objectness_loss;
+    total.class_loss += head.class_loss;
+    total.positives += head.positives;
+    total.positive_iou += head.positive_iou;
+    total.recall50 += head.recall50;
+    total.recall75 += head.recall75;
+    total.skipped_truths += head.skipped_truths;
   }
   return total;
 }

@@ -126,6 +126,7 @@ struct TrainCompileContext {
   bool winograd = true;     // 3x3/1 convolutions by Winograd where oneDNN has it (TrainingOptions)
   // The layer is a loss layer: compile_training returns a LossKernel.
   bool loss = false;
+  Shape network_input{};  // the network's input (a [yolo] loss scales anchors by its size)
 };
 
 class TrainKernel {
