@@ -84,9 +84,43 @@ class YoloKernels final : public LayerKernels {
     });
   }
 
+  // As a loss layer, the [yolo] loss; otherwise (a run training other loss
+  // layers) the activations and their exact derivative.
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {
-    if (!ctx.loss) throw Error(layer.where() + ": a [yolo] layer trains only as a loss layer");
-    return std::make_unique<YoloLossKernel>(layer, ctx);
+    if (ctx.loss) return std::make_unique<YoloLossKernel>(layer, ctx);
+    const YoloAttrs p = layer.attrs_as<YoloAttrs>();
+    const TrainTensor in = ctx.inputs[0], out = ctx.output, dy = ctx.output_grad, dx = ctx.input_grads[0];
+    const bool accumulate = ctx.accumulate_input_grad[0];
+    return make_train_kernel(
+        [p, in, out](dnnl::stream&, const StepContext&) {
+          const int64_t per_image = in.shape.per_image();
+          activate_head(p, in.data, per_image, out.data, per_image, in.shape.n, per_image, in.shape.h * in.shape.w);
+        },
+        [p, out, dy, dx, accumulate](dnnl::stream&) {
+          if (dx.data) activation_backward(p, out, dy, dx, accumulate);
+        });
+  }
+
+ private:
+  // d(out)/d(in) from the output: logistic' = y(1-y) on x, y (before the
+  // scale_x_y affine map, undone here), objectness and classes.
+  static void activation_backward(const YoloAttrs& p, const TrainTensor& out, const TrainTensor& dy,
+                                  const TrainTensor& dx, bool accumulate) {
+    const int64_t plane = out.shape.h * out.shape.w, entries = p.classes + 5;
+    const float scale = p.scale_x_y, shift = -0.5f * (p.scale_x_y - 1.f);
+    const int64_t count = out.count();
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t entry = k / plane % entries;
+      float slope = 1.f;
+      if (entry < 2) {
+        const float y = (out.data[k] - shift) / scale;
+        slope = p.new_coords ? scale : scale * y * (1 - y);
+      } else if (entry >= 4 && !p.new_coords) {
+        slope = out.data[k] * (1 - out.data[k]);
+      }
+      const float value = dy.data[k] * slope;
+      dx.data[k] = accumulate ? dx.data[k] + value : value;
+    }
   }
 };
 

@@ -14,6 +14,7 @@
 #include "cspnet/optimizer.hpp"
 #include "cspnet/training.hpp"
 #include "cspnet/weights.hpp"
+#include "unit/gradient_check.hpp"
 #include "unit/test_helpers.hpp"
 #include "train/box_overlap.hpp"
 #include "train/yolo_loss.hpp"
@@ -218,6 +219,76 @@ num=2
 classes=2
 )", "two.cfg"));
   EXPECT_EQ(loss_layers(net), (std::vector<int>{1, 4}));
+}
+
+// Per-parameter gradients of one backward on `truths` with `losses` trained.
+std::vector<std::vector<float>> gradients(Network& net, const std::vector<int>& losses,
+                                          const std::vector<std::vector<ObjectBox>>& truths) {
+  init_weights(net, 5);
+  TrainingExecutor executor(net, {}, losses);
+  const Tensor input = tests::random_input(net.input_shape(), 4);
+  executor.zero_gradients();
+  executor.forward(input.data(), StepContext{true, 1});
+  executor.loss(Targets{{}, {}, truths}, 0.5f);
+  executor.backward();
+  std::vector<std::vector<float>> grads;
+  for (const TrainableParam& p : all_trainable_params(net)) grads.push_back(*p.grads);
+  return grads;
+}
+
+TEST(YoloLoss, TwoHeadsTrainWithTheSumOfTheirGradients) {
+  Network net = Network::from_cfg(parse_cfg_text(std::string(kHeadNet) + R"(
+[route]
+layers=-2
+[convolutional]
+filters=7
+size=1
+stride=2
+activation=linear
+[yolo]
+mask=1
+anchors=8,8,16,24
+num=2
+classes=2
+)", "two.cfg"));
+  net.reshape(32, 32, 2);
+  const std::vector<std::vector<ObjectBox>> truths{{ObjectBox{0.3f, 0.4f, 0.25f, 0.25f, 0}},
+                                                  {ObjectBox{0.6f, 0.5f, 0.5f, 0.7f, 1}}};
+  const auto both = gradients(net, {1, 4}, truths);
+  const auto first = gradients(net, {1}, truths);  // head 4 runs as plain activations
+  const auto second = gradients(net, {4}, truths);
+  ASSERT_EQ(both.size(), 4u);  // two convolutions' weights and biases
+  for (size_t p = 0; p < both.size(); ++p) {
+    std::vector<float> sum(both[p].size());
+    for (size_t k = 0; k < sum.size(); ++k) sum[k] = first[p][k] + second[p][k];
+    const tests::Deviation d = tests::deviation(both[p], sum);
+    ASSERT_GT(d.scale, 0.0) << "parameter " << p;
+    EXPECT_LE(d.worst, 1e-5 * d.scale) << "parameter " << p;
+  }
+}
+
+// A [yolo] that is not trained as a loss (another head is) runs its
+// activations, and backward their exact derivative.
+TEST(YoloLoss, NonLossHeadBackwardIsTheActivationDerivative) {
+  for (const bool new_coords : {false, true}) {
+    SCOPED_TRACE(new_coords ? "new_coords" : "logistic");
+    const std::string cfg = std::string("[net]\nwidth=4\nheight=3\nchannels=14\nbatch=2\n"
+                                        "[maxpool]\nsize=1\nstride=1\n"
+                                        "[yolo]\nmask=0,1\nanchors=8,8,16,24\nnum=2\nclasses=2\nscale_x_y=1.3\n") +
+                            (new_coords ? "new_coords=1\n" : "");
+    auto reference = [new_coords](const tests::RefInputs& in, const tests::RefParams&) {
+      std::vector<double> out = in[0];
+      const size_t plane = 12, entries = 7;
+      for (size_t k = 0; k < out.size(); ++k) {
+        const size_t entry = k / plane % entries;
+        const double logistic = 1 / (1 + std::exp(-out[k]));
+        if (entry < 2) out[k] = 1.3 * (new_coords ? out[k] : logistic) - 0.15;
+        else if (entry >= 4 && !new_coords) out[k] = logistic;
+      }
+      return out;
+    };
+    EXPECT_TRUE(tests::check_layer_gradients(tests::GradientCase{cfg}, reference));
+  }
 }
 
 // Two [yolo] heads (strides 4 and 8) on a few convolutions, fixed synthetic
