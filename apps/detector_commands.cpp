@@ -5,7 +5,10 @@
 namespace cspnet::cli {
 
 // Each verb's factory lives in its apps/detector_<verb>.cpp.
-DetectorCommands::DetectorCommands() { verbs_.push_back(make_show_augmented_verb()); }
+DetectorCommands::DetectorCommands() {
+  verbs_.push_back(make_detector_scenes_verb());
+  verbs_.push_back(make_show_augmented_verb());
+}
 
 void DetectorCommands::add_to(CLI::App& app) {
   command_ = app.add_subcommand("detector", "object detection: darknet's detector verbs and the scenes generator");
