@@ -22,6 +22,7 @@ class DetectorVerb {
 // One factory per verb, each in its apps/detector_<verb>.cpp.
 std::unique_ptr<DetectorVerb> make_show_augmented_verb();
 std::unique_ptr<DetectorVerb> make_detector_scenes_verb();
+std::unique_ptr<DetectorVerb> make_score_verb();
 
 class DetectorCommands {
  public:

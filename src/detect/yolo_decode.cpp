@@ -1,25 +1,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cspnet/boxes.hpp"
 #include "cspnet/detect.hpp"
 
 namespace cspnet {
-namespace {
-
-float overlap(float x1, float w1, float x2, float w2) {
-  float left = std::max(x1 - w1 / 2, x2 - w2 / 2);
-  float right = std::min(x1 + w1 / 2, x2 + w2 / 2);
-  return right - left;
-}
-
-float iou(const Detection& a, const Detection& b) {
-  float w = overlap(a.x, a.w, b.x, b.w), h = overlap(a.y, a.h, b.y, b.h);
-  if (w <= 0 || h <= 0) return 0;
-  float inter = w * h;
-  return inter / (a.w * a.h + b.w * b.h - inter);
-}
-
-}  // namespace
 
 namespace {
 
@@ -116,7 +101,7 @@ std::vector<Detection> non_max_suppression(std::vector<Detection> detections, fl
   for (const auto& d : detections) {
     bool suppressed = false;
     for (const auto& k : kept)
-      if (k.best_class == d.best_class && iou(k, d) > iou_threshold) {
+      if (k.best_class == d.best_class && box_iou(k, d) > iou_threshold) {
         suppressed = true;
         break;
       }
