@@ -6,6 +6,8 @@ namespace cspnet::cli {
 
 // Each verb's factory lives in its apps/detector_<verb>.cpp (declared in the header).
 DetectorCommands::DetectorCommands() {
+  verbs_.push_back(make_detector_train_verb());
+  verbs_.push_back(make_detector_test_verb());
   verbs_.push_back(make_detector_scenes_verb());
   verbs_.push_back(make_show_augmented_verb());
   verbs_.push_back(make_score_verb());

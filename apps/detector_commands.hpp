@@ -23,6 +23,8 @@ class DetectorVerb {
 std::unique_ptr<DetectorVerb> make_show_augmented_verb();
 std::unique_ptr<DetectorVerb> make_detector_scenes_verb();
 std::unique_ptr<DetectorVerb> make_score_verb();
+std::unique_ptr<DetectorVerb> make_detector_train_verb();
+std::unique_ptr<DetectorVerb> make_detector_test_verb();
 
 class DetectorCommands {
  public:

@@ -25,6 +25,9 @@ struct StepContext {
 struct LossResult {
   double loss = 0;      // the loss layers' losses summed (softmax: mean cross-entropy over the batch)
   int64_t correct = 0;  // top-1 hits of the last loss layer against the hard labels
+  // The losses per image of the pass ([yolo]: its sum / batch, darknet's
+  // "avg loss"; softmax: its mean), summed over the loss layers.
+  double loss_per_image = 0;
   // [yolo] heads, summed over them (docs/training.md "[yolo] loss"): the
   // loss split into its box, objectness and class parts (sums of squared
   // deltas), and darknet's diagnostics over the positive slots.

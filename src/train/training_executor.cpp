@@ -293,13 +293,17 @@ LossResult TrainingExecutor::loss(const Targets& targets, float grad_scale) {
   const int64_t batch = s.net.input_shape().n;
   if (plan.implicit_logits >= 0) {
     const int logits = plan.implicit_logits;
-    return softmax_cross_entropy(s.outputs[size_t(logits)].data(), batch, s.classes, targets, grad_scale,
-                                 s.grad_of(logits), false);
+    LossResult result = softmax_cross_entropy(s.outputs[size_t(logits)].data(), batch, s.classes, targets,
+                                              grad_scale, s.grad_of(logits), false);
+    result.loss_per_image = result.loss;
+    return result;
   }
   LossResult total;
   for (int layer : plan.losses) {  // in network order: `correct` is the last head's
     const LossResult head = static_cast<LossKernel&>(*s.kernels[size_t(layer)]).loss(targets, grad_scale);
     total.loss += head.loss;
+    // A [yolo] head reports darknet's sum over the images; softmax a mean.
+    total.loss_per_image += yolo_attrs(s.net.layer(layer)) ? head.loss / double(batch) : head.loss;
     total.correct = head.correct;
     total.box_loss += head.box_loss;
     total.objectness_loss += head.objectness_loss;

@@ -162,7 +162,7 @@ class TrainingRun {
       StepContext context{true, pass_seed(options_.seed, state_.step * uint64_t(subdivisions_) + uint64_t(s))};
       executor_->forward(pass.images, context);
       LossResult r = executor_->loss(pass.targets, 1.f / float(batch_));
-      result.loss += r.loss * mini_;
+      result.loss += r.loss_per_image * mini_;
       task_->observe(r, mini_);
       executor_->backward();
     }
