@@ -25,6 +25,9 @@ std::unique_ptr<DetectorVerb> make_detector_scenes_verb();
 std::unique_ptr<DetectorVerb> make_score_verb();
 std::unique_ptr<DetectorVerb> make_detector_train_verb();
 std::unique_ptr<DetectorVerb> make_detector_test_verb();
+std::unique_ptr<DetectorVerb> make_detector_map_verb();
+std::unique_ptr<DetectorVerb> make_detector_valid_verb();
+std::unique_ptr<DetectorVerb> make_detector_calc_anchors_verb();
 
 class DetectorCommands {
  public:
