@@ -19,6 +19,9 @@ class DetectorVerb {
   virtual int run() const = 0;
 };
 
+// One factory per verb (apps/detector_<verb>.cpp).
+std::unique_ptr<DetectorVerb> make_scenes_verb();
+
 class DetectorCommands {
  public:
   DetectorCommands();
