@@ -7,7 +7,10 @@ namespace cspnet::cli {
 // Each verb's factory lives in its apps/detector_<verb>.cpp.
 // (one declaration and one push_back per verb below)
 
-DetectorCommands::DetectorCommands() { verbs_.push_back(make_scenes_verb()); }
+DetectorCommands::DetectorCommands() {
+  verbs_.push_back(make_scenes_verb());
+  verbs_.push_back(make_data_verb());
+}
 
 void DetectorCommands::add_to(CLI::App& app) {
   command_ = app.add_subcommand("detector", "object detection: darknet's detector verbs and the scenes generator");

@@ -21,6 +21,7 @@ class DetectorVerb {
 
 // One factory per verb (apps/detector_<verb>.cpp).
 std::unique_ptr<DetectorVerb> make_scenes_verb();
+std::unique_ptr<DetectorVerb> make_data_verb();
 
 class DetectorCommands {
  public:
