@@ -21,7 +21,8 @@ class DetectorVerb {
 
 // One factory per verb, each in its apps/detector_<verb>.cpp.
 std::unique_ptr<DetectorVerb> make_show_augmented_verb();
-std::unique_ptr<DetectorVerb> make_detector_scenes_verb();
+std::unique_ptr<DetectorVerb> make_scenes_verb();
+std::unique_ptr<DetectorVerb> make_data_verb();
 std::unique_ptr<DetectorVerb> make_score_verb();
 std::unique_ptr<DetectorVerb> make_detector_train_verb();
 std::unique_ptr<DetectorVerb> make_detector_test_verb();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke test: builds the two libFuzzer targets with clang (ASan + UBSan +
+# Fuzz smoke test: builds the libFuzzer targets with clang (ASan + UBSan +
 # libFuzzer coverage) in ./build-fuzz and runs each for a short time on its
 # seed corpus. Exits non-zero if a target fails to build or finds a crash,
 # a sanitizer report, an uncaught exception, a leak, a timeout or an OOM.
@@ -21,7 +21,7 @@ locked() { if command -v flock >/dev/null; then flock "$lock" "$@"; else "$@"; f
 
 locked env CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCSPNET_FUZZ=ON -DCSPNET_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-locked cmake --build build-fuzz -j "$jobs" --target fuzz_cfg fuzz_weights
+locked cmake --build build-fuzz -j "$jobs" --target fuzz_cfg fuzz_weights fuzz_labels fuzz_coco_json
 
 mkdir -p build-fuzz/artifacts
 work=$(mktemp -d)
@@ -43,9 +43,10 @@ write("v1001-transposed.weights", struct.pack("<iiiI", 1001, 0, 0, 0), params)
 write("header-only.weights", struct.pack("<iiiQ", 0, 2, 5, 0), b"")
 write("truncated.weights", struct.pack("<iiiQ", 0, 2, 5, 0), params[:313])
 PY
-declare -A seeds=([cfg]=fuzz/corpus/cfg [weights]="$work/seeds-weights")
+declare -A seeds=([cfg]=fuzz/corpus/cfg [weights]="$work/seeds-weights" [labels]=fuzz/corpus/labels
+               [coco_json]=fuzz/corpus/coco_json)
 
-for target in cfg weights; do
+for target in cfg weights labels coco_json; do
   mkdir -p "$work/$target"
   dict=()
   if [ -f "fuzz/$target.dict" ]; then dict=(-dict="fuzz/$target.dict"); fi
