@@ -60,7 +60,9 @@ TEST(DetectorScoreCli, JsonStatsEqualTheLibrarysCocoEval) {
   EXPECT_DOUBLE_EQ(j["AR100"].get<double>(), want.stats[8]);
   EXPECT_DOUBLE_EQ(j["class_ap"]["18"].get<double>(), want.class_ap[1]);
   EXPECT_GT(want.stats[0], 0.1);  // the scene is mostly found: a non-trivial number
-  const CliRun text = score("'" + gt + "' '" + res + "'");
+  const std::string plot = (dir / ("score_pr_" + std::to_string(::getpid()) + ".png")).string();
+  const CliRun text = score("'" + gt + "' '" + res + "' --plot '" + plot + "'");
+  EXPECT_TRUE(fs::exists(plot));
   EXPECT_NE(text.out.find("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"), std::string::npos)
       << text.out;
 }
