@@ -266,8 +266,7 @@ CocoEval coco_eval(const std::vector<CocoImage>& images, int classes) {
 }
 
 std::string coco_summary(const CocoEval& e) {
-  static const char* kinds[12] = {"Precision", "Precision", "Precision", "Precision", "Precision", "Precision",
-                                  "Recall",    "Recall",    "Recall",    "Recall",    "Recall",    "Recall"};
+  // pycocotools' format: ' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'.
   static const char* ious[12] = {"0.50:0.95", "0.50", "0.75", "0.50:0.95", "0.50:0.95", "0.50:0.95",
                                  "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95"};
   static const char* areas[12] = {"all", "all", "all", "small", "medium", "large",
@@ -276,8 +275,9 @@ std::string coco_summary(const CocoEval& e) {
   std::string out;
   char line[128];
   for (int i = 0; i < 12; ++i) {
-    std::snprintf(line, sizeof line, " Average %-9s (%s) @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n", kinds[i],
-                  i < 6 ? "AP" : "AR", ious[i], areas[i], dets[i], e.stats[i]);
+    std::snprintf(line, sizeof line, " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n",
+                  i < 6 ? "Average Precision" : "Average Recall",
+                  i < 6 ? "(AP)" : "(AR)", ious[i], areas[i], dets[i], e.stats[i]);
     out += line;
   }
   return out;

@@ -20,7 +20,9 @@ namespace {
 const std::string kPython = std::string(CSPNET_REPO_DIR) + "/.venv/bin/python";
 
 bool pycocotools_available(std::string& why) {
-  if (!fs::exists(kPython)) return why = kPython + " not found (scripts/install-deps.sh makes it)", false;
+  std::error_code ec;  // a broken venv (e.g. a symlink loop) is "missing", not a crash
+  if (!fs::exists(kPython, ec) || ec)
+    return why = kPython + " not found or unreadable (scripts/install-deps.sh makes it)", false;
   if (std::system((kPython + " -c 'import pycocotools' 2>/dev/null").c_str()) != 0)
     return why = kPython + " cannot import pycocotools", false;
   return true;

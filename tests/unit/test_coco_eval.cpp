@@ -2,7 +2,15 @@
 // compares with pycocotools on random scenes).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
 #include "cspnet/detection_metrics.hpp"
+#include "cspnet/error.hpp"
+#include "cspnet/eval_report.hpp"
+#include "cspnet/image.hpp"
 
 using namespace cspnet;
 
@@ -70,4 +78,26 @@ TEST(CocoEval, IouThresholdsMatchNumpyLinspace) {
   EXPECT_EQ(coco_iou_thresholds()[5], 0.75);
   EXPECT_EQ(coco_iou_thresholds()[9], 0.95);
   EXPECT_EQ(coco_recall_thresholds()[100], 1.0);
+}
+
+TEST(CocoEval, PrCurvePngIsWrittenForAClassAndOverall) {
+  const auto e = coco_eval(std::vector<EvalImage>{crowd_scene(false)}, 2);
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string overall = (dir / ("cspnet_pr_all_" + std::to_string(::getpid()) + ".png")).string();
+  const std::string one = (dir / ("cspnet_pr_0_" + std::to_string(::getpid()) + ".png")).string();
+  write_pr_curve_png(overall, e);
+  write_pr_curve_png(one, e, 0);
+  const Tensor image = load_image_rgb(overall);
+  ASSERT_EQ(image.shape().h, 600);
+  ASSERT_EQ(image.shape().w, 800);
+  // The .50:.95 curve, drawn last in green (44, 160, 44), runs at 1/4 to
+  // recall 1/2 and at 0 beyond: hundreds of pixels besides its legend swatch.
+  int green = 0;
+  for (int y = 0; y < 600; ++y)
+    for (int x = 0; x < 800; ++x)
+      green += std::lround(image.at(0, 0, y, x) * 255) == 44 && std::lround(image.at(0, 1, y, x) * 255) == 160 &&
+               std::lround(image.at(0, 2, y, x) * 255) == 44;
+  EXPECT_GT(green, 500);
+  EXPECT_GT(std::filesystem::file_size(one), 1000u);
+  EXPECT_THROW(write_pr_curve_png(one, e, 2), Error);
 }

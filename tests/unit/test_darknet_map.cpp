@@ -3,6 +3,9 @@
 
 #include "cspnet/detection_metrics.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/eval_report.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace cspnet;
 
@@ -100,3 +103,16 @@ TEST(DarknetMap, NoDetectionsGiveZero) {
 }
 
 TEST(DarknetMap, RejectsUnknownPointCounts) { EXPECT_THROW(darknet_map(one_class_scene(), 1, 0.5f, 7), Error); }
+
+TEST(DarknetMapReport, TableAndJsonCarryTheNumbers) {
+  const auto m = darknet_map(one_class_scene(), 2, 0.5f, 0, 0.65f);
+  const std::string table = darknet_map_table(m, {"cat"}, 0.5f, 0, 0.65f);
+  EXPECT_NE(table.find("name = cat, ap = 55.56 %"), std::string::npos) << table;
+  EXPECT_NE(table.find("class_id = 1, name = 1, ap = 0.00 %"), std::string::npos) << table;
+  EXPECT_NE(table.find("TP = 2, FP = 1, FN = 1"), std::string::npos) << table;
+  EXPECT_NE(table.find("mAP@0.50) = 0.277778"), std::string::npos) << table;
+  const auto j = nlohmann::json::parse(darknet_map_json(m, {"cat"}));
+  EXPECT_DOUBLE_EQ(j["map"].get<double>(), m.map);
+  EXPECT_EQ(j["classes"][0]["name"], "cat");
+  EXPECT_EQ(j["fn"].get<int>(), 1);
+}
