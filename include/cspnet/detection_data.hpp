@@ -113,12 +113,15 @@ class SceneGenerator {
  public:
   SceneGenerator(ImageDataset items, SceneOptions options);
   Scene scene(int64_t index) const;
+  // scene(index).boxes without painting (several times faster).
+  std::vector<ObjectBox> boxes(int64_t index) const;
   // The background scene(index) is painted on (for tests of exactness).
   Tensor background(int64_t index) const;
   const SceneOptions& options() const { return options_; }
   const std::vector<std::string>& class_names() const { return items_.class_names; }
 
  private:
+  Scene make(int64_t index, bool paint) const;
   ImageDataset items_;
   SceneOptions options_;
 };

@@ -58,14 +58,14 @@ class FileDetectionSource final : public DetectionSource {
   std::vector<int64_t> category_ids_;
 };
 
-// Scenes generated on demand; boxes are generated once up front (they are
-// cheap next to the images) so that boxes() can return a reference.
+// Scenes generated on demand; boxes are placed once up front (no painting:
+// cheap) so that boxes() can return a reference.
 class SceneDetectionSource final : public DetectionSource {
  public:
   SceneDetectionSource(SceneGenerator generator, int64_t count, std::string description)
       : DetectionSource(generator.class_names()), generator_(std::move(generator)), description_(std::move(description)) {
     boxes_.reserve(static_cast<size_t>(count));
-    for (int64_t i = 0; i < count; ++i) boxes_.push_back(generator_.scene(i).boxes);
+    for (int64_t i = 0; i < count; ++i) boxes_.push_back(generator_.boxes(i));
   }
   int64_t size() const override { return static_cast<int64_t>(boxes_.size()); }
   const std::vector<ObjectBox>& boxes(int64_t i) const override {

@@ -104,8 +104,14 @@ Tensor SceneGenerator::background(int64_t index) const {
   return image;
 }
 
-Scene SceneGenerator::scene(int64_t index) const {
-  Scene scene{background(index), {}};
+Scene SceneGenerator::scene(int64_t index) const { return make(index, true); }
+
+std::vector<ObjectBox> SceneGenerator::boxes(int64_t index) const { return make(index, false).boxes; }
+
+// Item placement uses its own random stream, so boxes come out the same
+// whether or not the pixels are painted.
+Scene SceneGenerator::make(int64_t index, bool paint) const {
+  Scene scene{paint ? background(index) : Tensor(), {}};
   SceneRandom rng(options_.seed, static_cast<uint64_t>(index), 0x6974656d);
   const int s = options_.size, rows = static_cast<int>(items_.images.shape().h),
             cols = static_cast<int>(items_.images.shape().w);
@@ -124,7 +130,7 @@ Scene SceneGenerator::scene(int64_t index) const {
       const int ox = rng.below(s - side + 1), oy = rng.below(s - side + 1);
       const PixelBox box{ox + tight.x0, oy + tight.y0, ox + tight.x1, oy + tight.y1};
       if (!std::all_of(placed.begin(), placed.end(), [&](const PixelBox& p) { return p.apart(box); })) continue;
-      for (int v = 0; v < side; ++v)
+      for (int v = 0; paint && v < side; ++v)
         for (int u = 0; u < side; ++u) {
           const float al = alpha[static_cast<size_t>(v) * side + u];
           if (al <= 0) continue;
