@@ -15,6 +15,7 @@
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "detector_commands.hpp"
+#include "export_command.hpp"
 #include "partial_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -238,6 +239,8 @@ int main(int argc, char** argv) {
   detector_commands.add_to(app);
   cli::PartialCommand partial_command;
   partial_command.add_to(app);
+  cli::ExportCommand export_command;
+  export_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -257,6 +260,7 @@ int main(int argc, char** argv) {
     if (analyze_command.selected()) return analyze_command.run();
     if (detector_commands.selected()) return detector_commands.run();
     if (partial_command.selected()) return partial_command.run();
+    if (export_command.selected()) return export_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;
