@@ -34,6 +34,8 @@ void ExportCommand::add_to(CLI::App& app) {
   command_->add_option("--batch", batch_, "batch size, or 'dynamic' for a free batch axis");
   command_->add_option("--size", size_, "input size WxH (default: the cfg's)");
   command_->add_flag("--fold-bn", fold_bn_, "fold batch norm into the weights");
+  command_->add_flag("--yolo-decode", yolo_decode_,
+                     "outputs boxes [N, B, 4] (cx, cy, w, h relative to the input) and scores [N, B, classes]");
 }
 
 int ExportCommand::run() const {
@@ -50,6 +52,7 @@ int ExportCommand::run() const {
   options.opset = opset_;
   options.dynamic_batch = batch == 0;
   options.fold_bn = fold_bn_;
+  options.yolo_decode = yolo_decode_;
   export_onnx(net, out_, options);
   std::printf("wrote %s: %d layers, input %s, opset %d, batch %s\n", out_.c_str(), net.size(),
               net.input_shape().str().c_str(), opset_, batch == 0 ? "dynamic" : std::to_string(batch).c_str());

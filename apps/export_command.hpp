@@ -1,6 +1,6 @@
 #pragma once
 // `cspnet export CFG|ZOO_NAME --weights W out.onnx [--opset N] [--batch N|dynamic]
-// [--size WxH] [--fold-bn]`: the network as an ONNX model.
+// [--size WxH] [--fold-bn] [--yolo-decode]`: the network as an ONNX model.
 #include <CLI/CLI.hpp>
 #include <string>
 
@@ -17,6 +17,7 @@ class ExportCommand {
   std::string model_, weights_, out_, batch_ = "1", size_;
   int opset_ = 17;
   bool fold_bn_ = false;
+  bool yolo_decode_ = false;
 };
 
 }  // namespace cspnet::cli

@@ -17,6 +17,12 @@ struct OnnxExportOptions {
   // Layers exposed as graph outputs, in order (empty: net.output_layers());
   // every layer, for checking each one against another runtime.
   std::vector<int> outputs;
+  // Adds outputs `boxes` [N, B, 4] (centre x, y, width, height relative to
+  // the network input) and `scores` [N, B, classes] (objectness x class
+  // probability) over every [yolo] layer's anchors and cells (rows: layer,
+  // anchor, y, x), replacing the raw [yolo] outputs unless `outputs` names
+  // layers. Throws for a network without [yolo] layers.
+  bool yolo_decode = false;
 };
 
 // Oldest and newest opsets the exporter writes.

@@ -415,6 +415,92 @@ class LayerEmitter {
   std::vector<std::string> in_;
 };
 
+// The decoding of src/detect/yolo_decode.cpp without the letterbox: for one
+// [yolo] output, boxes [N, A*H*W, 4] and scores [N, A*H*W, classes].
+struct DecodedYolo {
+  std::string boxes, scores;
+};
+
+DecodedYolo yolo_decode_subgraph(GraphWriter& g, const Layer& layer, const std::string& yolo, const Shape& net_input) {
+  const YoloAttrs& a = layer.attrs_as<YoloAttrs>();
+  const Shape s = layer.output_shape();
+  const int64_t anchors = int64_t(a.mask.size()), entries = a.classes + 5, cells = s.h * s.w;
+  const int64_t rows = anchors * cells;
+  const std::string base = yolo + "_decode";
+  const std::string per_cell = g.reshape(yolo, {0, anchors, entries, cells}, g.temp(base + "_cells"));
+  const std::string transposed = g.temp(base + "_t");
+  GraphWriter::attr(g.node("Transpose", {per_cell}, transposed), "perm", std::vector<int64_t>{0, 1, 3, 2});
+  const std::string table = g.reshape(transposed, {0, rows, entries}, g.temp(base + "_rows"));
+  auto columns = [&](int64_t begin, int64_t end, const std::string& what) {
+    return g.op("Slice",
+                {table, g.ints(base + "_" + what + "_starts", {begin}), g.ints(base + "_" + what + "_ends", {end}),
+                 g.ints(base + "_" + what + "_axes", {2})},
+                g.temp(base + "_" + what));
+  };
+  std::vector<float> offsets(size_t(rows * 2)), sizes(size_t(rows * 2));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t anchor = r / cells, cell = r % cells, mask = a.mask[size_t(anchor)];
+    offsets[size_t(2 * r)] = float(cell % s.w);
+    offsets[size_t(2 * r + 1)] = float(cell / s.w);
+    sizes[size_t(2 * r)] = a.anchors[size_t(2 * mask)] / float(net_input.w);
+    sizes[size_t(2 * r + 1)] = a.anchors[size_t(2 * mask + 1)] / float(net_input.h);
+  }
+  const std::string xy = g.op(
+      "Mul",
+      {g.op("Add", {columns(0, 2, "xy"), g.floats(g.temp(base + "_offsets"), offsets, {1, rows, 2})},
+            g.temp(base + "_xy_cell")),
+       g.floats(g.temp(base + "_cell_size"), {1.f / float(s.w), 1.f / float(s.h)}, {1, 1, 2})},
+      g.temp(base + "_xy_rel"));
+  std::string wh = columns(2, 4, "wh");
+  if (a.new_coords)
+    wh = g.op("Mul", {g.op("Mul", {wh, wh}, g.temp(base + "_wh2")), g.scalar(base + "_four", 4.f)}, g.temp(base + "_wh4"));
+  else
+    wh = g.op("Exp", {wh}, g.temp(base + "_wh_exp"));
+  wh = g.op("Mul", {wh, g.floats(g.temp(base + "_anchors"), sizes, {1, rows, 2})}, g.temp(base + "_wh_rel"));
+  const std::string boxes = g.temp(base + "_boxes");
+  GraphWriter::attr(g.node("Concat", {xy, wh}, boxes), "axis", int64_t{2});
+  const std::string scores =
+      g.op("Mul", {columns(4, 5, "objectness"), columns(5, entries, "classes")}, g.temp(base + "_scores"));
+  return {boxes, scores};
+}
+
+void add_output(onnx::GraphProto& graph, const std::string& name, std::vector<int64_t> dims, bool dynamic_batch) {
+  onnx::ValueInfoProto& v = *graph.add_output();
+  v.set_name(name);
+  onnx::TypeProto_Tensor& t = *v.mutable_type()->mutable_tensor_type();
+  t.set_elem_type(onnx::TensorProto::FLOAT);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i == 0 && dynamic_batch)
+      t.mutable_shape()->add_dim()->set_dim_param("batch");
+    else
+      t.mutable_shape()->add_dim()->set_dim_value(dims[i]);
+  }
+}
+
+// Appends the boxes/scores outputs over every [yolo] layer.
+void add_yolo_decode(GraphWriter& g, onnx::GraphProto& graph, const Network& net, bool dynamic_batch) {
+  std::vector<std::string> boxes, scores;
+  int64_t rows = 0, classes = -1;
+  for (int i = 0; i < net.size(); ++i) {
+    const YoloAttrs* a = yolo_attrs(net.layer(i));
+    if (!a) continue;
+    if (classes >= 0 && classes != a->classes)
+      throw Error(net.layer(i).where() + ": ONNX export: --yolo-decode needs the same classes in every [yolo] layer");
+    classes = a->classes;
+    const Shape s = net.layer(i).output_shape();
+    rows += int64_t(a->mask.size()) * s.h * s.w;
+    const DecodedYolo d = yolo_decode_subgraph(g, net.layer(i), LayerEmitter::name_of(net, i), net.input_shape());
+    boxes.push_back(d.boxes);
+    scores.push_back(d.scores);
+  }
+  if (boxes.empty()) throw Error("ONNX export: --yolo-decode asked, but " + net.name() + " has no [yolo] layer");
+  GraphWriter::attr(g.node("Concat", boxes, "boxes"), "axis", int64_t{1});
+  GraphWriter::attr(g.node("Concat", scores, "scores"), "axis", int64_t{1});
+  const int64_t batch = net.input_shape().n;
+  add_output(graph, "boxes", {batch, rows, 4}, dynamic_batch);
+  add_output(graph, "scores", {batch, rows, classes}, dynamic_batch);
+}
+
 void set_type(onnx::ValueInfoProto& v, const std::string& name, const Shape& s, bool dynamic_batch) {
   v.set_name(name);
   onnx::TypeProto_Tensor& t = *v.mutable_type()->mutable_tensor_type();
@@ -459,11 +545,14 @@ void export_onnx(const Network& net, const std::string& path, const OnnxExportOp
   GraphWriter writer(graph, options.opset);
   LayerEmitter emitter(writer, net, options);
   for (int i = 0; i < net.size(); ++i) emitter.emit(net.layer(i));
-  for (int i : options.outputs.empty() ? net.output_layers() : options.outputs) {
+  std::vector<int> outputs = options.outputs;
+  if (outputs.empty() && !options.yolo_decode) outputs = net.output_layers();
+  for (int i : outputs) {
     if (i < 0 || i >= net.size())
       throw Error("ONNX export: output layer " + std::to_string(i) + " is not a layer of " + net.name());
     set_type(*graph.add_output(), LayerEmitter::name_of(net, i), net.layer(i).output_shape(), options.dynamic_batch);
   }
+  if (options.yolo_decode) add_yolo_decode(writer, graph, net, options.dynamic_batch);
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing the ONNX model");

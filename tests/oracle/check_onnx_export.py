@@ -5,7 +5,10 @@ cspnet's own outputs.
     check_onnx_export.py CASE_DIR
 
 CASE_DIR holds model.onnx, input.npy and ref_<k>.npy (cspnet's outputs in the
-graph's output order). Checks, each printed on one line:
+graph's output order). With decode.json (--yolo-decode) the last two graph
+outputs, boxes and scores, are checked against a float64 decoding of the
+[yolo] refs it names (darknet's: (cell + x) / grid, exp(t) * anchor / input,
+new_coords: 4 t^2 * anchor / input; score = objectness * class probability). Checks, each printed on one line:
   - onnx.checker with full shape inference (required),
   - ONNX Runtime (required): every output within --tolerance of its max |ref|,
   - OpenVINO and OpenCV's readNetFromONNX where importable (else SKIP line);
@@ -32,6 +35,28 @@ def compare(name, outs, refs, tolerance):
     return ok
 
 
+def decode_reference(decode, refs):
+    import numpy as np
+
+    boxes, scores = [], []
+    for y in decode["yolo"]:
+        out = refs[y["output"]].astype("float64")
+        n, _, h, w = out.shape
+        anchors, entries = np.array(y["anchors"], dtype="float64"), y["classes"] + 5
+        t = out.reshape(n, len(anchors), entries, h, w)
+        gy, gx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        cx = (gx + t[:, :, 0]) / w
+        cy = (gy + t[:, :, 1]) / h
+        grow = (lambda v: 4 * v * v) if y["new_coords"] else np.exp
+        bw = grow(t[:, :, 2]) * anchors[None, :, 0, None, None] / decode["net_w"]
+        bh = grow(t[:, :, 3]) * anchors[None, :, 1, None, None] / decode["net_h"]
+        b = np.stack([cx, cy, bw, bh], axis=-1)  # n, a, h, w, 4
+        boxes.append(b.reshape(n, -1, 4))
+        s = t[:, :, 4:5] * t[:, :, 5:]  # n, a, classes, h, w
+        scores.append(s.transpose(0, 1, 3, 4, 2).reshape(n, -1, y["classes"]))
+    return [np.concatenate(boxes, axis=1), np.concatenate(scores, axis=1)]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("case")
@@ -47,7 +72,16 @@ def main():
     path = os.path.join(args.case, "model.onnx")
     x = np.load(os.path.join(args.case, "input.npy"))
     model = onnx.load(path)
-    refs = [np.load(os.path.join(args.case, f"ref_{k}.npy")) for k in range(len(model.graph.output))]
+    decode_path = os.path.join(args.case, "decode.json")
+    decode = None
+    if os.path.exists(decode_path):
+        import json
+        with open(decode_path) as f:
+            decode = json.load(f)
+    raw = len(model.graph.output) - (2 if decode else 0)
+    refs = [np.load(os.path.join(args.case, f"ref_{k}.npy")) for k in range(raw)]
+    if decode:
+        refs += decode_reference(decode, refs)
     try:
         onnx.checker.check_model(model, full_check=True)
         print("onnx.checker (full_check): ok")

@@ -5,6 +5,7 @@
 // inference. Every output must match to 1e-4 of its largest |value|.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,29 @@ void randomize(Network& net, uint64_t seed) {
     for (float& v : w->rolling_mean) v = centred(rng);
     for (float& v : w->biases) v = centred(rng);
   }
+}
+
+// What check_onnx_export.py needs to decode the [yolo] outputs itself: per
+// [yolo] layer, its index among the graph outputs and its masked anchors.
+void write_decode_json(const Network& net, const std::vector<int>& outputs, const fs::path& path) {
+  std::string json = "{\"net_w\": " + std::to_string(net.input_shape().w) +
+                     ", \"net_h\": " + std::to_string(net.input_shape().h) + ", \"yolo\": [";
+  bool first = true;
+  for (int i = 0; i < net.size(); ++i) {
+    const YoloAttrs* a = yolo_attrs(net.layer(i));
+    if (!a) continue;
+    const auto at = std::find(outputs.begin(), outputs.end(), i);
+    if (at == outputs.end()) throw Error("decode check: [yolo] layer " + std::to_string(i) + " is not an output");
+    std::string anchors;
+    for (int m : a->mask)
+      anchors += (anchors.empty() ? "" : ", ") + std::string("[") + std::to_string(a->anchors[size_t(2 * m)]) + ", " +
+                 std::to_string(a->anchors[size_t(2 * m + 1)]) + "]";
+    json += std::string(first ? "" : ", ") + "{\"output\": " + std::to_string(at - outputs.begin()) +
+            ", \"classes\": " + std::to_string(a->classes) + ", \"new_coords\": " +
+            (a->new_coords ? "true" : "false") + ", \"anchors\": [" + anchors + "]}";
+    first = false;
+  }
+  std::ofstream(path) << json << "]}\n";
 }
 
 struct RunResult {
@@ -108,6 +132,7 @@ void check_export(Network& net, Case c, const std::string& label) {
     const Tensor out = executor.layer_output(outputs[k]);
     write_npy_f32(dir / ("ref_" + std::to_string(k) + ".npy"), out.shape(), out.data());
   }
+  if (c.options.yolo_decode) write_decode_json(net, outputs, dir / "decode.json");
   export_onnx(net, (dir / "model.onnx").string(), c.options);
 
   const RunResult r = run(python() + " " + CSPNET_ORACLE_DIR "/check_onnx_export.py " + dir.string());
@@ -135,19 +160,39 @@ TEST(OnnxExport, EveryLayerKindMatchesOnnxRuntimeAtOpset17) {
 TEST(OnnxExport, EveryLayerKindMatchesWithDynamicBatchOfThreeAtOpset11) {
   Network net = test_cfg("export_every_layer.cfg");
   randomize(net, 4);
-  check_export(net, {OnnxExportOptions{11, true, false, {}}, 3, true}, "every11");
+  check_export(net, {OnnxExportOptions{11, true, false, {}, false}, 3, true}, "every11");
 }
 
 TEST(OnnxExport, EveryLayerKindMatchesWithMishAndReduceMaxOpsAtOpset18) {
   Network net = test_cfg("export_every_layer.cfg");
   randomize(net, 5);
-  check_export(net, {OnnxExportOptions{18, false, false, {}}, 1, true}, "every18");
+  check_export(net, {OnnxExportOptions{18, false, false, {}, false}, 1, true}, "every18");
 }
 
 TEST(OnnxExport, FoldedBatchNormMatches) {
   Network net = test_cfg("export_every_layer.cfg");
   randomize(net, 6);
-  check_export(net, {OnnxExportOptions{13, false, true, {}}, 1, true}, "fold");
+  check_export(net, {OnnxExportOptions{13, false, true, {}, false}, 1, true}, "fold");
+}
+
+// --yolo-decode's boxes and scores against a float64 decoding (in the
+// script) of our [yolo] outputs.
+TEST(OnnxExport, YoloDecodeBoxesAndScoresMatchAFloat64Decoding) {
+  Network net = test_cfg("export_every_layer.cfg");
+  randomize(net, 8);
+  OnnxExportOptions options;
+  options.yolo_decode = true;
+  options.dynamic_batch = true;
+  check_export(net, {options, 2, true}, "decode");
+}
+
+TEST(OnnxExport, YoloDecodeWithoutYoloLayersIsAnError) {
+  if (!onnx_export_available()) GTEST_SKIP() << "built without ONNX support";
+  Network net = test_cfg("train_every_layer.cfg");
+  OnnxExportOptions options;
+  options.yolo_decode = true;
+  const std::string path = (fs::temp_directory_path() / "cspnet_onnx_no_yolo.onnx").string();
+  EXPECT_THROW(export_onnx(net, path, options), Error);
 }
 
 TEST(OnnxExport, TrainEveryLayerAndOriginalShortcutCfgsMatch) {
@@ -163,8 +208,8 @@ TEST(OnnxExport, OpsetOutsideTheSupportedRangeIsAnError) {
   if (!onnx_export_available()) GTEST_SKIP() << "built without ONNX support";
   Network net = test_cfg("export_every_layer.cfg");
   const std::string path = (fs::temp_directory_path() / "cspnet_onnx_bad_opset.onnx").string();
-  EXPECT_THROW(export_onnx(net, path, OnnxExportOptions{kOnnxMaxOpset + 1, false, false, {}}), Error);
-  EXPECT_THROW(export_onnx(net, path, OnnxExportOptions{kOnnxMinOpset - 1, false, false, {}}), Error);
+  EXPECT_THROW(export_onnx(net, path, OnnxExportOptions{kOnnxMaxOpset + 1, false, false, {}, false}), Error);
+  EXPECT_THROW(export_onnx(net, path, OnnxExportOptions{kOnnxMinOpset - 1, false, false, {}, false}), Error);
 }
 
 // Whole networks (labels "oracle;slow"): the shared cfgs at a reduced size
@@ -173,7 +218,7 @@ class OnnxExportWholeNetwork : public ::testing::TestWithParam<bool> {};
 
 void check_whole(Network& net, bool dynamic, const std::string& label) {
   randomize(net, 9);
-  check_export(net, {OnnxExportOptions{17, dynamic, false, {}}, dynamic ? 3 : 1, false}, label);
+  check_export(net, {OnnxExportOptions{17, dynamic, false, {}, false}, dynamic ? 3 : 1, false}, label);
 }
 
 TEST_P(OnnxExportWholeNetwork, SharedCfgsMatch) {
