@@ -302,11 +302,13 @@ class LayerEmitter {
     bool scaled = a.alpha == 1.f;
     for (size_t f = 1; f < in_.size(); ++f) {
       const Shape from = layer.input_shapes()[f];
-      if (from.w < out.w) unsupported(layer, "shortcut from a smaller map (" + from.str() + " onto " + out.str() + ")");
-      if (from.c < out.c && (a.alpha != 1.f)) unsupported(layer, "shortcut with alpha != 1 onto extra channels");
-      const int64_t stride = from.w / out.w, channels = std::min(from.c, out.c);
+      const bool smaller = from.w < out.w;
+      if ((smaller || from.c < out.c) && a.alpha != 1.f)
+        unsupported(layer, "shortcut with alpha != 1 onto cells or channels the from does not cover");
+      const int64_t stride = smaller ? 1 : from.w / out.w, channels = std::min(from.c, out.c);
       std::string b = in_[f];
       if (stride != 1 || channels != from.c) b = g_.slice(b, 0, channels, stride, g_.temp(out_ + "_from"));
+      if (smaller) b = spread(b, channels, from, out);
       if (channels < out.c) {
         const std::vector<int64_t> pads{0, 0, 0, 0, 0, out.c - channels, 0, 0};
         b = g_.op("Pad", {b, g_.ints(out_ + "_pads", pads)}, g_.temp(out_ + "_padded"));
@@ -319,6 +321,25 @@ class LayerEmitter {
       sum = g_.op("Add", {sum, b}, g_.temp(out_ + "_sum"));
     }
     activation(g_, a.activation, sum, out_);
+  }
+
+  // A from on a smaller map lands on every `sample`-th output cell (zeros
+  // between): a depthwise ConvTranspose with a one-hot sample x sample kernel,
+  // padded at the end where the output is not a whole multiple.
+  std::string spread(const std::string& b, int64_t channels, const Shape& from, const Shape& out) {
+    const int64_t sample = out.w / from.w;
+    std::vector<float> kernel(size_t(channels * sample * sample), 0.f);
+    for (int64_t c = 0; c < channels; ++c) kernel[size_t(c * sample * sample)] = 1.f;
+    const std::string spread = g_.temp(out_ + "_spread");
+    onnx::NodeProto& n =
+        g_.node("ConvTranspose", {b, g_.floats(g_.temp(out_ + "_onehot"), kernel, {channels, 1, sample, sample})}, spread);
+    GraphWriter::attr(n, "kernel_shape", std::vector<int64_t>{sample, sample});
+    GraphWriter::attr(n, "strides", std::vector<int64_t>{sample, sample});
+    GraphWriter::attr(n, "group", channels);
+    const int64_t extra_h = out.h - from.h * sample, extra_w = out.w - from.w * sample;
+    if (extra_h == 0 && extra_w == 0) return spread;
+    return g_.op("Pad", {spread, g_.ints(out_ + "_spread_pads", {0, 0, 0, 0, 0, 0, extra_h, extra_w})},
+                 g_.temp(out_ + "_spread_padded"));
   }
 
   void emit_kind(const Layer& layer, const UpsampleAttrs& a) {
