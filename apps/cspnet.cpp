@@ -20,6 +20,7 @@
 #include "demo_command.hpp"
 #include "detector_commands.hpp"
 #include "gradients_command.hpp"
+#include "export_command.hpp"
 #include "partial_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -288,6 +289,8 @@ int main(int argc, char** argv) {
   gradients_command.add_to(app);
   cli::DemoCommand demo_command;
   demo_command.add_to(app);
+  cli::ExportCommand export_command;
+  export_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -316,6 +319,7 @@ int main(int argc, char** argv) {
     if (partial_command.selected()) return partial_command.run();
     if (gradients_command.selected()) return gradients_command.run();
     if (demo_command.selected()) return demo_command.run();
+    if (export_command.selected()) return export_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

@@ -29,6 +29,8 @@ packages=(
   libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
   # data-parallel training (optional at build time)
   libopenmpi-dev openmpi-bin
+  # ONNX export (optional at build time): protobuf and the ONNX proto
+  libprotobuf-dev protobuf-compiler libonnx-dev
   # tests, benchmarks, oracles
   libgtest-dev libgmock-dev libbenchmark-dev libopencv-dev
   python3 python3-venv python3-numpy python3-torch
@@ -47,7 +49,7 @@ if [ "$want_venv" -eq 1 ]; then
   if [ ! -x "$venv/bin/python" ]; then
     /usr/bin/python3 -m venv --system-site-packages "$venv"
   fi
-  if ! "$venv/bin/pip" install -q onnx onnxruntime pycocotools; then
+  if ! "$venv/bin/pip" install -q onnx onnxruntime openvino opencv-python-headless pycocotools; then
     echo "install-deps.sh: PyPI oracles could not be installed; tests that need them will skip" >&2
   fi
 fi
