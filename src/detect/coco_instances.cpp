@@ -112,9 +112,14 @@ void read_annotations(const json& root, const std::string& path, CocoData& data,
     box.y = static_cast<float>((b[1] + b[3] / 2) / im.height);
     box.w = static_cast<float>(b[2] / im.width);
     box.h = static_cast<float>(b[3] / im.height);
+    if (!std::isfinite(box.x) || !std::isfinite(box.y) || !std::isfinite(box.w) || !std::isfinite(box.h))
+      throw Error(at + ".bbox: beyond the float range relative to the image");  // found by fuzz_coco_json
     box.cls = cls->second;
     if (a.contains("iscrowd")) box.crowd = integer(a, "iscrowd", at) != 0;
-    if (a.contains("area")) box.area = static_cast<float>(number(a["area"], at + ".area"));
+    if (a.contains("area")) {
+      box.area = static_cast<float>(number(a["area"], at + ".area"));
+      if (!std::isfinite(box.area)) throw Error(at + ".area: beyond the float range");
+    }
     data.boxes[image->second].push_back(box);
   }
 }
@@ -127,6 +132,8 @@ CocoData parse_coco_instances(const std::string& json_text, const std::string& p
     root = json::parse(json_text);
   } catch (const json::parse_error& e) {
     throw Error(path + ": byte " + std::to_string(e.byte) + ": invalid JSON: " + e.what());
+  } catch (const json::exception& e) {  // e.g. a number beyond double's range (found by fuzz_coco_json)
+    throw Error(path + ": invalid JSON: " + e.what());
   }
   if (!root.is_object()) throw Error(path + ": expected a JSON object at the top level");
   CocoData data;

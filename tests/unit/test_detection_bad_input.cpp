@@ -80,6 +80,7 @@ const std::vector<BadData> kBad = {
   {"ListEmpty", Kind::List, "\n\n", {"list.txt: no images listed"}},
   // ---- COCO instances JSON ----
   {"CocoTruncated", Kind::Coco, R"({"images": [)", {"bad.json: byte 13: invalid JSON"}},
+  {"CocoNumberOverflow", Kind::Coco, R"({"images":[1e999]})", {"bad.json: invalid JSON", "number overflow"}},
   {"CocoGarbage", Kind::Coco, "{]", {"bad.json: byte 2: invalid JSON"}},
   {"CocoTopLevelArray", Kind::Coco, "[]", {"bad.json: expected a JSON object at the top level"}},
   {"CocoNoCategories", Kind::Coco, R"({"images":[]})", {"bad.json: missing field 'categories'"}},
@@ -97,6 +98,8 @@ const std::vector<BadData> kBad = {
   {"CocoBboxThreeNumbers", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1,"bbox":[0,0,1]}]})", {"bad.json: annotations[0].bbox: expected [x, y, width, height]"}},
   {"CocoBboxString", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1,"bbox":[0,"0",1,1]}]})", {"bad.json: annotations[0].bbox[1]: expected a number"}},
   {"CocoBboxNegativeWidth", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1,"bbox":[0,0,-1,1]}]})", {"bad.json: annotations[0].bbox: negative width or height"}},
+  {"CocoBboxBeyondFloat", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1,"bbox":[0,0,1e300,1]}]})", {"bad.json: annotations[0].bbox: beyond the float range"}},
+  {"CocoAreaBeyondFloat", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"area":1e300}]})", {"bad.json: annotations[0].area: beyond the float range"}},
   {"CocoAnnotationWithoutBbox", Kind::Coco, kCocoHead + R"("annotations":[{"image_id":1,"category_id":1}]})", {"bad.json: annotations[0]: missing field 'bbox'"}},
 };
 // clang-format on
