@@ -175,4 +175,95 @@ TEST_P(DetectorZooForward, RunsForwardAtASmallSize) {
 
 INSTANTIATE_TEST_SUITE_P(Zoo, DetectorZooForward, ::testing::ValuesIn(detector_names(false)), test_name);
 
+// ---------------------------------------------------------------------------
+// Acceptance 2: Table 2's BFLOPs (the paper's figures repeated here, so the
+// registry cannot drift from them unnoticed), at 320x320, within 5%.
+
+struct Table2Row {
+  const char* name;
+  double paper_bflops;
+};
+const Table2Row kTable2[] = {{"csppeleenet-prn", 3.590},     {"csppeleenet-prn-3l", 4.586},
+                             {"csppeleenet-cem", 4.049},     {"csppeleenet-cem-sam", 4.165},
+                             {"csppeleenet-gfm", 4.605},     {"csppeleenet-efm", 4.868},
+                             {"csppeleenet-efm-sam", 5.068}, {"csppeleenet-efm-spp", 4.863}};
+
+TEST(DetectorZooTable2, BflopsAt320AreWithinFivePercentOfThePaper) {
+  for (const auto& row : kTable2) {
+    const DetectorModel& model = detector_model(row.name);
+    ASSERT_TRUE(model.paper.has_value()) << row.name;
+    EXPECT_EQ(model.paper->bflops, row.paper_bflops) << row.name;
+    EXPECT_EQ(model.paper->size, 320) << row.name;
+    NetInput in = model.input;
+    in.width = in.height = 320;
+    const double ours = model.build(in).build().conv_bflops();
+    std::printf("%-22s ours %.3f paper %.3f (%+.1f%%)\n", row.name, ours, row.paper_bflops,
+                100 * (ours / row.paper_bflops - 1));
+    EXPECT_NEAR(ours / row.paper_bflops, 1.0, 0.05) << row.name << ": " << ours;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Acceptance 4: the memory Maxout saves in EFM's pyramid (the paper: 75% on
+// PeleeNet). The concatenated fused maps' size is checked against a count
+// written from the layout (backbone levels s-1, s, s+1 at s, channels / 4
+// with Maxout, plus the coarser fused map); the planned peak is reported.
+
+struct PyramidMemory {
+  int64_t concat_floats = 0;  // the fused maps' concatenations (every [route] of >1 map in the neck)
+  int64_t peak_bytes = 0;     // the executor's planned peak for the whole detector
+};
+
+PyramidMemory efm_memory(bool maxout, int width) {
+  NetInput in = zoo_model("csppeleenet").input;
+  in.width = in.height = 320;
+  const Backbone bb = detection_backbone("csppeleenet", in);
+  const int backbone_layers = bb.builder.layers();
+  ModelBuilder b = bb.builder;
+  append_efm(b, bb, FusionOptions{.maxout = maxout, .width = width}, HeadOptions{});
+  Network net = b.build();
+  PyramidMemory m;
+  for (int i = backbone_layers; i < net.size(); ++i)
+    if (net.layer(i).type() == "route" && net.layer(i).inputs().size() > 1)
+      m.concat_floats += net.layer(i).output_shape().count();
+  m.peak_bytes = plan_memory(net, ExecOptions{}).peak_bytes;
+  return m;
+}
+
+TEST(NecksEfmMaxout, CutsTheConcatenatedPyramidAsTheLayoutSays) {
+  const int width = 86;  // the zoo's EFM
+  NetInput in = zoo_model("csppeleenet").input;
+  in.width = in.height = 320;
+  const Backbone bb = detection_backbone("csppeleenet", in);
+  const Network backbone = bb.builder.build();
+  auto level_channels = [&](int k) { return int64_t(backbone.layer(bb.level(k)).output_shape().c); };
+  int64_t want_plain = 0, want_maxout = 0;
+  for (int k = 0; k < 3; ++k) {
+    const int64_t side = 320 / (bb.top_stride() >> k);
+    int64_t plain = 0, compressed = 0;
+    for (int j : {k - 1, k, k + 1})
+      if (j >= 0 && bb.has_level(j)) {
+        plain += level_channels(j);
+        compressed += level_channels(j) / 4;
+      }
+    const int64_t top_down = k > 0 ? int64_t(width) << (3 - k) : 0;  // the coarser fused map
+    want_plain += (plain + top_down) * side * side;
+    want_maxout += (compressed + top_down) * side * side;
+  }
+  const PyramidMemory with = efm_memory(true, width), without = efm_memory(false, width);
+  // The fused maps' concats, plus the bottom-up concats (equal in both).
+  const int64_t bottom_up = with.concat_floats - want_maxout;
+  EXPECT_EQ(without.concat_floats - want_plain, bottom_up);
+  EXPECT_GE(bottom_up, 0);
+  const double cut = 1.0 - double(want_maxout) / double(want_plain);
+  std::printf(
+      "EFM pyramid at 320x320: fused concats %.2f MB with Maxout, %.2f MB without (-%.1f%%; paper: -75%%); "
+      "all neck concats %.2f vs %.2f MB; planned peak %.2f vs %.2f MB\n",
+      4e-6 * double(want_maxout), 4e-6 * double(want_plain), 100 * cut, 4e-6 * double(with.concat_floats),
+      4e-6 * double(without.concat_floats), 1e-6 * double(with.peak_bytes), 1e-6 * double(without.peak_bytes));
+  EXPECT_GT(cut, 0.5);
+  EXPECT_LT(cut, 0.75);  // the top-down map is not compressed
+  EXPECT_LE(with.peak_bytes, without.peak_bytes);
+}
+
 }  // namespace

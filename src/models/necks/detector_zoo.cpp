@@ -37,24 +37,33 @@ HeadOptions head_for(Neck neck, int classes, int size) {
   return head;
 }
 
+// Neck widths. The paper gives none for its CSPPeleeNet heads: each is the
+// one width that brings the head's BFLOPs at 320x320 to Table 2's (within
+// 5%, docs/zoo.md "Detectors"); the small models use a quarter of it.
+struct NeckWidths {
+  int prn, cem, gfm, efm;
+};
+constexpr NeckWidths kTable2Widths{640, 320, 104, 86};
+constexpr NeckWidths kSmallWidths{160, 80, 26, 22};
+
 void append_neck(ModelBuilder& b, const Backbone& bb, Neck neck, const HeadOptions& head, bool small) {
-  const int scale = small ? 2 : 1;  // the small models' necks are half as wide
+  const NeckWidths w = small ? kSmallWidths : kTable2Widths;
   switch (neck) {
     case Neck::prn:
-      return append_prn(b, bb, PrnOptions{.levels = 2, .width = 256 / scale}, head);
+      return append_prn(b, bb, PrnOptions{.levels = 2, .width = w.prn}, head);
     case Neck::prn_3l:
-      return append_prn(b, bb, PrnOptions{.levels = 3, .width = 256 / scale}, head);
+      return append_prn(b, bb, PrnOptions{.levels = 3, .width = w.prn}, head);
     case Neck::cem:
     case Neck::cem_sam:
-      return append_cem(b, bb, CemOptions{.width = small ? 64 : 245, .sam = neck == Neck::cem_sam}, head);
+      return append_cem(b, bb, CemOptions{.width = w.cem, .sam = neck == Neck::cem_sam}, head);
     case Neck::gfm:
-      return append_gfm(b, bb, FusionOptions{.exact = false, .maxout = false, .width = 128 / scale}, head);
+      return append_gfm(b, bb, FusionOptions{.exact = false, .maxout = false, .width = w.gfm}, head);
     case Neck::efm:
     case Neck::efm_sam:
     case Neck::efm_spp:
-      return append_efm(
-          b, bb,
-          FusionOptions{.sam = neck == Neck::efm_sam, .spp = neck == Neck::efm_spp, .width = 128 / scale}, head);
+      return append_efm(b, bb,
+                        FusionOptions{.sam = neck == Neck::efm_sam, .spp = neck == Neck::efm_spp, .width = w.efm},
+                        head);
     case Neck::panet_spp:
       return append_panet(b, bb, PanetOptions{}, head);
   }
