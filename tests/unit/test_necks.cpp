@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 #include "cspnet/cspnet.hpp"
@@ -81,6 +82,44 @@ TEST(NecksBackbone, ClassifierIsDroppedAndMissingLevelsAreErrors) {
   tests::expect_error_mentioning([&] { (void)bb.tap(64); }, {"stride 64"});
   // The Ref. models' last stage is at 1/64: their coarsest level.
   EXPECT_EQ(detection_backbone("csppeleenet_ref", in).top_stride(), 64);
+}
+
+// Any backbone of the zoo with any neck: every neck kind appended to every
+// ImageNet backbone builds (shapes inferred strictly) with its heads at
+// strides that halve from the backbone's coarsest level.
+TEST(NecksAnyBackbone, EveryNeckOnEveryImageNetBackbone) {
+  using Append = std::function<void(ModelBuilder&, const Backbone&)>;
+  const HeadOptions head;
+  HeadOptions two_heads = head;
+  two_heads.anchors.resize(12);
+  const std::vector<std::pair<std::string, Append>> necks = {
+      {"yolov3", [&](auto& b, auto& bb) { append_yolov3_neck(b, bb, YoloV3Options{}, head); }},
+      {"fpn-spp", [&](auto& b, auto& bb) { append_yolov3_neck(b, bb, YoloV3Options{true, true, 64}, head); }},
+      {"panet-spp", [&](auto& b, auto& bb) { append_panet(b, bb, PanetOptions{.spp = true, .width = 64}, head); }},
+      {"prn", [&](auto& b, auto& bb) { append_prn(b, bb, PrnOptions{.levels = 2, .width = 128}, two_heads); }},
+      {"prn-3l", [&](auto& b, auto& bb) { append_prn(b, bb, PrnOptions{.levels = 3, .width = 128}, head); }},
+      {"cem-sam", [&](auto& b, auto& bb) { append_cem(b, bb, CemOptions{.width = 64, .sam = true}, two_heads); }},
+      {"gfm", [&](auto& b, auto& bb) { append_gfm(b, bb, FusionOptions{.exact = false, .width = 32}, head); }},
+      {"efm-sam-spp",
+       [&](auto& b, auto& bb) { append_efm(b, bb, FusionOptions{.sam = true, .spp = true, .width = 32}, head); }},
+      {"efm-plain", [&](auto& b, auto& bb) { append_efm(b, bb, FusionOptions{.maxout = false, .width = 32}, head); }}};
+  for (const auto& backbone : zoo_models()) {
+    if (backbone.family == "small") continue;
+    NetInput in = backbone.input;
+    in.width = in.height = 256;
+    const Backbone bb = detection_backbone(backbone.name, in);
+    for (const auto& [neck, append] : necks) {
+      ModelBuilder b = bb.builder;
+      append(b, bb);
+      const Network net = b.build();
+      std::set<int64_t> sides;
+      for (int layer : net.output_layers()) sides.insert(net.layer(layer).output_shape().w);
+      EXPECT_EQ(sides.size(), net.output_layers().size()) << backbone.name << " + " << neck;
+      EXPECT_EQ(*sides.begin(), 256 / bb.top_stride()) << backbone.name << " + " << neck;
+      for (int64_t side : sides)
+        EXPECT_TRUE(side == *sides.rbegin() || sides.count(2 * side)) << backbone.name << " + " << neck;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -28,12 +28,22 @@ Backbone detection_backbone(ModelBuilder classifier_model) {
   classifier_model.truncate(classifier_model.layers() - kClassifierLayers);
   const Network net = classifier_model.build();
   const Shape in = net.input_shape();
+  auto stride_of = [&](int layer) {
+    const Shape out = net.layer(layer).output_shape();
+    if (out.w <= 0 || out.h <= 0 || in.w % out.w != 0 || in.h % out.h != 0 || in.w / out.w != in.h / out.h) return 0;
+    const int stride = int(in.w / out.w);
+    return stride >= 2 && (stride & (stride - 1)) == 0 ? stride : 0;
+  };
+  // Levels up to the last layer's stride: squeeze-excitation's pooled 1x1
+  // maps inside the stages are not levels.
+  const int top = stride_of(net.size() - 1);
+  if (top == 0)
+    throw Error(classifier_model.name() + ": the backbone's output is not a power-of-two stride of the input " +
+                in.str());
   std::vector<int> taps;
   for (int i = 0; i < net.size(); ++i) {
-    const Shape out = net.layer(i).output_shape();
-    if (out.w <= 0 || out.h <= 0 || in.w % out.w != 0 || in.h % out.h != 0 || in.w / out.w != in.h / out.h) continue;
-    const int stride = in.w / out.w;
-    if (stride < 2 || (stride & (stride - 1)) != 0) continue;
+    const int stride = stride_of(i);
+    if (stride == 0 || stride > top) continue;
     int k = -1;
     for (int s = stride; s > 1; s /= 2) ++k;
     if (static_cast<int>(taps.size()) <= k) taps.resize(size_t(k) + 1, -1);
