@@ -47,7 +47,7 @@ struct HeadOptions {
 int append_yolo_output(ModelBuilder& b, int from, int width, const std::vector<int>& mask, const HeadOptions& head);
 // The linear 1x1 to mask*(classes+5) and the [yolo] layer (tiny heads).
 int append_yolo_linear(ModelBuilder& b, int from, const std::vector<int>& mask, const HeadOptions& head);
-// Mask of the head at `level` (0 = finest) when there are `heads` heads:
+// Mask of the head at `level` (0 = finest), anchors_per_head anchors each:
 // anchors are sorted small to large, so the finest head takes the first ones.
 std::vector<int> head_mask(int level, const HeadOptions& head);
 
