@@ -105,7 +105,11 @@ struct FusionOptions {
   int maxout_ratio = 4;
   bool sam = false;     // SAM on each fused map
   bool spp = false;     // SPP on the coarsest level before fusion
-  int width = 128;      // the fused maps' 1x1 compression at stride 8 (x2 per coarser level)
+  int width = 128;      // the fused maps' 1x1 compression at the finest head (x2 per coarser level)
+  // EFM: also concatenate the coarser backbone level s+1 beside the top-down
+  // fused map. Fig. 6c draws only the top-down arrow (default); the text's
+  // "s-1, s, s+1" is met through it either way.
+  bool coarser_backbone_level = false;
 };
 void append_fusion_neck(ModelBuilder& b, const Backbone& bb, const FusionOptions& o, const HeadOptions& head);
 void append_efm(ModelBuilder& b, const Backbone& bb, const FusionOptions& o, const HeadOptions& head);

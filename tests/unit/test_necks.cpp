@@ -245,8 +245,9 @@ TEST(DetectorZooTable2, BflopsAt320AreWithinFivePercentOfThePaper) {
 // ---------------------------------------------------------------------------
 // Acceptance 4: the memory Maxout saves in EFM's pyramid (the paper: 75% on
 // PeleeNet). The concatenated fused maps' size is checked against a count
-// written from the layout (backbone levels s-1, s, s+1 at s, channels / 4
+// written from the layout (backbone levels s-1 and s at s, channels / 4
 // with Maxout, plus the coarser fused map); the planned peak is reported.
+// Levels count from the coarsest (k = 0); k + 1 is the next finer.
 
 struct PyramidMemory {
   int64_t concat_floats = 0;  // the fused maps' concatenations (every [route] of >1 map in the neck)
@@ -270,7 +271,7 @@ PyramidMemory efm_memory(bool maxout, int width) {
 }
 
 TEST(NecksEfmMaxout, CutsTheConcatenatedPyramidAsTheLayoutSays) {
-  const int width = 86;  // the zoo's EFM
+  const int width = 88;  // the zoo's EFM
   NetInput in = zoo_model("csppeleenet").input;
   in.width = in.height = 320;
   const Backbone bb = detection_backbone("csppeleenet", in);
@@ -280,8 +281,8 @@ TEST(NecksEfmMaxout, CutsTheConcatenatedPyramidAsTheLayoutSays) {
   for (int k = 0; k < 3; ++k) {
     const int64_t side = 320 / (bb.top_stride() >> k);
     int64_t plain = 0, compressed = 0;
-    for (int j : {k - 1, k, k + 1})
-      if (j >= 0 && bb.has_level(j)) {
+    for (int j : {k, k + 1})  // its own level and the next finer (level k + 1)
+      if (bb.has_level(j)) {
         plain += level_channels(j);
         compressed += level_channels(j) / 4;
       }

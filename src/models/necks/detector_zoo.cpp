@@ -43,7 +43,7 @@ HeadOptions head_for(Neck neck, int classes, int size) {
 struct NeckWidths {
   int prn, cem, gfm, efm;
 };
-constexpr NeckWidths kTable2Widths{640, 320, 104, 86};
+constexpr NeckWidths kTable2Widths{640, 320, 104, 88};
 constexpr NeckWidths kSmallWidths{160, 80, 26, 22};
 
 void append_neck(ModelBuilder& b, const Backbone& bb, Neck neck, const HeadOptions& head, bool small) {

@@ -1,10 +1,11 @@
 // EFM, the paper's exact fusion model (CSPNet 3.2, Fig. 6c). The paper gives
-// no layer details; our reading (docs/zoo.md "EFM"): the fused map at level
-// s concatenates the backbone levels s-1 (finer), s and s+1 (coarser), each
-// Maxout-compressed and brought to s by max pooling or upsampling, and,
-// top-down, the upsampled fused map of the coarser level; a 1x1 compresses
-// it. Prediction blocks then run fine to coarse, each also reading a strided
-// 3x3 of the finer block (PAN's bottom-up path). Levels: k = 0 coarsest.
+// no layer details; our reading of Fig. 6c (docs/zoo.md "Detectors"): the
+// fused map at level s concatenates the backbone levels s-1 (finer) and s,
+// each Maxout-compressed and brought to s by max pooling, and, top-down, the
+// upsampled fused map of level s+1 (the coarsest has none); a 1x1
+// compresses it. Prediction blocks then run fine to coarse, each also
+// reading a strided 3x3 of the finer block (PAN's bottom-up path).
+// Levels: k = 0 is the coarsest, k + 1 the next finer.
 #include "fusion_inputs.hpp"
 
 namespace cspnet {
@@ -21,8 +22,11 @@ void append_efm(ModelBuilder& b, const Backbone& bb, const FusionOptions& o, con
   for (int k = 0; k < 3; ++k) {  // top-down: coarse fused maps feed the finer ones
     b.note("EFM: fused map at level " + std::to_string(k));
     std::vector<int> parts;
-    for (int j : {k + 1, k, k - 1})
-      if (j >= 0 && bb.has_level(j)) parts.push_back(fusion_input(b, level_layer(j), scale(j), scale(k), o));
+    for (int j : {k + 1, k, k - 1}) {
+      const bool coarser_via_top_down = j == k - 1 && k > 0 && !o.coarser_backbone_level;
+      if (j >= 0 && bb.has_level(j) && !coarser_via_top_down)
+        parts.push_back(fusion_input(b, level_layer(j), scale(j), scale(k), o));
+    }
     if (k > 0) parts.push_back(resample(b, fused[k - 1], scale(k - 1), scale(k)));
     b.route(parts);
     fused[k] = b.conv(ConvSpec{.filters = o.width << (2 - k)});
