@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "cspnet/error.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/zoo.hpp"
 
 namespace cspnet::cli {
@@ -73,6 +74,11 @@ Network load_cfg_or_zoo(const std::string& model, int width, int height) {
   parse.width = width;
   parse.height = height;
   if (std::filesystem::exists(model)) return Network::from_cfg_file(model, parse);
+  if (is_detector_model(model)) {  // the detector zoo (cspnet zoo --detectors)
+    NetInput input = detector_model(model).input;
+    if (width > 0) std::tie(input.width, input.height) = std::pair{width, height};
+    return detector_model(model).build(input).build();
+  }
   const ZooModel* zoo = nullptr;
   try {
     zoo = &zoo_model(model);

@@ -8,6 +8,7 @@
 
 #include "cli_parse.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/zoo.hpp"
 
 namespace cspnet::cli {
@@ -77,6 +78,46 @@ int print_zoo(const std::string& family, bool json) {
   return 0;
 }
 
+// The detector zoo, at the paper's size where Table 2 has the row (320),
+// else at the model's own input (416 for the PANet-SPP detectors).
+int print_detectors(bool json) {
+  nlohmann::json rows = nlohmann::json::array();
+  if (!json)
+    std::printf("%-26s %-30s %5s %11s %10s %8s %5s | %8s %7s  %s\n", "detector", "paper name", "size", "parameters",
+                "conv wts M", "BFLOPs", "heads", "paper BF", "dBF%", "reproduces");
+  for (const auto& model : detector_models()) {
+    NetInput input = model.input;
+    if (model.paper) input.width = input.height = model.paper->size;
+    Network net = model.build(input).build();
+    const int heads = static_cast<int>(net.output_layers().size());
+    if (json) {
+      nlohmann::json row = {{"name", model.name},          {"paper_name", model.paper_name},
+                            {"backbone", model.backbone},  {"size", input.width},
+                            {"parameters", net.parameter_count()}, {"conv_weights", net.conv_weight_count()},
+                            {"bflops", net.conv_bflops()}, {"heads", heads},
+                            {"small", model.small},        {"official_cfg", model.official_cfg}};
+      if (model.paper) row["paper"] = {{"bflops", model.paper->bflops}, {"size", model.paper->size}};
+      rows.push_back(row);
+      continue;
+    }
+    std::printf("%-26s %-30s %5d %11lld %10.3f %8.3f %5d |", model.name.c_str(), model.paper_name.c_str(), input.width,
+                (long long)net.parameter_count(), net.conv_weight_count() / 1e6, net.conv_bflops(), heads);
+    if (model.paper)
+      std::printf(" %8.3f %+7.1f", model.paper->bflops, percent(net.conv_bflops(), model.paper->bflops));
+    else
+      std::printf(" %8s %7s", "-", "");
+    std::printf("  %s\n", model.official_cfg.c_str());
+  }
+  if (json)
+    std::cout << rows.dump(2) << "\n";
+  else
+    std::printf(
+        "\npaper BF = the paper's Table 2 (EFM ablation on CSPPeleeNet, 320x320). The paper gives no layers for\n"
+        "CEM/GFM/EFM: docs/zoo.md (Detectors) gives our choices and why each row differs. Models with a\n"
+        "'reproduces' cfg are identical to that cfg of the release.\n");
+  return 0;
+}
+
 int print_ablation(const std::string& family, bool json) {
   if (family != "peleenet") throw UsageError("--ablation: only 'peleenet' (the paper's Table 1) is available");
   nlohmann::json out = nlohmann::json::array();
@@ -121,10 +162,11 @@ void ZooCommands::add_to(CLI::App& app) {
   zoo_->add_option("--family", family_,
                    "only this family (darknet, reference, resnet, resnext, densenet, peleenet, "
                    "mobilenetv2, small)");
+  zoo_->add_flag("--detectors", detectors_, "list the detector zoo (necks and heads on zoo backbones)");
   zoo_->add_option("--ablation", ablation_, "the paper's ablation for a family: peleenet (Table 1)");
 
   export_ = app.add_subcommand("export-cfg", "write a zoo model as a darknet .cfg");
-  export_->add_option("name", name_, "zoo model name (see cspnet zoo)")->required();
+  export_->add_option("name", name_, "zoo model or detector name (see cspnet zoo, cspnet zoo --detectors)")->required();
   export_->add_option("out", out_, "output .cfg")->required();
   export_->add_option("--size", size_, "input size WxH (default: the model's)");
   export_->add_option("--channels", channels_, "input channels (default: the model's)")->check(positive_number());
@@ -133,12 +175,16 @@ void ZooCommands::add_to(CLI::App& app) {
 bool ZooCommands::selected() const { return (zoo_ && *zoo_) || (export_ && *export_); }
 
 int ZooCommands::run() const {
-  if (*zoo_) return ablation_.empty() ? print_zoo(family_, json_) : print_ablation(ablation_, json_);
+  if (*zoo_) {
+    if (detectors_) return print_detectors(json_);
+    return ablation_.empty() ? print_zoo(family_, json_) : print_ablation(ablation_, json_);
+  }
+  if (is_detector_model(name_)) return export_detector();
   const ZooModel* found = nullptr;
   try {
     found = &zoo_model(name_);
   } catch (const Error& e) {
-    throw UsageError(e.what());  // a name on the command line that is not in the zoo
+    throw UsageError(std::string(e.what()) + "; or a detector: see cspnet zoo --detectors");
   }
   const ZooModel& model = *found;
   NetInput input = model.input;
@@ -152,6 +198,20 @@ int ZooCommands::run() const {
   std::printf("wrote %s: %s (%s), %d layers, %lld conv weights, %.3f BFLOPs at %dx%d\n", out_.c_str(),
               model.name.c_str(), model.paper_name.c_str(), net.size(), (long long)net.conv_weight_count(),
               net.conv_bflops(), input.width, input.height);
+  return 0;
+}
+
+int ZooCommands::export_detector() const {
+  const DetectorModel& model = detector_model(name_);
+  NetInput input = model.input;
+  if (!size_.empty()) std::tie(input.width, input.height) = parse_size(size_);
+  if (channels_ > 0) input.channels = channels_;
+  const ModelBuilder built = model.build(input);
+  Network net = built.build();  // validates before anything is written
+  write_cfg_file(built.cfg(), out_);
+  std::printf("wrote %s: %s (%s), %d layers, %zu yolo heads, %lld conv weights, %.3f BFLOPs at %dx%d\n", out_.c_str(),
+              model.name.c_str(), model.paper_name.c_str(), net.size(), net.output_layers().size(),
+              (long long)net.conv_weight_count(), net.conv_bflops(), input.width, input.height);
   return 0;
 }
 

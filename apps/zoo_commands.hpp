@@ -14,9 +14,12 @@ class ZooCommands {
   int run() const;
 
  private:
+  int export_detector() const;
+
   CLI::App* zoo_ = nullptr;
   CLI::App* export_ = nullptr;
   bool json_ = false;
+  bool detectors_ = false;
   std::string family_;
   std::string ablation_;
   std::string name_, out_, size_;

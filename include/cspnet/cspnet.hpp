@@ -13,6 +13,7 @@
 #include "cspnet/image.hpp"
 #include "cspnet/layer.hpp"
 #include "cspnet/model_builder.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/peak.hpp"
 #include "cspnet/tensor.hpp"

@@ -33,6 +33,16 @@ struct NetInput {
 // darknet's classifier augmentation), for the big models' exported cfgs.
 std::vector<std::pair<std::string, std::string>> imagenet_training_keys();
 
+// One [yolo] layer: which anchors of the model's `anchors` (w,h pairs in
+// input pixels) this head predicts, and the cfg's training keys (jitter,
+// ignore_thresh, ...) written verbatim after the standard ones.
+struct YoloSpec {
+  std::vector<int> mask;
+  std::vector<int> anchors;  // w0,h0, w1,h1, ...: num = anchors.size()/2
+  int classes = 80;
+  std::vector<std::pair<std::string, std::string>> training;
+};
+
 class ModelBuilder {
  public:
   ModelBuilder(std::string name, NetInput input, std::string activation = "leaky");
@@ -63,6 +73,22 @@ class ModelBuilder {
   // Layer `from` scaled per channel by the last layer's 1x1 map ([scale_channels]).
   int scale_channels(int from);
   int softmax();
+  // darknet's Maxout ([maxpool] maxpool_depth=1): output channel g is the max
+  // over input channels g, g+N, g+2N, ... (N = out_channels).
+  int maxout(int out_channels);
+  int maxout(int out_channels, int from);
+  // Spatial attention ([sam]): the last layer times layer `from`, elementwise.
+  int sam(int from, const std::string& activation = "linear");
+  // A [yolo] detection head reading the last layer, which must have
+  // mask.size() * (classes + 5) channels.
+  int yolo(const YoloSpec& spec);
+
+  // Renames the model (a detector built on a backbone's builder).
+  void rename(std::string name);
+  // Drops every layer from `layers` on (a backbone's classifier, before a
+  // neck is appended). References into the dropped layers cannot exist:
+  // layers only read earlier ones.
+  void truncate(int layers);
 
   // Attaches a comment to the next layer's section (exported as '# ' lines).
   void note(std::string text) { pending_note_ = std::move(text); }

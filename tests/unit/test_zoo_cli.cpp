@@ -112,6 +112,36 @@ TEST_F(ZooCli, AblationPrintsEveryVariantBesideTheBaseline) {
   EXPECT_NE(r.out.find("-21.3%"), std::string::npos) << r.out;
 }
 
+TEST_F(ZooCli, DetectorsTableListsEveryDetectorBesideTable2) {
+  CliRun j = cli("zoo --detectors --json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto rows = nlohmann::json::parse(j.out);
+  ASSERT_EQ(rows.size(), cspnet::detector_models().size());
+  int with_paper = 0;
+  for (const auto& row : rows) {
+    const auto& model = cspnet::detector_model(row["name"].get<std::string>());
+    if (!row.contains("paper")) continue;
+    ++with_paper;
+    EXPECT_EQ(row["size"].get<int>(), 320) << model.name;
+    EXPECT_NEAR(row["bflops"].get<double>() / row["paper"]["bflops"].get<double>(), 1.0, 0.05) << model.name;
+  }
+  EXPECT_EQ(with_paper, 8);  // Table 2's eight heads
+  CliRun table = cli("zoo --detectors");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("csdarknet53-panet-spp.cfg"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("5.068"), std::string::npos) << table.out;
+}
+
+TEST_F(ZooCli, ExportCfgWritesADetectorThatReparses) {
+  const std::string cfg = (dir_ / "efm.cfg").string();
+  CliRun r = cli("export-cfg csppeleenet-small-efm-sam '" + cfg + "' --size 128x128");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 yolo heads"), std::string::npos) << r.out;
+  cspnet::Network net = cspnet::Network::from_cfg_file(cfg, cspnet::ParseOptions{true});
+  EXPECT_EQ(net.input_shape(), (cspnet::Shape{1, 3, 128, 128}));
+  EXPECT_EQ(net.output_layers().size(), 3u);
+}
+
 }  // namespace
 
 TEST_F(ZooCli, AnalyzeComparesZooModelsStageByStage) {

@@ -124,6 +124,17 @@ void add_peleenet_family(std::vector<ZooModel>& zoo) {
       model("csppeleenet-small", "CSPPeleeNet (small)", "small", "peleenet-small", std::nullopt, small, small_input()));
 }
 
+ModelBuilder small_detection_peleenet(const NetInput& input) {
+  return peleenet(PeleeSpec{.name = "csppeleenet-det-small",
+                            .fusion = Fusion::fusion_last,
+                            .stem = 16,
+                            .depths = {2, 3, 4, 3},
+                            .bottleneck_widths = {1, 2, 4, 4},
+                            .growth = 16,
+                            .classes = kSmallClasses},
+                  input);
+}
+
 }  // namespace cspnet::zoo_detail
 
 namespace cspnet {

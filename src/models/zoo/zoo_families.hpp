@@ -48,3 +48,12 @@ ModelBuilder reference_csp_model(const std::string& name, const NetInput& input,
                                  const std::vector<Block>& blocks);
 
 }  // namespace cspnet::zoo_detail
+
+namespace cspnet::zoo_detail {
+
+// The small CSPPeleeNet the small detectors stand on: PeleeNet's stem and
+// four stages (strides 4 to 32) like the ImageNet model, narrower and
+// shallower; 10 classes (its classifier is dropped by the detectors).
+ModelBuilder small_detection_peleenet(const NetInput& input);
+
+}  // namespace cspnet::zoo_detail
