@@ -1,0 +1,37 @@
+"""cspnet: Cross Stage Partial Networks (darknet .cfg/.weights compatible) from Python.
+
+Thin over the C++ library: NumPy (or any DLPack / buffer-protocol object, e.g.
+a PyTorch CPU tensor) in, NumPy out. Errors from the library are raised as
+``cspnet.Error`` (a RuntimeError) carrying its message (file:line where the
+problem is in a file).
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+from . import _cspnet
+from . import zoo
+from ._cspnet import Error, num_threads, set_num_threads
+from ._cspnet import Network
+
+__version__ = _cspnet.version()
+
+Box = Tuple[float, float, float, float]
+
+
+def detect(net: Network, image: Any, threshold: float = 0.25, nms: float = 0.45) -> List[Tuple[int, float, Box]]:
+    """Detections of one image by a network with [yolo] heads.
+
+    ``image`` is an HxWxC uint8 array in RGB order (PIL's convention; convert
+    OpenCV's BGR with ``image[..., ::-1]``). It is letterboxed to the network's
+    input as darknet does. Returns ``(class, score, (x, y, w, h))`` per
+    detection after NMS, the box as centre and size relative to the image.
+    """
+    if image is None:
+        raise TypeError("image must be an HxWxC uint8 array, got None")
+    if not net.is_detector():
+        raise ValueError("detect() needs a network whose first output is a [yolo] layer")
+    return net.detect(image, float(threshold), float(nms))
+
+
+__all__ = ["Network", "Error", "detect", "zoo", "set_num_threads", "num_threads", "__version__"]
