@@ -1,6 +1,6 @@
 """Median time of net(x) at batch 1 from Python, to compare with `cspnet bench`'s median.
 
-usage: python python/bench_overhead.py MODEL RUNS THREADS
+usage: .venv/bin/python scripts/bench-python-overhead.py MODEL RUNS THREADS
 """
 import statistics
 import sys
