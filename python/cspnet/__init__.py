@@ -11,7 +11,7 @@ from typing import Any, List, Optional, Tuple
 
 from . import _cspnet
 from . import zoo
-from ._cspnet import Error, num_threads, set_num_threads
+from ._cspnet import Error, num_threads, set_num_threads, train
 from ._cspnet import Network
 
 __version__ = _cspnet.version()
@@ -34,4 +34,4 @@ def detect(net: Network, image: Any, threshold: float = 0.25, nms: float = 0.45)
     return net.detect(image, float(threshold), float(nms))
 
 
-__all__ = ["Network", "Error", "detect", "zoo", "set_num_threads", "num_threads", "__version__"]
+__all__ = ["Network", "Error", "detect", "train", "zoo", "set_num_threads", "num_threads", "__version__"]

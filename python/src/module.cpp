@@ -8,6 +8,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "cspnet/layer.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/tensor.hpp"
+#include "cspnet/trainer.hpp"
 #include "cspnet/version.hpp"
 #include "cspnet/weights.hpp"
 #include "cspnet/zoo.hpp"
@@ -194,6 +196,64 @@ std::vector<std::string> zoo_names() {
   return names;
 }
 
+// cspnet::train with a Python per-step callback: it gets a dict (step,
+// total_steps, epoch, loss, lr, images_per_second) and stops the run by
+// returning False. The GIL is released while training and taken per call; an
+// exception in the callback stops the run and is raised afterwards.
+nb::dict train(const std::string& cfg, const std::string& data, int64_t epochs, int64_t max_batches,
+               const std::string& out, uint64_t seed, const std::string& weights, int64_t eval_limit, bool exist_ok,
+               nb::object callback) {
+  cspnet::TrainOptions options;
+  options.cfg = cfg;
+  options.data = data;
+  options.epochs = epochs;
+  options.max_batches = max_batches;
+  options.out_dir = out;
+  options.seed = seed;
+  options.weights = weights;
+  options.eval_limit = eval_limit;
+  options.exist_ok = exist_ok;
+  bool callback_raised = false;
+  if (!callback.is_none()) {
+    options.on_step = [&](const cspnet::StepReport& r) {
+      nb::gil_scoped_acquire acquire;
+      try {
+        nb::dict report;
+        report["step"] = r.step;
+        report["total_steps"] = r.total_steps;
+        report["epoch"] = r.epoch;
+        report["loss"] = r.loss;
+        report["lr"] = r.lr;
+        report["images_per_second"] = r.images_per_second;
+        nb::object verdict = callback(report);
+        return !(verdict.is(nb::bool_(false)));
+      } catch (nb::python_error& error) {
+        error.restore();
+        callback_raised = true;
+        return false;
+      }
+    };
+  }
+  cspnet::TrainSummary summary;
+  {
+    nb::gil_scoped_release release;
+    summary = cspnet::train(options, std::cout);
+  }
+  if (callback_raised) throw nb::python_error();
+  nb::dict d;
+  d["steps"] = summary.steps;
+  d["epochs"] = summary.epochs;
+  d["seconds"] = summary.seconds;
+  d["images_per_second"] = summary.images_per_second;
+  d["test_loss"] = summary.test_loss;
+  d["test_top1"] = summary.test_top1;
+  d["weights"] = summary.weights_path;
+  d["checkpoint"] = summary.checkpoint_path;
+  d["log"] = summary.log_path;
+  d["interrupted"] = summary.interrupted;
+  return d;
+}
+
 }  // namespace
 
 NB_MODULE(_cspnet, m) {
@@ -205,6 +265,11 @@ NB_MODULE(_cspnet, m) {
   m.def("zoo_list", &zoo_names, "Names of the zoo's models.");
   m.def("zoo_build", [](const std::string& name) { return PyNetwork(cspnet::zoo_network(name)); }, nb::arg("name"),
         "Builds a zoo model (untrained: call init_weights or load_weights).");
+
+  m.def("train", &train, nb::arg("cfg"), nb::arg("data") = "fashion-mnist", nb::arg("epochs") = 0,
+        nb::arg("max_batches") = 0, nb::arg("out") = "out/train", nb::arg("seed") = 1, nb::arg("weights") = "",
+        nb::arg("eval_limit") = 0, nb::arg("exist_ok") = false, nb::arg("callback") = nb::none(),
+        "Trains a classifier as `cspnet train` does; callback(report) returning False stops it. Returns a summary dict.");
 
   nb::class_<PyNetwork>(m, "Network", "A darknet-compatible network with its executor.")
       .def_static("from_cfg", &PyNetwork::from_cfg, nb::arg("path"), nb::arg("weights") = nb::none(),

@@ -87,3 +87,11 @@ def write_png(path, pixels):
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
                      + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def train_cfg():
+    path = REPO / "tests" / "cfg" / "classifier_every_head.cfg"
+    if not pathlib.Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed")
+    return path

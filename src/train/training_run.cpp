@@ -417,7 +417,10 @@ TrainSummary run_training(const TrainOptions& options, std::ostream& out, const 
                                 run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
                                 interval_loss / double(interval_images), run.task().interval_text().c_str(),
                                 double(step.lr), rate, clock_text(eta).c_str()));
-    if (stop.requested()) {
+    const bool caller_stops =
+        options.on_step && !options.on_step(StepReport{run.step_count(), run.total_steps(), run.epoch(), step.loss,
+                                                       double(step.lr), rate});
+    if (stop.requested() || caller_stops) {
       run.save_checkpoint();
       progress.print(format_text("interrupted after step %lld: wrote %s; continue with --resume",
                                  (long long)run.step_count(), run.summary().checkpoint_path.c_str()));
