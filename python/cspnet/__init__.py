@@ -34,4 +34,13 @@ def detect(net: Network, image: Any, threshold: float = 0.25, nms: float = 0.45)
     return net.detect(image, float(threshold), float(nms))
 
 
-__all__ = ["Network", "Error", "detect", "train", "zoo", "set_num_threads", "num_threads", "__version__"]
+def evaluate(net: Network, data: str = "fashion-mnist", split: str = "test", batch: int = 200,
+             limit: int = 0) -> dict:
+    """Top-1/top-5 and mean cross-entropy of a classifier, as ``cspnet eval``.
+
+    ``data`` takes the same specs as ``train`` (fashion-mnist, an image folder, list:...).
+    """
+    return net.evaluate(data=data, split=split, batch=batch, limit=limit)
+
+
+__all__ = ["Network", "Error", "detect", "evaluate", "train", "zoo", "set_num_threads", "num_threads", "__version__"]

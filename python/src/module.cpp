@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cspnet/data_source.hpp"
 #include "cspnet/detect.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
@@ -145,6 +146,29 @@ class PyNetwork {
     std::vector<std::tuple<int, float, std::tuple<float, float, float, float>>> result;
     for (const auto& d : found) result.emplace_back(d.best_class, d.score, std::make_tuple(d.x, d.y, d.w, d.h));
     return result;
+  }
+
+  // top-1/top-5 and loss of a classifier on a data source (as `cspnet eval`).
+  nb::dict evaluate(const std::string& data, const std::string& split, int batch, int64_t limit) {
+    if (split != "test" && split != "train") throw nb::value_error("split must be \"test\" or \"train\"");
+    if (batch <= 0) throw nb::value_error("batch must be positive");
+    if (limit < 0) throw nb::value_error("limit must be non-negative");
+    executor_.reset();  // evaluate reshapes the network to its batch
+    cspnet::EvalReport report;
+    {
+      nb::gil_scoped_release release;
+      const cspnet::NetConfig& c = net_->config();
+      auto source = cspnet::make_data_source(data, split == "train", c.channels, c.height, c.width);
+      report = cspnet::evaluate(*net_, *source, batch, limit);
+    }
+    nb::dict d;
+    d["images"] = report.images;
+    d["loss"] = report.loss;
+    d["top1"] = report.top1;
+    d["top5"] = report.top5;
+    d["class_names"] = report.class_names;
+    d["predictions"] = report.predictions;
+    return d;
   }
 
   bool is_detector() const { return cspnet::yolo_attrs(net_->layer(net_->output_layers().at(0))) != nullptr; }
@@ -285,6 +309,9 @@ NB_MODULE(_cspnet, m) {
            "Runs a float32 C-contiguous NxCxHxW array; returns the output layers' arrays.")
       .def("__call__", &PyNetwork::forward, nb::arg("x").noconvert(), nb::arg("threads") = nb::none(),
            nb::arg("precision") = "fp32", "Same as forward().")
+      .def("evaluate", &PyNetwork::evaluate, nb::arg("data") = "fashion-mnist", nb::arg("split") = "test",
+           nb::arg("batch") = 200, nb::arg("limit") = 0,
+           "Classifier accuracy on a data source: {images, loss, top1, top5, class_names, predictions}.")
       .def("is_detector", &PyNetwork::is_detector, "Whether the first output is a [yolo] head.")
       .def("detect", &PyNetwork::detect, nb::arg("image").noconvert(), nb::arg("threshold"), nb::arg("nms"),
            "Detections of a uint8 HxWxC RGB image.");

@@ -46,3 +46,17 @@ def test_training_through_the_api_equals_the_cli_with_the_same_seed(train_cfg, c
 def test_missing_cfg_raises_cspnet_error(tmp_path):
     with pytest.raises(cspnet.Error, match="nothing.cfg"):
         cspnet.train(str(tmp_path / "nothing.cfg"), max_batches=1, out=str(tmp_path / "run"))
+
+
+def test_evaluate_equals_cli_eval_json(train_cfg, cli, tmp_path):
+    import json
+    summary = cspnet.train(str(train_cfg), max_batches=3, out=str(tmp_path / "run"), seed=4, eval_limit=50)
+    net = cspnet.Network.from_cfg(str(train_cfg), weights=summary["weights"])
+    ours = cspnet.evaluate(net, limit=120, batch=40)
+    cli_run = subprocess.run([str(cli), "eval", str(train_cfg), "--weights", summary["weights"], "--limit", "120",
+                              "--batch", "40", "--json"], check=True, capture_output=True, text=True)
+    theirs = json.loads(cli_run.stdout)
+    assert ours["images"] == theirs["images"] == 120
+    assert len(ours["predictions"]) == 120
+    for key in ("top1", "top5", "loss"):
+        assert ours[key] == theirs[key], key
