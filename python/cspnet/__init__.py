@@ -43,4 +43,13 @@ def evaluate(net: Network, data: str = "fashion-mnist", split: str = "test", bat
     return net.evaluate(data=data, split=split, batch=batch, limit=limit)
 
 
-__all__ = ["Network", "Error", "detect", "evaluate", "train", "zoo", "set_num_threads", "num_threads", "__version__"]
+def analyze(net: Network, runs: int = 0, training_batch: int = 0) -> dict:
+    """The paper's figures per resolution stage and in total (``cspnet analyze``).
+
+    ``runs`` > 0 also times each stage (median of that many forwards at batch 1);
+    ``training_batch`` > 0 also plans training memory at that batch.
+    """
+    return net.analyze(runs=runs, training_batch=training_batch)
+
+
+__all__ = ["Network", "Error", "analyze", "detect", "evaluate", "train", "zoo", "set_num_threads", "num_threads", "__version__"]

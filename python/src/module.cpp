@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cspnet/analysis.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/detect.hpp"
 #include "cspnet/error.hpp"
@@ -171,6 +172,29 @@ class PyNetwork {
     return d;
   }
 
+  // The paper's per-stage figures (as `cspnet analyze`).
+  nb::dict analyze(int runs, int training_batch) {
+    if (runs < 0 || training_batch < 0) throw nb::value_error("runs and training_batch must be non-negative");
+    executor_.reset();  // analysis measures at batch 1
+    cspnet::NetworkFigures f;
+    {
+      nb::gil_scoped_release release;
+      f = cspnet::analyze(*net_, cspnet::AnalysisOptions{runs, training_batch});
+    }
+    nb::list stages;
+    for (const auto& stage : f.stages) stages.append(stage_dict(stage));
+    nb::dict d;
+    d["name"] = f.name;
+    d["width"] = f.width;
+    d["height"] = f.height;
+    d["stages"] = stages;
+    d["total"] = stage_dict(f.total);
+    d["inference_peak_bytes"] = f.inference_peak_bytes;
+    d["training_batch"] = f.training_batch;
+    d["training_bytes"] = f.training_bytes;
+    return d;
+  }
+
   bool is_detector() const { return cspnet::yolo_attrs(net_->layer(net_->output_layers().at(0))) != nullptr; }
 
  private:
@@ -189,6 +213,19 @@ class PyNetwork {
       precision_ = precision;
     }
     return *executor_;
+  }
+
+  static nb::dict stage_dict(const cspnet::StageFigures& s) {
+    nb::dict d;
+    d["name"] = s.name;
+    d["first_layer"] = s.first_layer;
+    d["last_layer"] = s.last_layer;
+    d["parameters"] = s.parameters;
+    d["conv_weights"] = s.conv_weights;
+    d["bflops"] = s.bflops;
+    d["cio"] = s.cio;
+    d["time_ms"] = s.time_ms;
+    return d;
   }
 
   static cspnet::Tensor image_tensor(const nb::ndarray<nb::ro>& image) {
@@ -312,6 +349,8 @@ NB_MODULE(_cspnet, m) {
       .def("evaluate", &PyNetwork::evaluate, nb::arg("data") = "fashion-mnist", nb::arg("split") = "test",
            nb::arg("batch") = 200, nb::arg("limit") = 0,
            "Classifier accuracy on a data source: {images, loss, top1, top5, class_names, predictions}.")
+      .def("analyze", &PyNetwork::analyze, nb::arg("runs") = 0, nb::arg("training_batch") = 0,
+           "Per-stage parameters, conv weights, BFLOPs, CIO, time; planned memory (as `cspnet analyze`).")
       .def("is_detector", &PyNetwork::is_detector, "Whether the first output is a [yolo] head.")
       .def("detect", &PyNetwork::detect, nb::arg("image").noconvert(), nb::arg("threshold"), nb::arg("nms"),
            "Detections of a uint8 HxWxC RGB image.");

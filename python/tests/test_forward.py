@@ -84,3 +84,19 @@ def test_bf16_precision_is_close_to_fp32(small_cfg):
     fp32 = net(x)[0]
     bf16 = net(x, precision="bf16")[0]
     np.testing.assert_allclose(bf16, fp32, atol=2e-2)
+
+
+def test_analyze_stages_add_up_to_the_network_totals(small_cfg):
+    net = cspnet.Network.from_cfg(str(small_cfg))
+    info = net.info()
+    figures = cspnet.analyze(net, runs=2)
+    total = figures["total"]
+    assert total["parameters"] == info["params"]
+    assert abs(total["bflops"] - info["bflops"]) <= 1e-9 * info["bflops"]
+    stages = figures["stages"]
+    assert len(stages) >= 2  # 32x32, then 16x16 after the maxpool
+    assert sum(s["parameters"] for s in stages) == total["parameters"]
+    assert sum(s["cio"] for s in stages) == total["cio"]
+    assert stages[0]["first_layer"] == 0 and stages[-1]["last_layer"] == info["layers"] - 1
+    assert all(s["time_ms"] > 0 for s in stages)
+    assert figures["inference_peak_bytes"] > 0
