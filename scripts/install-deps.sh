@@ -52,6 +52,10 @@ if [ "$want_venv" -eq 1 ]; then
   if ! "$venv/bin/pip" install -q onnx onnxruntime openvino opencv-python-headless pycocotools; then
     echo "install-deps.sh: PyPI oracles could not be installed; tests that need them will skip" >&2
   fi
+  # The Python package's build tools and test runner (scripts/build-python.sh).
+  if ! "$venv/bin/pip" install -q nanobind scikit-build-core pytest; then
+    echo "install-deps.sh: Python build tools could not be installed; the pytest suite will skip" >&2
+  fi
 fi
 if [ "$want_bench_venv" -eq 1 ]; then
   # Separate from .venv: the tests' oracles keep Debian's torch, the peer

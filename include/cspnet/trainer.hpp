@@ -10,6 +10,7 @@
 // augmentation, dropout) derives from --seed and the position in the run,
 // so a run resumed from a checkpoint continues bit for bit.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -21,6 +22,15 @@
 namespace cspnet {
 
 class DataSource;
+
+// What the training loop tells TrainOptions::on_step after every optimiser step.
+struct StepReport {
+  int64_t step = 0, total_steps = 0;
+  double epoch = 0;
+  double loss = 0;               // the step's mean loss over its images
+  double lr = 0;
+  double images_per_second = 0;  // training steps of this session so far
+};
 
 struct TrainOptions {
   std::string cfg;
@@ -51,6 +61,9 @@ struct TrainOptions {
   // Detection (train_detector): score the validation split at every epoch
   // end (mAP@0.5 and COCO AP) and keep best.weights.
   bool map = false;
+  // Called after every step; returning false stops the run as an interrupt
+  // does (checkpoint written, TrainSummary::interrupted set).
+  std::function<bool(const StepReport&)> on_step;
 };
 
 struct TrainSummary {

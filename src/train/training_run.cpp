@@ -472,7 +472,10 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, co
                                 run.epoch(), (long long)run.step_count(), (long long)run.total_steps(),
                                 interval_loss / double(interval_images), run.task().interval_text().c_str(),
                                 double(step.lr), rate, clock_text(eta).c_str()));
-    double stop_votes = stop.requested() ? 1 : 0;
+    const bool caller_stops =
+        options.on_step && !options.on_step(StepReport{run.step_count(), run.total_steps(), run.epoch(), step.loss,
+                                                       double(step.lr), rate});
+    double stop_votes = stop.requested() || caller_stops ? 1 : 0;
     allreduce_sum(&stop_votes, 1);  // every rank stops after the same step
     if (stop_votes > 0) {
       run.save_checkpoint();

@@ -1,0 +1,6 @@
+from typing import List
+
+from . import Network
+
+def list() -> List[str]: ...
+def build(name: str) -> Network: ...
