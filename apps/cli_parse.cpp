@@ -66,7 +66,7 @@ CLI::Validator number_in(double low, double high) {
 bool is_zoo_name(const std::string& name) {
   for (const ZooModel& model : zoo_models())
     if (model.name == name) return true;
-  return false;
+  return is_detector_model(name);
 }
 
 Network load_cfg_or_zoo(const std::string& model, int width, int height) {

@@ -21,7 +21,7 @@ CLI::Validator number_in(double low, double high);  // low <= x <= high
 
 // A cfg path, else a zoo model name (at its own input size unless width and
 // height are given); neither is a UsageError.
-// Whether `name` is one of the zoo's model names.
+// Whether `name` is one of the zoo's model names (backbones or detectors).
 bool is_zoo_name(const std::string& name);
 Network load_cfg_or_zoo(const std::string& model, int width = 0, int height = 0);
 

@@ -16,6 +16,7 @@
 #include "cspnet/optimizer.hpp"
 #include "cspnet/progress.hpp"
 #include "cspnet/weights.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/zoo.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
@@ -434,11 +435,18 @@ namespace {
 TrainOptions with_cfg_file(TrainOptions options) {
   if (std::filesystem::exists(options.cfg)) return options;
   const auto& models = zoo_models();
-  if (std::none_of(models.begin(), models.end(), [&](const ZooModel& m) { return m.name == options.cfg; }))
+  const bool backbone =
+      std::any_of(models.begin(), models.end(), [&](const ZooModel& m) { return m.name == options.cfg; });
+  if (!backbone && !is_detector_model(options.cfg))
     return options;  // not a zoo name either: the cfg reader says the file is missing
   std::filesystem::create_directories(options.out_dir);
   const std::string path = options.out_dir + "/" + options.cfg + ".cfg";
-  write_cfg_file(zoo_cfg(options.cfg), path);
+  if (backbone) {
+    write_cfg_file(zoo_cfg(options.cfg), path);
+  } else {
+    const DetectorModel& model = detector_model(options.cfg);
+    write_cfg_file(model.build(model.input).cfg(), path);
+  }
   options.cfg = path;
   return options;
 }
