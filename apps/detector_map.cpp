@@ -43,10 +43,7 @@ struct Evaluation {
     options.progress = true;
     options.progress_out = &std::cerr;
     DetectorEvaluation result = evaluate_detector(net, *source, options);
-    int classes = 0;
-    for (int i = 0; i < net.size(); ++i)
-      if (const YoloAttrs* a = yolo_attrs(net.layer(i))) classes = a->classes;
-    return {std::move(result), classes};
+    return {std::move(result), last_yolo(net).classes};
   }
 };
 

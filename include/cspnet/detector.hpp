@@ -17,6 +17,11 @@ namespace cspnet {
 
 class DetectionSource;
 
+// The last [yolo] layer's description: darknet reads the detector's
+// augmentation (jitter, resize, random, max) and NMS settings from it. An
+// Error when the network has no [yolo] layer.
+const YoloAttrs& last_yolo(const Network& net);
+
 // Whether the network's input is letterboxed ([net] letter_box=1, darknet's
 // rule for detectors) rather than stretched.
 bool uses_letterbox(const Network& net);

@@ -19,14 +19,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-const YoloAttrs& last_yolo(const Network& net) {
-  const YoloAttrs* last = nullptr;
-  for (int i = 0; i < net.size(); ++i)
-    if (const YoloAttrs* a = yolo_attrs(net.layer(i))) last = a;
-  if (!last) throw Error(net.name() + ": not a detector: no [yolo] layer");
-  return *last;
-}
-
 // NMS as the last [yolo] layer asks (darknet reads nms_kind from it).
 std::vector<ScoredBox> suppress(std::vector<ScoredBox> boxes, const Network& net, float nms) {
   const YoloAttrs& yolo = last_yolo(net);
@@ -35,6 +27,14 @@ std::vector<ScoredBox> suppress(std::vector<ScoredBox> boxes, const Network& net
 }
 
 }  // namespace
+
+const YoloAttrs& last_yolo(const Network& net) {
+  const YoloAttrs* last = nullptr;
+  for (int i = 0; i < net.size(); ++i)
+    if (const YoloAttrs* a = yolo_attrs(net.layer(i))) last = a;
+  if (!last) throw Error(net.name() + ": not a detector: no [yolo] layer");
+  return *last;
+}
 
 bool uses_letterbox(const Network& net) {
   NetTrainingKeys keys(net.config(), {});

@@ -35,13 +35,6 @@ YoloAugmentKeys yolo_augment_keys(const YoloAttrs& yolo) {
   return keys;
 }
 
-const YoloAttrs& last_yolo_of(const Network& net) {
-  const YoloAttrs* last = nullptr;
-  for (int i = 0; i < net.size(); ++i)
-    if (const YoloAttrs* a = yolo_attrs(net.layer(i))) last = a;
-  if (!last) throw Error(net.name() + ": not a detector: no [yolo] layer to train");
-  return *last;
-}
 
 class DetectionTask final : public TrainingTask {
  public:
@@ -53,7 +46,7 @@ class DetectionTask final : public TrainingTask {
         base_height_(setup.net.config().height),
         train_data_(make_detection_source(options_.data, true)),
         orders_(train_data_->size(), options_.seed, true) {
-    const YoloAttrs& yolo = last_yolo_of(setup.net);
+    const YoloAttrs& yolo = last_yolo(setup.net);
     if (int(train_data_->class_names().size()) > yolo.classes)
       throw Error(options_.cfg + ": its [yolo] layers detect " + std::to_string(yolo.classes) + " classes but " +
                   train_data_->describe() + " has " + std::to_string(train_data_->class_names().size()));
