@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <exception>
 
 #include "cspnet/distributed.hpp"
@@ -34,6 +35,9 @@ void allreduce(T* values, size_t count, MPI_Datatype type) {
 }  // namespace
 
 DistributedSession::DistributedSession(int& argc, char**& argv) {
+  // MPI only when a launcher started this process (mpirun sets these): a
+  // plain run stays free of MPI's start-up cost and its never-freed memory.
+  if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_SIZE") && !std::getenv("PMIX_RANK")) return;
   int provided = 0;
   // Only the main thread calls MPI (the loader's workers never do).
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
