@@ -57,14 +57,15 @@ void check_input(const nb::ndarray<nb::ro>& x) {
     throw nb::type_error("input must be float32 (convert with .astype(numpy.float32))");
   if (x.ndim() != 4)
     throw nb::value_error(("input must be 4-D NxCxHxW, got " + std::to_string(x.ndim()) + " dimensions").c_str());
+  // Empty first: exporters may report any strides for an empty array.
+  for (size_t d = 0; d < 4; ++d)
+    if (x.shape(d) == 0) throw nb::value_error("input has an empty dimension");
   int64_t expected = 1;
   for (int d = 3; d >= 0; --d) {
     if (x.shape(size_t(d)) > 1 && x.stride(size_t(d)) != expected)
       throw nb::value_error("input must be C-contiguous (use numpy.ascontiguousarray)");
     expected *= int64_t(x.shape(size_t(d)));
   }
-  for (size_t d = 0; d < 4; ++d)
-    if (x.shape(d) == 0) throw nb::value_error("input has an empty dimension");
 }
 
 // A network with the executor that runs it, rebuilt when the options, the
