@@ -57,6 +57,9 @@ class Executor {
 
   // Runs the network; returns the outputs of net.output_layers().
   std::vector<Tensor> forward(const Tensor& input);
+  // The same from caller-owned NCHW floats of `shape` (a NumPy array, a
+  // mapped file): read once into the planned input buffer, never copied first.
+  std::vector<Tensor> forward(const float* input, const Shape& shape);
   // A layer's output from the last forward. Only guaranteed for every layer
   // when options.reuse_memory is false (otherwise its buffer may be reused);
   // throws for tensors that residual fusion overwrote in place

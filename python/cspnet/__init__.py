@@ -52,4 +52,15 @@ def analyze(net: Network, runs: int = 0, training_batch: int = 0) -> dict:
     return net.analyze(runs=runs, training_batch=training_batch)
 
 
-__all__ = ["Network", "Error", "analyze", "detect", "evaluate", "train", "zoo", "set_num_threads", "num_threads", "__version__"]
+def export_onnx(net: Network, path: str, opset: int = 17, dynamic_batch: bool = False, fold_bn: bool = False,
+                yolo_decode: bool = False) -> None:
+    """Writes ``net`` at its current input size and batch as ONNX (``cspnet export``).
+
+    Nodes and initialisers are named after the cfg layers. ``dynamic_batch``
+    names the batch axis "batch"; ``fold_bn`` folds batch norm into the
+    weights; ``yolo_decode`` adds ``boxes``/``scores`` outputs for detectors.
+    """
+    net.export_onnx(path, opset=opset, dynamic_batch=dynamic_batch, fold_bn=fold_bn, yolo_decode=yolo_decode)
+
+
+__all__ = ["Network", "Error", "analyze", "detect", "evaluate", "export_onnx", "train", "zoo", "set_num_threads", "num_threads", "__version__"]

@@ -23,6 +23,7 @@
 #include "cspnet/image.hpp"
 #include "cspnet/layer.hpp"
 #include "cspnet/network.hpp"
+#include "cspnet/onnx_export.hpp"
 #include "cspnet/tensor.hpp"
 #include "cspnet/trainer.hpp"
 #include "cspnet/version.hpp"
@@ -116,15 +117,15 @@ class PyNetwork {
       throw nb::value_error(("input has " + std::to_string(shape.c) + " channels, the network takes " +
                              std::to_string(net_->config().channels)).c_str());
     if (threads && *threads <= 0) throw nb::value_error("threads must be positive");
-    // The executor reads a cspnet::Tensor, which owns its storage: one copy in.
-    cspnet::Tensor input(shape);
-    std::memcpy(input.data(), x.data(), size_t(shape.count()) * sizeof(float));
+    // The array is read in place into the executor's planned input buffer;
+    // `x` holds a reference to it while the GIL is released.
+    const auto* input = static_cast<const float*>(x.data());
     std::vector<cspnet::Tensor> outputs;
     {
       nb::gil_scoped_release release;
       if (threads) cspnet::set_num_threads(*threads);
       cspnet::Executor& executor = prepare(shape, parse_precision(precision));
-      outputs = executor.forward(input);
+      outputs = executor.forward(input, shape);
     }
     std::vector<nb::ndarray<nb::numpy, float>> arrays;
     for (auto& t : outputs) arrays.push_back(to_numpy(std::move(t)));
@@ -194,6 +195,17 @@ class PyNetwork {
     d["training_batch"] = f.training_batch;
     d["training_bytes"] = f.training_bytes;
     return d;
+  }
+
+  // Writes the network at its current input size and batch as ONNX (as `cspnet export`).
+  void export_onnx(const std::string& path, int opset, bool dynamic_batch, bool fold_bn, bool yolo_decode) {
+    cspnet::OnnxExportOptions options;
+    options.opset = opset;
+    options.dynamic_batch = dynamic_batch;
+    options.fold_bn = fold_bn;
+    options.yolo_decode = yolo_decode;
+    nb::gil_scoped_release release;
+    cspnet::export_onnx(*net_, path, options);
   }
 
   bool is_detector() const { return cspnet::yolo_attrs(net_->layer(net_->output_layers().at(0))) != nullptr; }
@@ -352,6 +364,9 @@ NB_MODULE(_cspnet, m) {
            "Classifier accuracy on a data source: {images, loss, top1, top5, class_names, predictions}.")
       .def("analyze", &PyNetwork::analyze, nb::arg("runs") = 0, nb::arg("training_batch") = 0,
            "Per-stage parameters, conv weights, BFLOPs, CIO, time; planned memory (as `cspnet analyze`).")
+      .def("export_onnx", &PyNetwork::export_onnx, nb::arg("path"), nb::arg("opset") = 17,
+           nb::arg("dynamic_batch") = false, nb::arg("fold_bn") = false, nb::arg("yolo_decode") = false,
+           "Writes the network at its current input size and batch as an ONNX model.")
       .def("is_detector", &PyNetwork::is_detector, "Whether the first output is a [yolo] head.")
       .def("detect", &PyNetwork::detect, nb::arg("image").noconvert(), nb::arg("threshold"), nb::arg("nms"),
            "Detections of a uint8 HxWxC RGB image.");

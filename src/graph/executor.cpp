@@ -70,14 +70,16 @@ Executor::~Executor() = default;
 
 size_t Executor::scratchpad_bytes() const { return state_->scratchpad.bytes(); }
 
-std::vector<Tensor> Executor::forward(const Tensor& input) {
+std::vector<Tensor> Executor::forward(const Tensor& input) { return forward(input.data(), input.shape()); }
+
+std::vector<Tensor> Executor::forward(const float* input, const Shape& shape) {
   State& s = *state_;
-  if (!(input.shape() == s.net.input_shape()))
-    throw Error(s.net.name() + ": input shape " + std::to_string(input.shape().n) + "x" + input.shape().str() +
+  if (!(shape == s.net.input_shape()))
+    throw Error(s.net.name() + ": input shape " + std::to_string(shape.n) + "x" + shape.str() +
                 " does not match the network input " + std::to_string(s.net.batch()) + "x" +
                 s.net.input_shape().str());
   const TensorView& in = s.views.back();
-  std::memcpy(in.data, input.data(), size_t(input.size()) * sizeof(float));
+  std::memcpy(in.data, input, size_t(shape.count()) * sizeof(float));
   if (s.options.profile_layers) {
     s.layer_times_ms.assign(s.kernels.size(), 0.0);
     for (size_t i = 0; i < s.kernels.size(); ++i) {
