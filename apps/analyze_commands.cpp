@@ -64,7 +64,7 @@ void AnalyzeCommand::add_to(CLI::App& app) {
   command_->add_option("models", models_, "cfg files or zoo model names; the first is the baseline")->required();
   command_->add_option("--size", size_, "input size WxH (default: each model's)");
   command_->add_flag("--json", json_, "machine-readable output");
-  command_->add_option("--plot", plot_, "also write the totals as a bar chart relative to the first model (.svg)");
+  command_->add_option("--plot", plot_, "also write the totals as a bar chart relative to the first model (.png or .svg)");
   command_->add_option("--runs", runs_, "timed forwards for per-stage times (0: not timed)")
       ->check(non_negative_number());
   command_->add_option("--train-batch", training_batch_, "also plan training memory at this batch")
@@ -77,14 +77,15 @@ int AnalyzeCommand::run() const {
   AnalysisOptions options;
   options.runs = runs_;
   options.training_batch = training_batch_;
-  if (!plot_.empty() && std::filesystem::path(plot_).extension() != ".svg")
-    throw UsageError("--plot " + plot_ + ": expected a .svg file name");
+  if (!plot_.empty() && std::filesystem::path(plot_).extension() != ".svg" &&
+      std::filesystem::path(plot_).extension() != ".png")
+    throw UsageError("--plot " + plot_ + ": expected a .png or .svg file name");
   std::vector<NetworkFigures> all;
   for (const std::string& model : models_) {
     Network net = load_cfg_or_zoo(model, width, height);
     all.push_back(analyze(net, options));
   }
-  if (!plot_.empty()) write_analysis_svg(plot_, all);
+  if (!plot_.empty()) write_analysis_plot(plot_, all);
   if (json_) {
     nlohmann::json out = nlohmann::json::array();
     for (const NetworkFigures& f : all) {

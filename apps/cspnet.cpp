@@ -220,7 +220,11 @@ int main(int argc, char** argv) {
                                         (built_with_mpi() ? " (with MPI)" : " (without MPI)"));
   app.require_subcommand(1);
   int threads = 0;
-  app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)");
+  app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)")
+      ->check(positive_number());
+  // Global flags anywhere: `cspnet train CFG --threads 2` as well as
+  // `cspnet --threads 2 train CFG`. Subcommands inherit fallthrough when made.
+  app.fallthrough();
 
   CommonOptions info_opts, predict_opts, init_opts;
   bool json = false;
@@ -253,7 +257,6 @@ int main(int argc, char** argv) {
   bool no_fold = false, no_fuse = false, no_zero_copy = false;
   auto* bench = app.add_subcommand("bench", "time inference (or --train: training steps): median/min/max, images/s");
   add_common(*bench, bench_opts);
-  bench->fallthrough();  // `bench CFG --threads 2` as well as `--threads 2 bench CFG`
   bench->add_flag("--train", bench_cfg.train, "time SGD training steps (forward, loss, backward, update)");
   bench->add_option("--weights", bench_cfg.weights, "darknet .weights (default: random, seed 1)");
   bench->add_option("--runs", bench_cfg.runs, "timed runs")->check(positive_number());

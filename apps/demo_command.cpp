@@ -174,8 +174,16 @@ int DemoCommand::run() const {
                 out_.c_str());
   report += tail;
   fs::create_directories(out_);
+  // One bar chart per pair: the CSP model's totals relative to its baseline.
+  std::string charts;
+  for (const auto& [baseline, csp] : results) {
+    const std::string chart = baseline.name + "-vs-" + csp.name + ".png";
+    write_analysis_plot(out_ + "/" + chart, {baseline.figures, csp.figures});
+    report += "\n![" + csp.name + " relative to " + baseline.name + "](" + chart + ")\n";
+    charts += ", " + chart;
+  }
   write_file_atomically(out_ + "/report.md", report);
-  std::cout << "\n" << table << tail << "wrote " << out_ << "/report.md\n";
+  std::cout << "\n" << table << tail << "wrote " << out_ << "/report.md" << charts << "\n";
   return 0;
 }
 

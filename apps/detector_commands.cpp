@@ -11,6 +11,7 @@ DetectorCommands::DetectorCommands() {
   verbs_.push_back(make_detector_valid_verb());
   verbs_.push_back(make_detector_map_verb());
   verbs_.push_back(make_detector_calc_anchors_verb());
+  verbs_.push_back(make_detector_ablation_verb());
   verbs_.push_back(make_scenes_verb());
   verbs_.push_back(make_data_verb());
   verbs_.push_back(make_show_augmented_verb());

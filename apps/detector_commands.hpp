@@ -29,6 +29,7 @@ std::unique_ptr<DetectorVerb> make_detector_test_verb();
 std::unique_ptr<DetectorVerb> make_detector_map_verb();
 std::unique_ptr<DetectorVerb> make_detector_valid_verb();
 std::unique_ptr<DetectorVerb> make_detector_calc_anchors_verb();
+std::unique_ptr<DetectorVerb> make_detector_ablation_verb();
 
 class DetectorCommands {
  public:

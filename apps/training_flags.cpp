@@ -1,6 +1,8 @@
 #include "training_flags.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "cli_parse.hpp"
@@ -36,6 +38,17 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
   command.add_flag("--exist-ok", o.exist_ok, "overwrite a training run already in OUT (default: refuse)");
   command.add_option("--save-every", o.save_every, "also write the checkpoint every N steps")
       ->check(non_negative_number());
+  command.add_option("--log-every", log_every_,
+                     "also a log.csv row every N steps (0: epoch rows only; auto: about 100 rows per run)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            if (v == "auto") return std::string();
+            char* end = nullptr;
+            const long long n = std::strtoll(v.c_str(), &end, 10);
+            return end != v.c_str() && *end == '\0' && n >= 0 ? std::string()
+                                                               : "expected auto or a step count >= 0, got '" + v + "'";
+          },
+          "auto|N"));
   command.add_option("--loader-threads", o.loader_threads, "data loading/augmentation threads")
       ->check(non_negative_number());
   command.add_option("--eval-batch", o.eval_batch, "batch of the per-epoch evaluation")->check(positive_number());
@@ -69,6 +82,7 @@ TrainOptions TrainingFlags::resolve(TrainOptions o) const {
   set("optimizer", optimizer_);
   set("label_smooth_eps", label_smoothing_);
   o.progress_line = progress_ == "line" || (progress_ == "auto" && stderr_is_terminal());
+  o.log_every = log_every_ == "auto" ? kLogEveryAuto : std::stoll(log_every_);
   return o;
 }
 

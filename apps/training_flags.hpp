@@ -23,6 +23,7 @@ class TrainingFlags {
   std::optional<double> lr_, momentum_, decay_, label_smoothing_;  // unset: the cfg's
   std::string policy_, optimizer_;
   std::string progress_ = "auto";
+  std::string log_every_ = "auto";  // auto or a step count
 };
 
 }  // namespace cspnet::cli

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every command of the README's "Using it" block as written (from the
-# repository root, after scripts/build.sh): each must exit 0.
+# Runs every command of the README's "Using it" block and of docs/usage.md's
+# sh blocks as written (from the repository root, after scripts/build.sh):
+# each must exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
-commands="$(awk '/^## Using it/{f=1} f&&/^```sh/{b=1;next} b&&/^```/{exit} b' README.md)"
+commands="$(awk '/^## Using it/{f=1} f&&/^```sh/{b=1;next} b&&/^```/{exit} b' README.md)
+$(awk '/^```sh/{b=1;next} b&&/^```/{b=0} b' docs/usage.md)"
 count=0
 while IFS= read -r line; do
   command="${line%%  #*}"  # drop the trailing comment
@@ -17,4 +19,4 @@ while IFS= read -r line; do
     exit 1
   fi
 done <<<"$commands"
-echo "check-readme.sh: $count README commands ran"
+echo "check-readme.sh: $count README and docs/usage.md commands ran"

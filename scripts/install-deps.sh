@@ -27,6 +27,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # library
   libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  # charts (training and PR curves): cairo with a font
+  libcairo2-dev fonts-dejavu-core
   # data-parallel training (optional at build time)
   libopenmpi-dev openmpi-bin
   # ONNX export (optional at build time): protobuf and the ONNX proto

@@ -48,11 +48,18 @@ std::vector<std::pair<int, int>> resolution_stages(const Network& net);
 // Measures `net` at its current input size (batch 1 for inference).
 NetworkFigures analyze(Network& net, const AnalysisOptions& options = {});
 
-// A bar chart (SVG text) of the networks' totals — parameters, BFLOPs, CIO,
-// planned memory and, when measured, time — each as a percentage of the
-// first network's, grouped by measure.
-std::string analysis_svg(const std::vector<NetworkFigures>& networks);
-// The same written to `path` (temporary file, fsync, rename).
-void write_analysis_svg(const std::string& path, const std::vector<NetworkFigures>& networks);
+// The networks' totals — parameters, BFLOPs, CIO, planned memory and, when
+// measured, time — each as a percentage of the first network's.
+struct RelativeTotals {
+  std::vector<std::string> measures;       // the measures the first network has (time only when measured)
+  std::vector<std::string> networks;       // names, in order
+  std::vector<std::vector<double>> percent;  // [network][measure]
+};
+RelativeTotals relative_totals(const std::vector<NetworkFigures>& networks);
+
+// Those percentages as a grouped bar chart (a group per measure, a bar per
+// network, each labelled), PNG or SVG by `path`'s extension, written
+// atomically. Throws cspnet::Error naming `path`.
+void write_analysis_plot(const std::string& path, const std::vector<NetworkFigures>& networks);
 
 }  // namespace cspnet

@@ -19,7 +19,8 @@ std::string darknet_map_json(const DarknetMap& m, const std::vector<std::string>
 // the class has no truths).
 std::string coco_class_table(const CocoEval& e, const std::vector<std::string>& names);
 
-// The precision-recall curves of a COCO evaluation as a PNG (area all, 100
+// The precision-recall curves of a COCO evaluation as a PNG, or SVG when
+// `path` ends in .svg (area all, 100
 // detections): at IoU .50, .75 and averaged over .50:.95, for class `cls`,
 // or averaged over the classes with truths when cls < 0. Throws
 // cspnet::Error naming `path` when it cannot be written.

@@ -32,6 +32,8 @@ struct StepReport {
   double images_per_second = 0;  // training steps of this session so far
 };
 
+inline constexpr int64_t kLogEveryAuto = -1;
+
 struct TrainOptions {
   std::string cfg;
   std::string weights;                  // initial darknet .weights; empty: random from the seed
@@ -50,6 +52,11 @@ struct TrainOptions {
   // log) is refused unless exist_ok, which overwrites it.
   bool exist_ok = false;
   int64_t save_every = 0;               // > 0: also write the checkpoint every N steps
+  // Also a log row (training loss since the previous row, lr, rate) every N
+  // steps between the epoch rows: > 0 every N, 0 none, kLogEveryAuto about
+  // 100 rows over the run. The train_loss of every row, epoch rows included,
+  // covers the steps since the previous row.
+  int64_t log_every = 0;
   // A step whose loss or gradients are NaN/Inf: an error naming the step and
   // the layer (default), or skipped (no update) with a warning.
   bool skip_non_finite = false;

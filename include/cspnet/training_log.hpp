@@ -1,6 +1,6 @@
 #pragma once
-// Training curves: a CSV log with one row per report, and a PNG plot of the
-// loss and accuracy curves drawn from those rows.
+// Training curves: a CSV log with one row per report, and a plot (PNG or
+// SVG) of the loss, accuracy or mAP, and learning-rate curves from those rows.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -70,14 +70,15 @@ std::string format_training_log_row(const TrainingLogRow& row);
 // cspnet::Error with file:line on a malformed header or row.
 std::vector<TrainingLogRow> read_training_log(const std::string& path);
 
-// Draws the curves as a PNG of width x height pixels with two panels: loss
-// (train, test) and accuracy in % (train, test) — or, for a detector, its
-// mAP@0.5 and AP@[.5:.95] in % — against epochs (or steps
-// when every row has the same epoch). Rows with no value for a series leave
-// it out; non-finite values are skipped. Written atomically (temporary file,
-// then rename): on failure throws cspnet::Error naming `path` and leaves no
+// Draws the curves with three panels: loss (train, test), accuracy in %
+// (train, test) — or, for a detector, its mAP@0.5 and AP@[.5:.95] in % —
+// and the learning rate, against epochs (or steps when every row has the
+// same epoch), under `title` (the run's name; empty: none). SVG when `path`
+// ends in .svg, PNG otherwise (cairo: anti-aliased, real fonts). Rows with no
+// value for a series leave it out; non-finite values are skipped. Written
+// atomically: on failure throws cspnet::Error naming `path` and leaves no
 // partial file.
-void write_curves_png(const std::string& path, std::span<const TrainingLogRow> rows, int width = 1200,
-                      int height = 450);
+void write_curves(const std::string& path, std::span<const TrainingLogRow> rows, const std::string& title = "",
+                  int width = 1500, int height = 450);
 
 }  // namespace cspnet

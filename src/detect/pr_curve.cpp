@@ -1,9 +1,8 @@
-// Precision-recall curves of a COCO evaluation, drawn with the training
-// curves' plot panel (src/train/plot_canvas.hpp).
+// Precision-recall curves of a COCO evaluation, drawn as a chart like the
+// training curves (src/plot/chart.hpp).
 #include "cspnet/error.hpp"
 #include "cspnet/eval_report.hpp"
-#include "io/file_output.hpp"
-#include "train/plot_canvas.hpp"
+#include "plot/chart.hpp"
 
 namespace cspnet {
 namespace {
@@ -32,14 +31,12 @@ void write_pr_curve_png(const std::string& path, const CocoEval& e, int cls, int
   if (cls >= e.classes) throw Error(path + ": class " + std::to_string(cls) + " is not evaluated");
   if (width < 400 || height < 300 || width > 8192 || height > 8192)
     throw Error(path + ": PR plot size outside 400x300..8192x8192");
-  plot::Panel panel{0, 0, width, height, cls < 0 ? "PRECISION" : "PRECISION CLASS " + std::to_string(cls),
-                    "RECALL", false, 1.0, {0, 1}, {0, 1}, {}};
-  panel.series = {{"IOU .50", plot::kTrainColour, curve(e, cls, 0, 0)},
-                  {"IOU .75", plot::kTestColour, curve(e, cls, 5, 5)},
-                  {"IOU .50-.95", {44, 160, 44}, curve(e, cls, 0, kCocoIous - 1)}};
-  plot::Canvas canvas(width, height);
-  plot::draw_panel(canvas, panel);
-  write_png_file(path, canvas.pixels().data(), width, height, 3);
+  plot::Panel panel{"precision", "recall", false, 1.0, {0, 1}, {0, 1}, {}};
+  panel.series = {{"IoU .50", plot::kTrainColour, curve(e, cls, 0, 0)},
+                  {"IoU .75", plot::kTestColour, curve(e, cls, 5, 5)},
+                  {"IoU .50:.95", plot::kThirdColour, curve(e, cls, 0, kCocoIous - 1)}};
+  const std::string title = cls < 0 ? "precision-recall, all classes" : "precision-recall, class " + std::to_string(cls);
+  plot::write_chart(path, plot::Chart{title, width, height, {std::move(panel)}});
 }
 
 }  // namespace cspnet

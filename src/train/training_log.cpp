@@ -11,7 +11,7 @@
 #include "cspnet/error.hpp"
 #include "cspnet/file_input.hpp"
 #include "io/file_output.hpp"
-#include "train/plot_canvas.hpp"
+#include "plot/chart.hpp"
 
 namespace cspnet {
 
@@ -154,46 +154,50 @@ std::vector<TrainingLogRow> read_training_log(const std::string& path) {
   return rows;
 }
 
-// ---- PNG --------------------------------------------------------------------
+// ---- Plot --------------------------------------------------------------------
 
 using namespace plot;
 
-void write_curves_png(const std::string& path, std::span<const TrainingLogRow> rows, int width, int height) {
-  if (width < 400 || height < 200 || width > 8192 || height > 8192)
+void write_curves(const std::string& path, std::span<const TrainingLogRow> rows, const std::string& title,
+                  int width, int height) {
+  if (width < 600 || height < 200 || width > 8192 || height > 8192)
     throw Error(path + ": curve plot size " + std::to_string(width) + "x" + std::to_string(height) +
-                " outside 400x200..8192x8192");
+                " outside 600x200..8192x8192");
   // x: fractional epochs, unless they do not move (a log of steps within one epoch).
-  bool by_epoch = std::any_of(rows.begin(), rows.end(), [&](const TrainingLogRow& r) {
+  const bool by_epoch = std::any_of(rows.begin(), rows.end(), [&](const TrainingLogRow& r) {
     return r.epoch != rows.front().epoch;
   });
   auto x_of = [&](const TrainingLogRow& r) { return by_epoch ? r.epoch : double(r.step); };
-
+  auto add = [&](Series& s, std::optional<double> v, const TrainingLogRow& r) {
+    const double x = x_of(r);
+    if (v && std::isfinite(*v) && std::isfinite(x)) s.points.emplace_back(x, *v);
+  };
   auto collect = [&](std::optional<double> TrainingLogRow::*field, const char* name, Rgb colour) {
     Series s{name, colour, {}};
-    for (const TrainingLogRow& r : rows) {
-      const auto& v = r.*field;
-      double x = x_of(r);
-      if (v && std::isfinite(*v) && std::isfinite(x)) s.points.emplace_back(x, *v);
-    }
+    for (const TrainingLogRow& r : rows) add(s, r.*field, r);
     return s;
   };
-  Panel loss{0, 0, width / 2, height, "LOSS", by_epoch ? "EPOCH" : "STEP", !by_epoch, 1.0, {}, {}, {}};
-  loss.series = {collect(&TrainingLogRow::train_loss, "TRAIN", kTrainColour),
-                 collect(&TrainingLogRow::test_loss, "TEST", kTestColour)};
+  const std::string x_label = by_epoch ? "epoch" : "step";
+  Panel loss{"loss", x_label, !by_epoch, 1.0, {}, {}, {}};
+  loss.series = {collect(&TrainingLogRow::train_loss, "train", kTrainColour),
+                 collect(&TrainingLogRow::test_loss, "test", kTestColour)};
   // A detector's log has mAP instead of accuracy (darknet's chart.png idea).
-  const bool detection = std::any_of(rows.begin(), rows.end(), [](const TrainingLogRow& r) { return r.test_map50.has_value(); });
-  Panel accuracy{width / 2, 0, width - width / 2, height, detection ? "MAP %" : "ACCURACY %", loss.x_label,
-                 !by_epoch, 100.0, {}, {}, {}};
+  const bool detection =
+      std::any_of(rows.begin(), rows.end(), [](const TrainingLogRow& r) { return r.test_map50.has_value(); });
+  Panel accuracy{detection ? "mAP %" : "accuracy %", x_label, !by_epoch, 100.0, {}, {}, {}};
   if (detection)
-    accuracy.series = {collect(&TrainingLogRow::test_map50, "MAP50", kTrainColour),
-                       collect(&TrainingLogRow::test_map, "MAP50-95", kTestColour)};
+    accuracy.series = {collect(&TrainingLogRow::test_map50, "mAP@0.5", kTrainColour),
+                       collect(&TrainingLogRow::test_map, "AP@[.5:.95]", kTestColour)};
   else
-    accuracy.series = {collect(&TrainingLogRow::train_accuracy, "TRAIN", kTrainColour),
-                       collect(&TrainingLogRow::test_accuracy, "TEST", kTestColour)};
+    accuracy.series = {collect(&TrainingLogRow::train_accuracy, "train", kTrainColour),
+                       collect(&TrainingLogRow::test_accuracy, "test", kTestColour)};
+  Panel lr{"learning rate", x_label, !by_epoch, 1.0, {}, {}, {Series{"lr", kThirdColour, {}}}};
+  for (const TrainingLogRow& r : rows) add(lr.series[0], r.lr, r);
 
+  Chart chart{title, width, height, {std::move(loss), std::move(accuracy), std::move(lr)}};
   std::vector<double> xs;
-  for (const Panel* p : {&loss, &accuracy})
-    for (const Series& s : p->series)
+  for (const Panel& p : chart.panels)
+    for (const Series& s : p.series)
       for (auto [x, y] : s.points) xs.push_back(x);
   // x spans the data exactly (a unit range around a single value).
   Range x_range{0, 1};
@@ -202,22 +206,19 @@ void write_curves_png(const std::string& path, std::span<const TrainingLogRow> r
     x_range = {*lo, *hi};
     if (x_range.hi - x_range.lo < 1e-12 * std::max(1.0, std::fabs(x_range.hi))) x_range = {*lo - 0.5, *hi + 0.5};
   }
-  for (Panel* p : {&loss, &accuracy}) {
+  for (Panel& p : chart.panels) {
     std::vector<double> ys;
-    for (const Series& s : p->series)
+    for (const Series& s : p.series)
       for (auto [x, y] : s.points) ys.push_back(y);
-    p->x_range = x_range;
-    p->y_range = padded_range(ys, {0, 1});
+    p.x_range = x_range;
+    p.y_range = padded_range(ys, {0, 1});
   }
-  accuracy.y_range.lo = std::max(accuracy.y_range.lo, 0.0);
-  accuracy.y_range.hi = std::min(accuracy.y_range.hi, 1.0);
-  if (accuracy.y_range.hi <= accuracy.y_range.lo) accuracy.y_range = {0, 1};
-
-  Canvas canvas(width, height);
-  draw_panel(canvas, loss);
-  draw_panel(canvas, accuracy);
-
-  write_png_file(path, canvas.pixels().data(), width, height, 3);
+  Range& percent = chart.panels[1].y_range;
+  percent.lo = std::max(percent.lo, 0.0);
+  percent.hi = std::min(percent.hi, 1.0);
+  if (percent.hi <= percent.lo) percent = {0, 1};
+  chart.panels[2].y_range.lo = std::max(chart.panels[2].y_range.lo, 0.0);  // a learning rate is never negative
+  write_chart(path, chart);
 }
 
 }  // namespace cspnet

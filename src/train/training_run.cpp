@@ -252,11 +252,23 @@ class TrainingRun {
   std::string end_epoch(TrainingLogRow row) {
     if (rank_ != 0) return "";  // rank 0 evaluates, logs and writes
     const std::string text = task_->evaluate(net_, row, summary_);
+    log_row(row);
+    save_checkpoint();
+    return text;
+  }
+
+  // Writes `row` (rank 0) with the step and images seen so far.
+  void log_row(TrainingLogRow row) {
+    if (rank_ != 0) return;
     row.step = int64_t(state_.step);
     row.images = int64_t(state_.seen);
     log_->write(row);
-    save_checkpoint();
-    return text;
+  }
+
+  // Steps between the rows logged inside an epoch (0: none).
+  int64_t log_every() const {
+    if (options_.log_every != kLogEveryAuto) return std::max<int64_t>(options_.log_every, 0);
+    return std::max<int64_t>(1, total_steps_ / 100);
   }
 
   // The run's state after the last step, for --resume.
@@ -275,7 +287,7 @@ class TrainingRun {
       header.seen = state_.seen;
       save_weights(net_, summary_.weights_path, header);
       std::vector<TrainingLogRow> rows = read_training_log(summary_.log_path);
-      if (!rows.empty()) write_curves_png(summary_.plot_path, rows);
+      if (!rows.empty()) write_curves(summary_.plot_path, rows, net_.name() + "  (" + options_.out_dir + ")");
     }
     summary_.steps = int64_t(state_.step);
     summary_.epochs = epoch();
@@ -464,8 +476,10 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, co
   const auto start = Clock::now();
   double train_seconds = 0;
   int64_t session_steps = 0;
-  double interval_loss = 0;  // summed over the interval's images
+  double interval_loss = 0;  // summed over the epoch's images so far
   int64_t interval_images = 0;
+  double row_loss = 0;  // summed over the images since the last log row
+  int64_t row_images = 0;
   while (!run.done()) {
     const auto step_start = Clock::now();
     const StepResult step = run.step();
@@ -473,6 +487,8 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, co
     ++session_steps;
     interval_loss += step.loss * run.batch();
     interval_images += run.batch();
+    row_loss += step.loss * run.batch();
+    row_images += run.batch();
 
     const double rate = double(session_steps * run.batch()) / train_seconds;
     const double eta = double(run.total_steps() - run.step_count()) * train_seconds / double(session_steps);
@@ -496,20 +512,29 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, co
     }
     if (options.save_every > 0 && run.step_count() % options.save_every == 0 && !run.epoch_ended())
       run.save_checkpoint();
-    if (!run.epoch_ended()) continue;
     TrainingLogRow row;
     row.epoch = run.epoch();
     row.lr = step.lr;
-    row.train_loss = interval_loss / double(interval_images);
-    const std::string train_text = run.task().take_interval(row);
+    row.train_loss = row_loss / double(row_images);
     row.images_per_second = rate;
     row.seconds = seconds_since(start);
+    if (!run.epoch_ended()) {
+      if (run.log_every() > 0 && run.step_count() % run.log_every() == 0) {
+        run.log_row(row);
+        row_loss = 0;
+        row_images = 0;
+      }
+      continue;
+    }
+    const std::string train_text = run.task().take_interval(row);
     const std::string test = run.end_epoch(row);
     progress.print(format_text("epoch %.2f  step %lld  train loss %.4f%s  %s  %.0f img/s  %s elapsed", run.epoch(),
-                               (long long)run.step_count(), *row.train_loss, train_text.c_str(), test.c_str(), rate,
-                               clock_text(row.seconds).c_str()));
+                               (long long)run.step_count(), interval_loss / double(interval_images),
+                               train_text.c_str(), test.c_str(), rate, clock_text(row.seconds).c_str()));
     interval_loss = 0;
     interval_images = 0;
+    row_loss = 0;
+    row_images = 0;
   }
   return run.finish(seconds_since(start), train_seconds, session_steps);
 }

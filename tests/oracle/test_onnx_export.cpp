@@ -19,6 +19,7 @@
 #include "cspnet/network.hpp"
 #include "cspnet/onnx_export.hpp"
 #include "cspnet/weights.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/zoo.hpp"
 
 namespace cspnet {
@@ -222,7 +223,7 @@ void check_whole(Network& net, bool dynamic, const std::string& label) {
 }
 
 TEST_P(OnnxExportWholeNetwork, SharedCfgsMatch) {
-  const fs::path dir = "/work/shared/cfg";
+  const fs::path dir = CSPNET_SHARED_CFG_DIR;
   if (!fs::exists(dir)) GTEST_SKIP() << dir << " missing (the design notes' cfgs are not in the repository)";
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".cfg") continue;
@@ -243,6 +244,21 @@ TEST_P(OnnxExportWholeNetwork, ZooModelsMatch) {
     std::printf("== zoo %s\n", model.name.c_str());
     Network net = Network::from_cfg(zoo_cfg(model.name));
     check_whole(net, GetParam(), "zoo");
+    if (HasFatalFailure()) return;
+  }
+}
+
+// Every detector of the zoo (the EFM, GFM, CEM, PRN necks with Maxout, SAM
+// and SPP; the PANet-SPP detectors) at its smallest common size, 128x128
+// (the Ref. models' stride is 64: 128 still divides).
+TEST_P(OnnxExportWholeNetwork, ZooDetectorsMatch) {
+  for (const DetectorModel& model : detector_models()) {
+    SCOPED_TRACE(model.name);
+    std::printf("== detector %s\n", model.name.c_str());
+    NetInput input = model.input;
+    input.width = input.height = 128;
+    Network net = model.build(input).build();
+    check_whole(net, GetParam(), "detector");
     if (HasFatalFailure()) return;
   }
 }

@@ -1,9 +1,15 @@
 // cspnet analyze's figures (include/cspnet/analysis.hpp) against values
 // computed by hand on a small cfg.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "cspnet/analysis.hpp"
 #include "cspnet/cspnet.hpp"
+#include "cspnet/image.hpp"
 #include "cspnet/training.hpp"
 
 namespace cspnet {
@@ -81,19 +87,45 @@ TEST(Analysis, TimesEveryStageAndPlansTrainingMemoryWhenAsked) {
   EXPECT_EQ(f.training_bytes, TrainingExecutor(net).memory_bytes());
 }
 
-TEST(Analysis, SvgBarsAreEachNetworksTotalsRelativeToTheFirst) {
+TEST(Analysis, BarsAreEachNetworksTotalsRelativeToTheFirst) {
   Network a = small(), b = Network::from_cfg(parse_cfg_text(std::string(kSmall) + "[convolutional]\nfilters=2\nsize=1\n",
                                                             "bigger.cfg"));
-  const std::string svg = analysis_svg({analyze(a), analyze(b)});
-  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
-  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  const RelativeTotals r = relative_totals({analyze(a), analyze(b)});
+  ASSERT_EQ(r.networks, (std::vector<std::string>{"small", "bigger"}));
+  // Not measured: no bars for time.
+  ASSERT_EQ(r.measures, (std::vector<std::string>{"parameters", "BFLOPs", "CIO", "planned memory"}));
   // The baseline is 100% of itself; the second adds a 2->2 1x1 convolution
   // on the 2x2 map: 4 weights + 2 biases (426 -> 432 parameters, 101.4%)
   // and 8 + 8 input/output elements (CIO 872 -> 888, 101.8%).
-  EXPECT_NE(svg.find("small parameters: 100.0%"), std::string::npos) << svg;
-  EXPECT_NE(svg.find("bigger parameters: 101.4%"), std::string::npos) << svg;
-  EXPECT_NE(svg.find("bigger CIO: 101.8%"), std::string::npos) << svg;
-  EXPECT_EQ(svg.find("time"), std::string::npos);  // not measured: no bars for it
+  for (double p : r.percent[0]) EXPECT_DOUBLE_EQ(p, 100.0);
+  EXPECT_NEAR(r.percent[1][0], 100.0 * 432 / 426, 1e-9);
+  EXPECT_NEAR(r.percent[1][2], 100.0 * 888 / 872, 1e-9);
+}
+
+TEST(Analysis, PlotIsWrittenAsPngOrSvgWithOneColourPerNetwork) {
+  Network a = small(), b = Network::from_cfg(parse_cfg_text(std::string(kSmall) + "[convolutional]\nfilters=2\nsize=1\n",
+                                                            "bigger.cfg"));
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string png = (dir / ("cspnet_analysis_" + std::to_string(::getpid()) + ".png")).string();
+  const std::string svg = (dir / ("cspnet_analysis_" + std::to_string(::getpid()) + ".svg")).string();
+  write_analysis_plot(png, {analyze(a), analyze(b)});
+  write_analysis_plot(svg, {analyze(a), analyze(b)});
+  const Tensor image = load_image_rgb(png);
+  auto count = [&](int r, int g, int bl) {
+    int n = 0;
+    for (int64_t y = 0; y < image.shape().h; ++y)
+      for (int64_t x = 0; x < image.shape().w; ++x)
+        n += std::lround(image.at(0, 0, y, x) * 255) == r && std::lround(image.at(0, 1, y, x) * 255) == g &&
+             std::lround(image.at(0, 2, y, x) * 255) == bl;
+    return n;
+  };
+  EXPECT_GT(count(76, 114, 176), 2000) << "first network's bars";
+  EXPECT_GT(count(221, 132, 82), 2000) << "second network's bars";
+  std::ifstream in(svg);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  std::filesystem::remove(png);
+  std::filesystem::remove(svg);
 }
 
 }  // namespace

@@ -253,6 +253,18 @@ TEST_F(Cli, ThreadsAreBoundedAndOversubscriptionWarns) {
   EXPECT_FALSE(contains(quiet.err, "warning")) << quiet.err;
 }
 
+// Global flags are accepted after the verb too, nested verbs included.
+TEST_F(Cli, ThreadsFlagIsAcceptedAnywhere) {
+  Result after = cli("info " + quote(good_cfg_) + " --threads 1");
+  EXPECT_EQ(after.code, 0) << after.err;
+  const std::string over = std::to_string(cspnet::hardware_threads() + 1);
+  Result warned = cli("info " + quote(good_cfg_) + " --threads " + over);
+  EXPECT_TRUE(contains(warned.err, "warning: --threads " + over)) << "the flag after the verb took effect: " << warned.err;
+  Result nested = cli("detector calc_anchors fashion-mnist-scenes:40 --num 3 --size 64x64 --threads 1");
+  EXPECT_EQ(nested.code, 0) << nested.err;
+  EXPECT_EQ(cli("info " + quote(good_cfg_) + " --threads 0").code, 2);
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {

@@ -160,6 +160,38 @@ TEST_F(TrainerTest, EpochsEndWhereTheDataDoesWhenStepsStraddleThem) {
   EXPECT_NEAR(rows[1].epoch, 2.0, 1e-9);
 }
 
+TEST_F(TrainerTest, LogEveryAddsRowsWhoseLossCoversTheStepsSinceThePreviousRow) {
+  TrainOptions o = options("run");
+  o.max_batches = 10;  // inside the first 20-step epoch: it ends at step 10
+  o.log_every = 3;
+  std::vector<double> losses;  // per step, as the callback sees them
+  o.on_step = [&](const StepReport& r) {
+    losses.push_back(r.loss);
+    return true;
+  };
+  std::ostringstream sink;
+  const TrainSummary s = train(o, sink);
+  const auto rows = read_training_log(s.log_path);
+  ASSERT_EQ(rows.size(), 4u);
+  const int64_t ends[] = {3, 6, 9, 10};
+  int64_t first = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].step, ends[i]);
+    double mean = 0;
+    for (int64_t k = first; k < ends[i]; ++k) mean += losses[size_t(k)];
+    mean /= double(ends[i] - first);
+    ASSERT_TRUE(rows[i].train_loss.has_value());
+    EXPECT_NEAR(*rows[i].train_loss, mean, 1e-9 * std::max(1.0, mean)) << "row " << i;
+    EXPECT_EQ(rows[i].test_loss.has_value(), i == 3) << "only the epoch row is evaluated";
+    first = ends[i];
+  }
+
+  TrainOptions automatic = options("auto");
+  automatic.max_batches = 10;
+  automatic.log_every = kLogEveryAuto;  // about 100 rows: every step of 10
+  EXPECT_EQ(read_training_log(train(automatic, sink).log_path).size(), 10u);
+}
+
 TEST_F(TrainerTest, ResumedRunEqualsStraightRunBitForBit) {
   TrainOptions straight = options("straight");
   straight.max_batches = 10;

@@ -178,7 +178,7 @@ TEST_F(TrainingLogTest, UnwritableLogPathIsAnErrorNamingIt) {
 
 TEST_F(TrainingLogTest, PlotDecodesToTheRequestedSizeWithBothSeriesColours) {
   auto rows = synthetic_run(100);
-  write_curves_png(path("curves.png"), rows, 1000, 400);
+  write_curves(path("curves.png"), rows, "", 1000, 400);
   Decoded d = decode_png(path("curves.png"));
   ASSERT_TRUE(d.pixels) << stbi_failure_reason();
   EXPECT_EQ(d.width, 1000);
@@ -202,7 +202,7 @@ TEST_F(TrainingLogTest, PlotDecodesToTheRequestedSizeWithBothSeriesColours) {
 TEST_F(TrainingLogTest, PlotWithOnlyTestResultsHasNoTrainColour) {
   auto rows = synthetic_run(50);
   for (auto& r : rows) r.train_loss = r.train_accuracy = std::nullopt;
-  write_curves_png(path("curves.png"), rows);
+  write_curves(path("curves.png"), rows);
   Decoded d = decode_png(path("curves.png"));
   ASSERT_TRUE(d.pixels);
   EXPECT_GT(d.count(230, 85, 13), 100);
@@ -211,16 +211,16 @@ TEST_F(TrainingLogTest, PlotWithOnlyTestResultsHasNoTrainColour) {
 }
 
 TEST_F(TrainingLogTest, EmptyOnePointAndNonFiniteSeriesStillPlot) {
-  write_curves_png(path("empty.png"), {});
+  write_curves(path("empty.png"), {});
   Decoded empty = decode_png(path("empty.png"));
   ASSERT_TRUE(empty.pixels);
-  EXPECT_EQ(empty.width, 1200);
+  EXPECT_EQ(empty.width, 1500);
   EXPECT_EQ(empty.height, 450);
 
   std::vector<TrainingLogRow> one{step_row(1, 2.0, 0.3)};
   one[0].test_loss = 2.1;
   one[0].test_accuracy = 0.25;
-  write_curves_png(path("one.png"), one);
+  write_curves(path("one.png"), one);
   Decoded single = decode_png(path("one.png"));
   ASSERT_TRUE(single.pixels);
   EXPECT_GT(single.count(31, 119, 180), 2 * 24 * 4) << "a single point gets a marker";
@@ -228,7 +228,7 @@ TEST_F(TrainingLogTest, EmptyOnePointAndNonFiniteSeriesStillPlot) {
   auto rows = synthetic_run(20);
   rows[5].train_loss = std::nan("");
   rows[6].train_loss = INFINITY;
-  write_curves_png(path("nonfinite.png"), rows);
+  write_curves(path("nonfinite.png"), rows);
   EXPECT_TRUE(decode_png(path("nonfinite.png")).pixels);
 }
 
@@ -237,9 +237,9 @@ TEST_F(TrainingLogTest, PlotToAnUnwritablePathIsAnErrorAndLeavesNoFile) {
   fs::create_directories(path("taken.png"));
   fs::create_directories(path("taken.png/inside"));
   auto rows = synthetic_run(10);
-  expect_error_mentioning([&] { write_curves_png(path("taken.png"), rows); }, {path("taken.png")});
+  expect_error_mentioning([&] { write_curves(path("taken.png"), rows); }, {path("taken.png")});
   std::string missing = path("no-such-dir/curves.png");
-  expect_error_mentioning([&] { write_curves_png(missing, rows); }, {missing});
+  expect_error_mentioning([&] { write_curves(missing, rows); }, {missing});
   // Nothing but the folder that was already there.
   int entries = 0;
   for (const auto& entry : fs::directory_iterator(dir_)) {
@@ -250,8 +250,8 @@ TEST_F(TrainingLogTest, PlotToAnUnwritablePathIsAnErrorAndLeavesNoFile) {
 }
 
 TEST_F(TrainingLogTest, PlotReplacesAnEarlierPlot) {
-  write_curves_png(path("curves.png"), synthetic_run(10));
-  write_curves_png(path("curves.png"), synthetic_run(80), 800, 300);
+  write_curves(path("curves.png"), synthetic_run(10));
+  write_curves(path("curves.png"), synthetic_run(80), "", 800, 300);
   Decoded d = decode_png(path("curves.png"));
   ASSERT_TRUE(d.pixels);
   EXPECT_EQ(d.width, 800);
@@ -259,6 +259,55 @@ TEST_F(TrainingLogTest, PlotReplacesAnEarlierPlot) {
 }
 
 }  // namespace
+
+TEST_F(TrainingLogTest, PlotHasALearningRatePanelOnTheRight) {
+  auto rows = synthetic_run(100);
+  write_curves(path("curves.png"), rows, "", 1500, 450);
+  Decoded d = decode_png(path("curves.png"));
+  ASSERT_TRUE(d.pixels);
+  // The lr curve (green) lies in the right third only, apart from nothing else.
+  int right_third = 0, elsewhere = 0;
+  for (int y = 0; y < d.height; ++y)
+    for (int x = 0; x < d.width; ++x) {
+      const unsigned char* p = d.pixels.get() + 3 * (y * d.width + x);
+      if (p[0] == 44 && p[1] == 160 && p[2] == 44) (x >= d.width * 2 / 3 ? right_third : elsewhere)++;
+    }
+  EXPECT_GT(right_third, 300) << "learning-rate curve missing";
+  EXPECT_EQ(elsewhere, 0);
+}
+
+TEST_F(TrainingLogTest, TitleIsDrawnAboveThePanels) {
+  auto rows = synthetic_run(30);
+  write_curves(path("plain.png"), rows);
+  write_curves(path("titled.png"), rows, "cspdarknet-small  (runs/demo)");
+  Decoded plain = decode_png(path("plain.png")), titled = decode_png(path("titled.png"));
+  ASSERT_TRUE(plain.pixels && titled.pixels);
+  // Ink in the top band right at the centre (between the middle panel's
+  // title and its legend), only with a title.
+  auto dark_in_title_band = [](const Decoded& d) {
+    int n = 0;
+    for (int y = 0; y < 34; ++y)
+      for (int x = d.width / 2 - 60; x < d.width / 2 + 60; ++x) {
+        const unsigned char* p = d.pixels.get() + 3 * (y * d.width + x);
+        n += p[0] < 100 && p[1] < 100 && p[2] < 100;
+      }
+    return n;
+  };
+  EXPECT_EQ(dark_in_title_band(plain), 0);
+  EXPECT_GT(dark_in_title_band(titled), 100);
+}
+
+TEST_F(TrainingLogTest, SvgPathWritesAnSvgDocumentWithTheSeries) {
+  auto rows = synthetic_run(40);
+  write_curves(path("curves.svg"), rows, "svg run");
+  std::ifstream in(path("curves.svg"));
+  std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // Series strokes in their colours (cairo writes rgb percentages).
+  EXPECT_NE(svg.find("rgb(12.156863%,46.666667%,70.588235%)"), std::string::npos) << "train colour missing";
+  EXPECT_NE(svg.find("rgb(17.254902%,62.745098%,17.254902%)"), std::string::npos) << "lr colour missing";
+}
 
 TEST_F(TrainingLogTest, DetectionMapColumnsRoundTripAndLogsWithoutThemStillRead) {
   {
@@ -278,6 +327,6 @@ TEST_F(TrainingLogTest, DetectionMapColumnsRoundTripAndLogsWithoutThemStillRead)
   rows = read_training_log(path("old.csv"));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_FALSE(rows[0].test_map50.has_value());
-  write_curves_png(path("map.png"), read_training_log(path("log.csv")));
+  write_curves(path("map.png"), read_training_log(path("log.csv")));
   EXPECT_TRUE(std::filesystem::exists(path("map.png")));
 }

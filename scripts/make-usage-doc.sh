@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Writes docs/usage.md: a tour of the everyday commands, each followed by
+# what it printed when this script ran (so every output shown is real).
+# Run from anywhere after scripts/build.sh; takes a few minutes.
+# scripts/check-readme.sh runs the tour's commands as written.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf out/tour
+mkdir -p out/tour
+doc=docs/usage.md.tmp
+trap 'rm -f "$doc"' EXIT
+
+# step "TEXT" "COMMAND": a paragraph, the command, and its output (stdout
+# and stderr as a terminal user sees them, progress as plain lines).
+step() {
+  printf '%s\n\n```sh\n%s\n```\n\n```text\n' "$1" "$2" >>"$doc"
+  bash -c "$2" >>"$doc" 2>&1
+  printf '```\n\n' >>"$doc"
+}
+
+cat >"$doc" <<'HEAD'
+# Using cspnet: a tour
+
+Every command below runs as written from the repository root of a fresh
+clone after `scripts/install-deps.sh && scripts/build.sh`; the text under
+each is what it printed when `scripts/make-usage-doc.sh` wrote this page
+(2 threads on the shared 2-core development machine; timings vary).
+`scripts/check-readme.sh` runs these commands in CI. A zoo name works
+wherever a cfg file does.
+
+HEAD
+step "**zoo**: the models the library builds, beside the paper's figures where the paper gives them." \
+  "build/cspnet zoo"
+step "**info**: one row per layer (darknet's table), parameters, BFLOPs and the planned activation memory." \
+  "build/cspnet info cspdarknet-small"
+step "**export-cfg**: a zoo model as a darknet cfg, which darknet and every cfg-reading tool loads." \
+  "build/cspnet export-cfg cspdarknet-small out/tour/cspdarknet-small.cfg"
+step "**train**: Fashion-MNIST (Debian's dataset-fashion-mnist) by default; the run folder gets the cfg, names, checkpoint, final weights, log.csv (a row every few steps and per epoch) and curves.png. Ctrl-C writes a checkpoint; \`--resume\` continues bit for bit." \
+  "build/cspnet --threads 2 train cspdarknet-small --max-batches 300 --out out/tour/run --progress plain --log-seconds 15"
+step "**eval**: top-1/top-5, per-class accuracy and the confusion matrix on the test split, with the run's class names." \
+  "build/cspnet eval out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights"
+step "**predict**: one image through the network. Here a generated detection scene (\`detector scenes\`), classified by the run's weights." \
+  "build/cspnet detector scenes --out out/tour/scenes --train 1 --val 1 --size 96 && build/cspnet predict out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights out/tour/scenes/images/train/000000.png"
+step "**bench**: inference time (median, min, max), images/s and the share of the machine's measured FMA peak." \
+  "build/cspnet --threads 2 bench cspdarknet-small --runs 50"
+step "**export**: the trained network as ONNX for ONNX Runtime, OpenVINO or OpenCV (docs/deploy.md)." \
+  "build/cspnet export out/tour/run/cspdarknet-small.cfg out/tour/small.onnx --weights out/tour/run/final.weights"
+mv "$doc" docs/usage.md
+trap - EXIT
+echo "make-usage-doc.sh: wrote docs/usage.md"
