@@ -127,7 +127,7 @@ BoxLists random_truths(int64_t images, int per_image, int classes, uint32_t seed
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> unit(0.f, 1.f);
   auto side = [&] { return 0.03f * std::pow(20.f, unit(rng)); };  // 0.03 .. 0.6
-  BoxLists truths(size_t(images));
+  BoxLists truths(static_cast<size_t>(images));
   for (auto& list : truths)
     for (int k = 0; k < per_image; ++k) {
       ObjectBox box;
