@@ -242,6 +242,7 @@ int run_train_bench(Network& net, const BenchOptions& o) {
 }  // namespace
 
 int run_bench(Network& net, const BenchOptions& o) {
+  if (!o.train && !o.dump_batch.empty()) throw UsageError("--dump-batch writes the batch of --train");
   const int threads = num_threads();
   std::string weights = o.weights;
   std::string temp_weights;
@@ -250,7 +251,6 @@ int run_bench(Network& net, const BenchOptions& o) {
   } else {
     load_weights(net, weights);
   }
-  if (!o.train && !o.dump_batch.empty()) throw UsageError("--dump-batch writes the batch of --train");
   if (o.train) {
     if (o.compare_opencv || o.exec.precision != Precision::fp32)
       throw UsageError("--train times fp32 training steps: --compare and --precision do not apply");
