@@ -11,7 +11,10 @@
 #include <numeric>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "cspnet/cspnet.hpp"
+#include "cspnet/file_output.hpp"
 #include "cspnet/optimizer.hpp"
 #include "cspnet/progress.hpp"
 #include "cspnet/training.hpp"
@@ -105,9 +108,59 @@ void print_train_layer_times(const Network& net, const TrainingExecutor& executo
   for (const auto& [type, t] : by_type) std::printf("  %-23s %10.3f %12.3f\n", type.c_str(), t.first, t.second);
 }
 
-// Full training steps on one random batch with random one-hot targets:
-// zero_gradients, forward, softmax cross-entropy, backward, SGD update (the
-// step bench/train_peers.py times in PyTorch).
+// The classes of a detector's [yolo] heads (0: no [yolo] head). Heads that
+// disagree are the cfg's problem; the targets use the smallest count, so
+// every box is valid for every head.
+int yolo_classes(const Network& net) {
+  int classes = 0;
+  for (int i = 0; i < net.size(); ++i)
+    if (const YoloAttrs* a = yolo_attrs(net.layer(i))) classes = classes ? std::min(classes, a->classes) : a->classes;
+  return classes;
+}
+
+// `per_image` random boxes per image, fixed by the seed: centres anywhere
+// (boxes kept inside the image), sides from 3% to 60% of the image on a log
+// scale (small objects are as common as large ones in COCO), random classes.
+// Realistic enough that every head finds positives, several anchors match
+// (iou_thresh) and some slots are ignored (ignore_thresh), as in real data.
+BoxLists random_truths(int64_t images, int per_image, int classes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  auto side = [&] { return 0.03f * std::pow(20.f, unit(rng)); };  // 0.03 .. 0.6
+  BoxLists truths(static_cast<size_t>(images));
+  for (auto& list : truths)
+    for (int k = 0; k < per_image; ++k) {
+      ObjectBox box;
+      box.w = side();
+      box.h = side();
+      box.x = box.w / 2 + unit(rng) * (1 - box.w);
+      box.y = box.h / 2 + unit(rng) * (1 - box.h);
+      box.cls = int(rng() % uint32_t(classes));
+      list.push_back(box);
+    }
+  return truths;
+}
+
+// PREFIX.npy (the input batch) and PREFIX.json ({"boxes": per image
+// [[x, y, w, h, class], ...]}): what a peer needs to train on the same batch.
+void dump_batch(const std::string& prefix, const Shape& shape, const std::vector<float>& input,
+                const BoxLists& truths) {
+  Tensor tensor(shape);
+  std::copy(input.begin(), input.end(), tensor.data());
+  save_npy(prefix + ".npy", tensor);
+  nlohmann::json boxes = nlohmann::json::array();
+  for (const auto& list : truths) {
+    nlohmann::json image = nlohmann::json::array();
+    for (const ObjectBox& b : list) image.push_back({b.x, b.y, b.w, b.h, b.cls});
+    boxes.push_back(image);
+  }
+  write_file_atomically(prefix + ".json", nlohmann::json{{"boxes", boxes}}.dump() + "\n");
+}
+
+// Full training steps on one random batch: zero_gradients, forward, the
+// loss layers (softmax cross-entropy on random one-hot labels, or the [yolo]
+// loss on random boxes), backward, SGD update (the step bench/train_peers.py
+// and bench/train_detector_peers.py time in PyTorch).
 int run_train_bench(Network& net, const BenchOptions& o) {
   TrainingOptions training;
   training.profile_layers = o.per_layer;
@@ -134,9 +187,11 @@ int run_train_bench(Network& net, const BenchOptions& o) {
     targets[n * size_t(classes) + size_t(labels[n])] = 1.f;
   }
 
-  // [yolo] heads train on boxes: one centred object per image.
-  const std::vector<std::vector<ObjectBox>> boxes(size_t(in.n), {ObjectBox{0.5f, 0.5f, 0.3f, 0.4f, 0}});
-  double loss = 0;
+  const int detector_classes = yolo_classes(net);
+  const BoxLists boxes = detector_classes > 0 ? random_truths(in.n, o.boxes_per_image, detector_classes, 11)
+                                              : BoxLists(size_t(in.n));
+  if (!o.dump_batch.empty()) dump_batch(o.dump_batch, in, input, boxes);
+  double loss = 0, first_loss = 0;
   uint64_t step_number = 0;
   auto step = [&] {
     executor.zero_gradients();
@@ -145,7 +200,12 @@ int run_train_bench(Network& net, const BenchOptions& o) {
     executor.backward();
     optimizer.step(params, kLearningRate);
   };
-  for (int i = 0; i < o.warmup; ++i) step();
+  // At least one untimed step: its loss is at the starting weights, which a
+  // peer training on the same batch and weights must reproduce.
+  const int warmup = std::max(o.warmup, 1);
+  step();
+  first_loss = loss;
+  for (int i = 1; i < warmup; ++i) step();
   std::vector<double> times;
   ProgressLine progress(stderr_is_terminal(), 1e30, std::cerr);  // nothing unless a terminal
   auto begin = std::chrono::steady_clock::now();
@@ -158,9 +218,15 @@ int run_train_bench(Network& net, const BenchOptions& o) {
   }
   Stats stats = summarise(times);
   std::printf("%s: training, %lldx%lld batch %lld, %d threads, fp32, SGD momentum, %d steps (+%d warm-up)\n",
-              net.name().c_str(), (long long)in.w, (long long)in.h, (long long)in.n, num_threads(), o.runs, o.warmup);
+              net.name().c_str(), (long long)in.w, (long long)in.h, (long long)in.n, num_threads(), o.runs, warmup);
   std::printf("  cspnet train step: median %.2f ms, min %.2f, max %.2f; %.1f images/s; last loss %.4f\n",
               stats.median, stats.min, stats.max, 1e3 * double(in.n) / stats.median, loss);
+  if (detector_classes > 0)
+    std::printf("  targets: %d random boxes per image; [yolo] loss (darknet's sum of squared deltas) at the "
+                "starting weights %.9g\n",
+                o.boxes_per_image, first_loss);
+  else
+    std::printf("  loss at the starting weights %.9g\n", first_loss);
   // Parameters, their gradients and the SGD velocity: 3 floats per parameter.
   const double param_mib = 3.0 * double(param_floats) * sizeof(float) / 1048576.0;
   std::printf("  memory: training tensors (input, layer outputs, gradients) %.2f MiB planned (%.2f MiB with a "
@@ -176,6 +242,7 @@ int run_train_bench(Network& net, const BenchOptions& o) {
 }  // namespace
 
 int run_bench(Network& net, const BenchOptions& o) {
+  if (!o.train && !o.dump_batch.empty()) throw UsageError("--dump-batch writes the batch of --train");
   const int threads = num_threads();
   std::string weights = o.weights;
   std::string temp_weights;

@@ -18,6 +18,8 @@ struct BenchOptions {
   std::string weights;  // empty: deterministic random weights
   ExecOptions exec;
   int accuracy_inputs = 50;  // bf16 or Winograd: random inputs compared against direct fp32
+  int boxes_per_image = 8;   // --train on a detector: random truth boxes per image
+  std::string dump_batch;    // --train: write the batch (PREFIX.npy, PREFIX.json) for a peer
 };
 
 int run_bench(Network& net, const BenchOptions& options);

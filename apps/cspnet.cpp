@@ -268,6 +268,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 or Winograd vs direct fp32 check")
       ->check(positive_number());
+  bench->add_option("--boxes", bench_cfg.boxes_per_image, "--train on a detector: random truth boxes per image")
+      ->check(positive_number());
+  bench->add_option("--dump-batch", bench_cfg.dump_batch,
+                    "--train: write the input (PREFIX.npy) and the boxes (PREFIX.json) of the timed batch");
   bool no_blocked = false;
   bench->add_flag("--no-blocked", no_blocked, "keep every activation in plain NCHW (inference and --train)");
   bool no_residual = false;

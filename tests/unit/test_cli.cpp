@@ -479,6 +479,29 @@ TEST_F(Cli, AMisspeltCfgKeySuggestsTheKeyTheLayerReads) {
   EXPECT_EQ(r.err.find("did you mean"), std::string::npos) << r.err;
 }
 
+// bench --train on a detector times full steps with the [yolo] loss on random
+// boxes, and --dump-batch writes the batch a PyTorch peer trains on.
+TEST_F(Cli, BenchTrainTimesADetectorOnRandomBoxes) {
+  const std::string prefix = (dir_ / "batch").string();
+  Result r = cli("--threads 2 bench " + quote(cspnet::tests::test_cfg("tiny_detector.cfg")) +
+                 " --train --batch 4 --runs 2 --warmup 1 --boxes 3 --dump-batch " + quote(prefix));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "images/s")) << r.out;
+  EXPECT_TRUE(contains(r.out, "targets: 3 random boxes per image")) << r.out;
+  const nlohmann::json batch = nlohmann::json::parse(read_file(prefix + ".json"));
+  ASSERT_EQ(batch["boxes"].size(), 4u);
+  for (const auto& image : batch["boxes"]) {
+    ASSERT_EQ(image.size(), 3u);
+    for (const auto& box : image) {
+      EXPECT_GT(box[2].get<double>(), 0.0);
+      EXPECT_LE(box[0].get<double>() + box[2].get<double>() / 2, 1.0 + 1e-6);
+      EXPECT_LT(box[4].get<int>(), 10);
+    }
+  }
+  EXPECT_TRUE(fs::exists(prefix + ".npy"));
+  EXPECT_EQ(cli("bench " + quote(good_cfg_) + " --dump-batch " + quote(prefix)).code, 2);  // --train only
+}
+
 TEST_F(Cli, VersionPrintsTheSemanticVersion) {
   Result r = cli("--version");
   EXPECT_EQ(r.code, 0);
