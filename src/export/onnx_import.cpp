@@ -16,10 +16,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <queue>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -79,10 +81,9 @@ std::string get_key(const CfgSection& s, const std::string& key) {
   return "";
 }
 
-const char* type_name(int type) {
-  return onnx::TensorProto::DataType_IsValid(type)
-             ? onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(type)).c_str()
-             : "unknown";
+std::string type_name(int type) {
+  if (!onnx::TensorProto::DataType_IsValid(type)) return "type " + std::to_string(type);
+  return std::string(onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(type)));
 }
 
 // Elements of a tensor from its dims, overflow- and limit-checked.
@@ -359,6 +360,8 @@ class Importer {
     for (const auto& in : graph_.input()) defined.insert(in.name());
     for (int i = 0; i < graph_.node_size(); ++i) {
       const onnx::NodeProto& n = graph_.node(i);
+      index_of_[&n] = i;
+      if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(i) + ": a node without an output");
       for (int k = 0; k < n.input_size(); ++k) {
         const std::string& name = n.input(k);
         if (name.empty()) continue;
@@ -421,12 +424,13 @@ class Importer {
     auto it = constants_.find(name);
     return it == constants_.end() ? nullptr : it->second;
   }
+  // A FLOAT constant of one element (any rank); nullopt for anything else.
   std::optional<float> scalar(const std::string& name) const {
     const onnx::TensorProto* t = constant(name);
     if (!t || t->data_type() != onnx::TensorProto::FLOAT) return std::nullopt;
-    const std::vector<float> v = float_data(*t, 1 << 20);
-    if (v.size() != 1) return std::nullopt;
-    return v[0];
+    for (int64_t d : t->dims())
+      if (d != 1) return std::nullopt;
+    return float_data(*t, 1).at(0);
   }
   std::vector<float> floats(const std::string& name) const {
     const onnx::TensorProto* t = constant(name);
@@ -528,7 +532,7 @@ class Importer {
     if (n.output_size() < 1 || n.output(0).empty()) throw Error("has no output");
     values_[n.output(0)] = std::move(v);
   }
-  void mark_done(const onnx::NodeProto& n) { done_[size_t(&n - &graph_.node(0))] = true; }
+  void mark_done(const onnx::NodeProto& n) { done_[size_t(index_of_.at(&n))] = true; }
 
   // ---- node conversion ---------------------------------------------------------
 
@@ -665,7 +669,10 @@ class Importer {
       const int i = queue.top();
       queue.pop();
       const onnx::NodeProto& n = graph_.node(i);
-      if (done_[size_t(i)] || !elementwise_ops().count(n.op_type()) || n.output_size() != 1) continue;
+      // An exported [route]/[dropout]/[cost] kept as Identity is a layer of its own.
+      if (done_[size_t(i)] || !elementwise_ops().count(n.op_type()) || n.output_size() != 1 ||
+          !exported_kind(n.output(0)).empty())
+        continue;
       bool reads_frontier = false, closed = true;
       for (const std::string& in : n.input()) {
         if (in.empty()) continue;
@@ -786,7 +793,7 @@ class Importer {
         attr_string(n, "auto_pad", "NOTSET") != "NOTSET" || (n.output_size() > 1 && !n.output(1).empty()))
       throw Error("ceil_mode, dilations, auto_pad or Indices do not map onto darknet's [maxpool]");
     // darknet pads padding/2 before and the rest after.
-    if (pads.size() != 4 || pads[0] != pads[1] || pads[2] != pads[3] || pads[0] < 0 || pads[2] - pads[0] < 0 ||
+    if (pads.size() != 4 || pads[0] != pads[1] || pads[2] != pads[3] || pads[0] < 0 || pads[0] > 4096 || pads[2] - pads[0] < 0 ||
         pads[2] - pads[0] > 1)
       throw Error("pads " + join(pads) + " are not darknet's padding/2 before and the rest after");
     reading(src);
@@ -821,7 +828,7 @@ class Importer {
         attr_int(n, "ceil_mode", 0) != 0 || attr_string(n, "auto_pad", "NOTSET") != "NOTSET")
       throw Error("AveragePool maps only without pads or ceil_mode");
     if (k[0] == in.h && k[1] == in.w) return global_average(n);
-    if (k[0] != k[1] || s != k) throw Error("AveragePool maps only with kernel = stride (square) or over the whole map");
+    if (k[0] != k[1] || s != k || k[0] < 1 || k[0] > in.h || k[0] > in.w) throw Error("AveragePool maps only with kernel = stride (square) or over the whole map");
     reading(src);
     const int layer = add_layer("upsample", {{"stride", std::to_string(-k[0])}, {"scale", text(1.0 / double(k[0] * k[0]))}});
     produce(n, Value{layer});
@@ -954,7 +961,7 @@ class Importer {
     if (sizes.empty()) sizes.assign(size_t(parts), c % parts == 0 ? c / parts : 0);
     int64_t begin = 0;
     for (int k = 0; k < n.output_size(); ++k) {
-      if (size_t(k) >= sizes.size() || sizes[size_t(k)] <= 0 || sizes[size_t(k)] != sizes[0])
+      if (size_t(k) >= sizes.size() || sizes[size_t(k)] <= 0 || sizes[size_t(k)] > c || sizes[size_t(k)] != sizes[0])
         throw Error("a Split maps only into equal channel parts");
       Value part = v;
       part.begin = begin;
@@ -1370,6 +1377,7 @@ class Importer {
   std::unordered_map<std::string, const onnx::TensorProto*> constants_;
   std::unordered_map<std::string, std::vector<int>> consumers_;
   std::unordered_map<std::string, int> producer_;
+  std::unordered_map<const onnx::NodeProto*, int> index_of_;
   std::unordered_set<std::string> outputs_;
   std::unordered_map<std::string, Value> values_;
   std::vector<bool> done_;
