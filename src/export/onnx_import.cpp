@@ -406,8 +406,12 @@ class Importer {
         throw Error(path_ + ": " + name + " dimension " + std::to_string(k) + " is not a positive size up to 2^30");
       dims[k] = d.dim_value();
     }
+    int64_t per_image = 0, total = 0;
+    const bool overflow = __builtin_mul_overflow(dims[1], dims[2], &per_image) ||
+                          __builtin_mul_overflow(per_image, dims[3], &per_image) ||
+                          __builtin_mul_overflow(per_image, dims[0], &total);
     input_ = Shape{dims[0], dims[1], dims[2], dims[3]};
-    if (!input_.within_limits() || dims[0] > 4096)
+    if (overflow || per_image > kMaxElementsPerImage || total > kMaxTensorElements || dims[0] > 4096 || !input_.within_limits())
       throw Error(path_ + ": " + name + " " + join({dims[0], dims[1], dims[2], dims[3]}) + " exceeds cspnet's tensor limits");
     values_[input->name()] = Value{-1};
   }
@@ -658,7 +662,8 @@ class Importer {
   // darknet activation: every reader of x and of their intermediate tensors
   // inside the group. The largest such group wins; none leaves x as it is.
   void absorb_activation(const std::string& x, int layer) {
-    if (outputs_.count(x)) return;
+    const CfgSection& section = layers_[size_t(layer)].section;
+    if (outputs_.count(x) || !takes_activation(section.name) || get_key(section, "activation") != "linear") return;
     std::vector<int> closure;
     std::unordered_set<std::string> frontier{x};
     std::priority_queue<int, std::vector<int>, std::greater<int>> queue;

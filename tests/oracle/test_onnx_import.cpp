@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -74,7 +77,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 // Every output of both networks on one random input, to 1e-5 of the largest |value|.
 void expect_same_outputs(Network& original, Network& imported) {
-  ASSERT_EQ(original.output_layers(), imported.output_layers());
   Tensor input(original.input_shape());
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<float> unit(0.f, 1.f);
@@ -106,6 +108,7 @@ void round_trip(Network& net, const OnnxExportOptions& options, const std::strin
   // Folded batch norm is a convolution with biases: the same outputs.
   if (options.fold_bn) want = replace_all(want, "batch_normalize=1", "batch_normalize=0");
   EXPECT_EQ(cfg_text(imported.network), want);
+  EXPECT_EQ(net.output_layers(), imported.network.output_layers());
   EXPECT_TRUE(imported.warnings.empty()) << imported.warnings.front();
   expect_same_outputs(net, imported.network);
 }
@@ -330,6 +333,97 @@ TEST(OnnxImport, MalformedModelsAreErrorsNamingTheProblem) {
       EXPECT_NE(message.find(c.message), std::string::npos) << message;
       EXPECT_NE(message.find(path.string()), std::string::npos) << "the file is not named: " << message;
     }
+  }
+}
+
+// ---- models written the way other exporters write them ------------------------
+
+std::vector<float> floats_of(const onnx::TensorProto& t) {
+  std::vector<float> v(t.raw_data().size() / sizeof(float));
+  std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  return v;
+}
+void set_floats(onnx::TensorProto& t, const std::vector<float>& v) { t.set_raw_data(v.data(), v.size() * sizeof(float)); }
+
+// Our export rewritten in PyTorch's manner: no cspnet names or metadata,
+// convolution biases before batch norm (moved into its mean), batch-norm
+// epsilon 1e-3 (moved into the variance), Gemm with untransposed weights.
+std::string foreign_style(const std::string& exported) {
+  return mutated(exported, [](onnx::ModelProto& m) {
+    m.set_producer_name("pytorch");
+    m.clear_metadata_props();
+    onnx::GraphProto& g = *m.mutable_graph();
+    std::map<std::string, std::string> renamed;
+    std::set<std::string> outputs;
+    for (const auto& o : g.output()) outputs.insert(o.name());
+    for (auto& n : *g.mutable_node()) {
+      for (auto& in : *n.mutable_input())
+        if (renamed.count(in)) in = renamed.at(in);
+      for (auto& out : *n.mutable_output())
+        if (!outputs.count(out)) out = renamed[out] = "/model/t" + std::to_string(renamed.size());
+      n.set_name("/model/" + n.op_type() + "_" + std::to_string(renamed.size()));
+    }
+    std::map<std::string, onnx::NodeProto*> batch_norm_of;
+    for (auto& n : *g.mutable_node())
+      if (n.op_type() == "BatchNormalization") batch_norm_of[n.input(0)] = &n;
+    int added = 0;
+    for (auto& n : *g.mutable_node()) {
+      if (n.op_type() == "BatchNormalization") {
+        for (auto& a : *n.mutable_attribute())
+          if (a.name() == "epsilon") a.set_f(1e-3f);
+        onnx::TensorProto& var = initializer(m, n.input(4));
+        std::vector<float> v = floats_of(var);
+        for (float& x : v) x -= 1e-3f - 1e-5f;
+        set_floats(var, v);
+      }
+      if (n.op_type() == "Conv" && n.input_size() == 2 && batch_norm_of.count(n.output(0))) {
+        const int64_t filters = initializer(m, n.input(1)).dims(0);
+        std::vector<float> bias(size_t(filters));
+        for (size_t k = 0; k < bias.size(); ++k) bias[k] = 0.05f * float(int(k % 7) - 3);
+        onnx::TensorProto& b = *g.add_initializer();
+        b.set_name("conv_bias_" + std::to_string(added++));
+        b.set_data_type(onnx::TensorProto::FLOAT);
+        b.add_dims(filters);
+        set_floats(b, bias);
+        n.add_input(b.name());
+        onnx::TensorProto& mean = initializer(m, batch_norm_of.at(n.output(0))->input(3));
+        std::vector<float> v = floats_of(mean);
+        for (size_t k = 0; k < v.size(); ++k) v[k] += bias[k];
+        set_floats(mean, v);
+      }
+      if (n.op_type() == "Gemm") {
+        onnx::TensorProto& w = initializer(m, n.input(1));
+        const int64_t rows = w.dims(0), cols = w.dims(1);
+        const std::vector<float> v = floats_of(w);
+        std::vector<float> t(v.size());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = v[size_t(r * cols + c)];
+        set_floats(w, t);
+        w.set_dims(0, cols);
+        w.set_dims(1, rows);
+        for (auto& a : *n.mutable_attribute())
+          if (a.name() == "transB") a.set_i(0);
+      }
+    }
+  });
+}
+
+TEST(OnnxImport, ForeignStyleModelsImportWithTheSameOutputs) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX support";
+  TempDir dir;
+  NetInput input;
+  input.width = input.height = 64;
+  std::vector<std::pair<std::string, Network>> nets;
+  nets.emplace_back("export_every_layer", test_cfg("export_every_layer.cfg"));
+  nets.emplace_back("cspdarknet-small", Network::from_cfg(zoo_cfg("cspdarknet-small", input)));
+  nets.emplace_back("cspresnext-small", Network::from_cfg(zoo_cfg("cspresnext-small", input)));
+  for (auto& [name, net] : nets) {
+    SCOPED_TRACE(name);
+    randomize(net, 21);
+    export_onnx(net, (dir / "ours.onnx").string());
+    write_bytes(dir / "foreign.onnx", foreign_style(read_bytes(dir / "ours.onnx")));
+    OnnxImport imported = import_onnx((dir / "foreign.onnx").string());
+    expect_same_outputs(net, imported.network);
   }
 }
 
