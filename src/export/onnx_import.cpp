@@ -44,6 +44,8 @@ constexpr float kDarknetBatchNormEpsilon = 0.00001f;
 constexpr int kNoLayer = -2;
 
 struct Value {
+  Value() = default;
+  explicit Value(int of_layer) : layer(of_layer) {}
   int layer = kNoLayer;           // -1: the network input
   bool flat = false;              // [N, C*H*W] (Flatten, Gemm)
   std::vector<int64_t> reshaped;  // another Reshape target (batch first)
@@ -112,7 +114,7 @@ std::vector<float> float_data(const onnx::TensorProto& t, int64_t limit = kMaxIn
     if (uint64_t(t.raw_data().size()) != uint64_t(count) * sizeof(float))
       throw Error("tensor '" + cfg_excerpt(t.name()) + "' holds " + std::to_string(t.raw_data().size()) +
                   " bytes; its dims need " + std::to_string(count * int64_t(sizeof(float))));
-    std::vector<float> v(size_t(count));
+    std::vector<float> v(static_cast<size_t>(count));
     if (count > 0) std::memcpy(v.data(), t.raw_data().data(), size_t(count) * sizeof(float));
     return v;
   }
@@ -129,7 +131,7 @@ std::vector<int64_t> int_data(const onnx::TensorProto& t, int64_t limit) {
   const bool is64 = t.data_type() == onnx::TensorProto::INT64;
   if (!is64 && t.data_type() != onnx::TensorProto::INT32)
     throw Error("tensor '" + cfg_excerpt(t.name()) + "' is " + type_name(t.data_type()) + ", expected INT64");
-  std::vector<int64_t> v(size_t(count));
+  std::vector<int64_t> v(static_cast<size_t>(count));
   const size_t width = is64 ? 8 : 4;
   if (t.has_raw_data()) {
     if (uint64_t(t.raw_data().size()) != uint64_t(count) * width)
@@ -187,7 +189,10 @@ std::vector<int64_t> attr_ints(const onnx::NodeProto& n, const std::string& name
 
 std::string join(const std::vector<int64_t>& v) {
   std::string s;
-  for (int64_t x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  for (int64_t x : v) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(x);
+  }
   return "[" + s + "]";
 }
 
@@ -908,7 +913,8 @@ class Importer {
     for (const Value& v : in) {
       const int l = grouped ? v.layer : layer_of(v);
       if (l < 0) throw Error("a darknet [route] cannot reference the network input");
-      layers += (layers.empty() ? "" : ",") + std::to_string(l);
+      if (!layers.empty()) layers += ',';
+      layers += std::to_string(l);
     }
     if (!grouped) groups = 1, group_id = 0;
     Value out{add_layer("route", {{"layers", layers}, {"groups", std::to_string(groups)}, {"group_id", std::to_string(group_id)}})};
@@ -1279,8 +1285,9 @@ class Importer {
       // Decoding needs anchors; the outputs do not: placeholders, said so.
       std::string mask, boxes;
       for (int64_t a = 0; a < anchors; ++a) {
-        mask += (a ? "," : "") + std::to_string(a);
-        boxes += std::string(a ? "," : "") + "10,10";
+        if (a > 0) mask += ',', boxes += ',';
+        mask += std::to_string(a);
+        boxes += "10,10";
       }
       entries.erase(std::remove_if(entries.begin(), entries.end(),
                                    [](const auto& e) { return e.first == "mask" || e.first == "anchors" || e.first == "num"; }),

@@ -23,6 +23,8 @@
 #include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
+#include "cspnet/model_builder.hpp"
+#include "cspnet/necks.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/onnx_export.hpp"
 #include "cspnet/onnx_import.hpp"
@@ -158,10 +160,15 @@ TEST(OnnxImport, FixedBatchOfTwoRoundTrips) {
 }
 
 TEST(OnnxImport, ZooModelsRoundTrip) {
-  for (const char* name : {"cspdarknet-small", "cspresnext-small", "csppeleenet-det-small"}) {
+  for (const char* name : {"cspdarknet-small", "cspresnext-small", "csppeleenet-small-efm-sam", "csppeleenet-small-prn"}) {
     NetInput input;
     input.width = input.height = 64;
-    Network net = Network::from_cfg(zoo_cfg(name, input));
+    Network net = is_detector_model(name) ? [&] {
+      input = detector_model(name).input;
+      input.width = input.height = 128;
+      return detector_model(name).build(input).build();
+    }()
+                                          : Network::from_cfg(zoo_cfg(name, input));
     randomize(net, 11);
     round_trip(net, OnnxExportOptions{}, name);
     if (HasFatalFailure()) return;
@@ -378,7 +385,7 @@ std::string foreign_style(const std::string& exported) {
       }
       if (n.op_type() == "Conv" && n.input_size() == 2 && batch_norm_of.count(n.output(0))) {
         const int64_t filters = initializer(m, n.input(1)).dims(0);
-        std::vector<float> bias(size_t(filters));
+        std::vector<float> bias(static_cast<size_t>(filters));
         for (size_t k = 0; k < bias.size(); ++k) bias[k] = 0.05f * float(int(k % 7) - 3);
         onnx::TensorProto& b = *g.add_initializer();
         b.set_name("conv_bias_" + std::to_string(added++));
