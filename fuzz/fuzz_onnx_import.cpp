@@ -109,7 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cspnet::OnnxImport imported =
         cspnet::import_onnx_bytes(std::string(reinterpret_cast<const char*>(data), size), "fuzz.onnx");
     const cspnet::CfgFile cfg = cspnet::network_cfg(imported.network);
-    const cspnet::Network again = cspnet::Network::from_cfg(cspnet::parse_cfg_text(cspnet::format_cfg(cfg), "again.cfg"));
+    const cspnet::Network again =
+        cspnet::Network::from_cfg(cspnet::parse_cfg_text(cspnet::format_cfg(cfg), "again.cfg"));
     if (again.size() != imported.network.size()) __builtin_trap();
   } catch (const cspnet::Error&) {
   }

@@ -46,14 +46,14 @@ constexpr int kNoLayer = -2;
 struct Value {
   Value() = default;
   explicit Value(int of_layer) : layer(of_layer) {}
-  int layer = kNoLayer;           // -1: the network input
-  bool flat = false;              // [N, C*H*W] (Flatten, Gemm)
-  std::vector<int64_t> reshaped;  // another Reshape target (batch first)
-  int64_t begin = 0, end = -1;    // channels [begin, end) (Slice, Split); -1: all
-  int64_t step = 1;               // spatial step (Slice with steps)
-  int64_t sample = 1;             // one-hot ConvTranspose spread
+  int layer = kNoLayer;                     // -1: the network input
+  bool flat = false;                        // [N, C*H*W] (Flatten, Gemm)
+  std::vector<int64_t> reshaped;            // another Reshape target (batch first)
+  int64_t begin = 0, end = -1;              // channels [begin, end) (Slice, Split); -1: all
+  int64_t step = 1;                         // spatial step (Slice with steps)
+  int64_t sample = 1;                       // one-hot ConvTranspose spread
   int64_t pad_c = 0, pad_h = 0, pad_w = 0;  // Pad at the end
-  float scale = 1.f;              // Mul by a scalar constant
+  float scale = 1.f;                        // Mul by a scalar constant
 };
 
 struct PendingLayer {
@@ -199,10 +199,10 @@ std::string join(const std::vector<int64_t>& v) {
 // Elementwise ops an activation may be written with, evaluated in double on
 // sample points to tell which darknet activation a group of nodes computes.
 const std::set<std::string>& elementwise_ops() {
-  static const std::set<std::string> ops{"Identity", "Relu",  "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Elu",
-                                         "Selu",     "HardSigmoid", "HardSwish", "Mish", "Clip", "Mul",   "Add",
-                                         "Sub",      "Div",   "Exp",       "Log",     "Neg",  "Abs",      "Sqrt",
-                                         "Erf",      "Pow",   "Reciprocal", "Max",    "Min"};
+  static const std::set<std::string> ops{"Identity", "Relu",        "LeakyRelu",  "Sigmoid", "Tanh", "Softplus", "Elu",
+                                         "Selu",     "HardSigmoid", "HardSwish",  "Mish",    "Clip", "Mul",      "Add",
+                                         "Sub",      "Div",         "Exp",        "Log",     "Neg",  "Abs",      "Sqrt",
+                                         "Erf",      "Pow",         "Reciprocal", "Max",     "Min"};
   return ops;
 }
 
@@ -239,7 +239,8 @@ bool evaluate(const onnx::NodeProto& n, const std::vector<const std::vector<doub
     return unary([a](double x) { return x > 0 ? x : a * (std::exp(x) - 1); });
   }
   if (op == "Selu") {
-    const double a = attr_float(n, "alpha", 1.67326319217681884765625f), g = attr_float(n, "gamma", 1.05070102214813232421875f);
+    const double a = attr_float(n, "alpha", 1.67326319217681884765625f),
+                 g = attr_float(n, "gamma", 1.05070102214813232421875f);
     return unary([a, g](double x) { return x > 0 ? g * x : g * a * (std::exp(x) - 1); });
   }
   if (op == "HardSigmoid") {
@@ -287,8 +288,8 @@ const std::vector<double>& sample_points() {
 
 // The darknet activation the samples follow, if any.
 std::optional<Activation> identify(const std::vector<double>& y) {
-  constexpr Activation kAll[] = {Activation::linear, Activation::logistic, Activation::relu,  Activation::relu6,
-                                 Activation::leaky,  Activation::tanh,     Activation::elu,   Activation::selu,
+  constexpr Activation kAll[] = {Activation::linear, Activation::logistic, Activation::relu,      Activation::relu6,
+                                 Activation::leaky,  Activation::tanh,     Activation::elu,       Activation::selu,
                                  Activation::mish,   Activation::swish,    Activation::hard_mish, Activation::gelu};
   const std::vector<double>& x = sample_points();
   for (Activation act : kAll) {
@@ -309,7 +310,8 @@ bool takes_activation(const std::string& section) {
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, std::string path) : model_(model), graph_(model.graph()), path_(std::move(path)) {}
+  Importer(const onnx::ModelProto& model, std::string path)
+      : model_(model), graph_(model.graph()), path_(std::move(path)) {}
 
   OnnxImport run() {
     check_opset();
@@ -337,11 +339,13 @@ class Importer {
   std::string where(int node) const {
     const onnx::NodeProto& n = graph_.node(node);
     const std::string name = n.name().empty() && n.output_size() > 0 ? n.output(0) : n.name();
-    return path_ + ": node #" + std::to_string(node) + " '" + cfg_excerpt(name) + "' (" + cfg_excerpt(n.op_type()) + ")";
+    return path_ + ": node #" + std::to_string(node) + " '" + cfg_excerpt(name) + "' (" + cfg_excerpt(n.op_type()) +
+           ")";
   }
 
   void check_opset() {
-    if (!model_.has_graph() || graph_.node_size() == 0) throw Error(path_ + ": not an ONNX model with a graph (no nodes)");
+    if (!model_.has_graph() || graph_.node_size() == 0)
+      throw Error(path_ + ": not an ONNX model with a graph (no nodes)");
     int opset = -1;
     for (const auto& o : model_.opset_import())
       if (o.domain().empty() || o.domain() == "ai.onnx") opset = int(std::clamp<int64_t>(o.version(), -1, 1000));
@@ -359,7 +363,8 @@ class Importer {
   void index_graph() {
     std::unordered_set<std::string> defined;
     for (const auto& t : graph_.initializer()) {
-      if (!defined.insert(t.name()).second) throw Error(path_ + ": initialiser '" + cfg_excerpt(t.name()) + "' appears twice");
+      if (!defined.insert(t.name()).second)
+        throw Error(path_ + ": initialiser '" + cfg_excerpt(t.name()) + "' appears twice");
       constants_[t.name()] = &t;
     }
     for (const auto& in : graph_.input()) defined.insert(in.name());
@@ -371,18 +376,21 @@ class Importer {
         const std::string& name = n.input(k);
         if (name.empty()) continue;
         if (!defined.count(name))
-          throw Error(where(i) + ": reads '" + cfg_excerpt(name) +
-                      "', which is no initialiser, graph input or earlier node's output (an undefined tensor or a cycle)");
+          throw Error(
+              where(i) + ": reads '" + cfg_excerpt(name) +
+              "', which is no initialiser, graph input or earlier node's output (an undefined tensor or a cycle)");
         consumers_[name].push_back(i);
       }
       for (const std::string& out : n.output()) {
         if (out.empty()) continue;
-        if (!defined.insert(out).second) throw Error(where(i) + ": writes '" + cfg_excerpt(out) + "', which exists already");
+        if (!defined.insert(out).second)
+          throw Error(where(i) + ": writes '" + cfg_excerpt(out) + "', which exists already");
         producer_[out] = i;
       }
     }
     for (const auto& o : graph_.output()) {
-      if (!defined.count(o.name())) throw Error(path_ + ": graph output '" + cfg_excerpt(o.name()) + "' is never computed");
+      if (!defined.count(o.name()))
+        throw Error(path_ + ": graph output '" + cfg_excerpt(o.name()) + "' is never computed");
       outputs_.insert(o.name());
     }
     done_.assign(size_t(graph_.node_size()), false);
@@ -393,8 +401,9 @@ class Importer {
     const onnx::ValueInfoProto* input = nullptr;
     for (const auto& in : graph_.input()) {
       if (constants_.count(in.name())) continue;  // IR < 4 lists initialisers as inputs
-      if (input) throw Error(path_ + ": more than one graph input ('" + cfg_excerpt(input->name()) + "', '" +
-                             cfg_excerpt(in.name()) + "'); cspnet networks have one");
+      if (input)
+        throw Error(path_ + ": more than one graph input ('" + cfg_excerpt(input->name()) + "', '" +
+                    cfg_excerpt(in.name()) + "'); cspnet networks have one");
       input = &in;
     }
     if (!input) throw Error(path_ + ": the graph has no input");
@@ -402,7 +411,8 @@ class Importer {
     if (!input->type().has_tensor_type() || input->type().tensor_type().elem_type() != onnx::TensorProto::FLOAT)
       throw Error(path_ + ": " + name + " is not a float tensor");
     const auto& shape = input->type().tensor_type().shape();
-    if (shape.dim_size() != 4) throw Error(path_ + ": " + name + " has rank " + std::to_string(shape.dim_size()) + ", expected N x C x H x W");
+    if (shape.dim_size() != 4)
+      throw Error(path_ + ": " + name + " has rank " + std::to_string(shape.dim_size()) + ", expected N x C x H x W");
     int64_t dims[4] = {1, 0, 0, 0};
     for (int k = 0; k < 4; ++k) {
       const auto& d = shape.dim(k);
@@ -416,8 +426,10 @@ class Importer {
                           __builtin_mul_overflow(per_image, dims[3], &per_image) ||
                           __builtin_mul_overflow(per_image, dims[0], &total);
     input_ = Shape{dims[0], dims[1], dims[2], dims[3]};
-    if (overflow || per_image > kMaxElementsPerImage || total > kMaxTensorElements || dims[0] > 4096 || !input_.within_limits())
-      throw Error(path_ + ": " + name + " " + join({dims[0], dims[1], dims[2], dims[3]}) + " exceeds cspnet's tensor limits");
+    if (overflow || per_image > kMaxElementsPerImage || total > kMaxTensorElements || dims[0] > 4096 ||
+        !input_.within_limits())
+      throw Error(path_ + ": " + name + " " + join({dims[0], dims[1], dims[2], dims[3]}) +
+                  " exceeds cspnet's tensor limits");
     values_[input->name()] = Value{-1};
   }
 
@@ -425,8 +437,9 @@ class Importer {
     for (const auto& o : graph_.output())
       if ((o.name() == "boxes" || o.name() == "scores") && producer_.count(o.name()) &&
           graph_.node(producer_.at(o.name())).op_type() == "Concat")
-        throw Error(path_ + ": output '" + o.name() +
-                    "' is a --yolo-decode subgraph, which does not map back to [yolo] layers: export without --yolo-decode");
+        throw Error(
+            path_ + ": output '" + o.name() +
+            "' is a --yolo-decode subgraph, which does not map back to [yolo] layers: export without --yolo-decode");
   }
 
   const onnx::TensorProto* constant(const std::string& name) const {
@@ -461,7 +474,8 @@ class Importer {
   const Value& value(const std::string& name) const {
     auto it = values_.find(name);
     if (it != values_.end()) return it->second;
-    if (constants_.count(name)) throw Error("reads the constant '" + cfg_excerpt(name) + "' where a layer output is expected");
+    if (constants_.count(name))
+      throw Error("reads the constant '" + cfg_excerpt(name) + "' where a layer output is expected");
     throw Error("reads '" + cfg_excerpt(name) + "', which no mapped node produces");
   }
   const std::vector<int>& consumers(const std::string& name) const {
@@ -509,7 +523,8 @@ class Importer {
   // darknet layers read the previous layer: a [route] first when `layer` is not it.
   void reading(int layer) {
     if (layer == last()) return;
-    if (layer < 0) throw Error("reads the network input after other layers (a darknet [route] cannot reference the input)");
+    if (layer < 0)
+      throw Error("reads the network input after other layers (a darknet [route] cannot reference the input)");
     add_layer("route", {{"layers", std::to_string(layer)}});
   }
 
@@ -526,7 +541,8 @@ class Importer {
     if (v.scale != 1.f) throw Error("reads a product with a constant (Mul) that maps to no cspnet layer here");
     if (untransformed(v)) return v.layer;
     if (!is_chunk(v)) throw Error("reads a sliced, padded or reshaped tensor that maps to no cspnet layer here");
-    if (v.layer < 0) throw Error("a channel slice of the network input does not map (a [route] cannot reference the input)");
+    if (v.layer < 0)
+      throw Error("a channel slice of the network input does not map (a [route] cannot reference the input)");
     const int64_t len = end_of(v) - v.begin;
     const auto key = std::make_tuple(v.layer, channels_of(v) / len, v.begin / len);
     if (auto it = chunks_.find(key); it != chunks_.end()) return it->second;
@@ -570,14 +586,16 @@ class Importer {
     if (op == "Softmax") return softmax(n);
     if (op == "Identity" || op == "Dropout") return identity(n);
     if (elementwise_ops().count(op))
-      throw Error("an activation that follows no layer which can take it (Conv, Gemm, Add, Mul) alone; "
-                  "cspnet has no standalone activation layer");
+      throw Error(
+          "an activation that follows no layer which can take it (Conv, Gemm, Add, Mul) alone; "
+          "cspnet has no standalone activation layer");
     throw Error("op " + cfg_excerpt(op) + " maps onto no cspnet layer");
   }
 
   void constant_node(const onnx::NodeProto& n) {
     const auto* a = find_attr(n, "value");
-    if (!a || a->type() != onnx::AttributeProto::TENSOR) throw Error("only Constant with a 'value' tensor is supported");
+    if (!a || a->type() != onnx::AttributeProto::TENSOR)
+      throw Error("only Constant with a 'value' tensor is supported");
     if (n.output_size() != 1) throw Error("a Constant has one output");
     constants_[n.output(0)] = &a->t();
   }
@@ -600,12 +618,17 @@ class Importer {
       throw Error("strides " + join(strides) + " / dilations " + join(dil) + " do not map (darknet: one dilation)");
     std::vector<float> weights = floats(input(n, 1));
     std::vector<float> bias = input(n, 2).empty() ? std::vector<float>(size_t(w[0]), 0.f) : floats(input(n, 2));
-    if (int64_t(bias.size()) != w[0]) throw Error("bias has " + std::to_string(bias.size()) + " values for " + std::to_string(w[0]) + " filters");
+    if (int64_t(bias.size()) != w[0])
+      throw Error("bias has " + std::to_string(bias.size()) + " values for " + std::to_string(w[0]) + " filters");
     reading(src);
-    const int layer = add_layer("convolutional", {{"filters", std::to_string(w[0])}, {"size", std::to_string(w[2])},
-                                                  {"stride_x", std::to_string(strides[1])}, {"stride_y", std::to_string(strides[0])},
-                                                  {"padding", std::to_string(pads[0])}, {"groups", std::to_string(group)},
-                                                  {"dilation", std::to_string(dil[0])}, {"batch_normalize", "0"},
+    const int layer = add_layer("convolutional", {{"filters", std::to_string(w[0])},
+                                                  {"size", std::to_string(w[2])},
+                                                  {"stride_x", std::to_string(strides[1])},
+                                                  {"stride_y", std::to_string(strides[0])},
+                                                  {"padding", std::to_string(pads[0])},
+                                                  {"groups", std::to_string(group)},
+                                                  {"dilation", std::to_string(dil[0])},
+                                                  {"batch_normalize", "0"},
                                                   {"activation", "linear"}});
     layers_[size_t(layer)].weights = std::move(weights);
     layers_[size_t(layer)].biases = std::move(bias);
@@ -615,7 +638,8 @@ class Importer {
   // Conv/ConvTranspose/pool pads: darknet pads the same on every side.
   std::vector<int64_t> symmetric_pads(const onnx::NodeProto& n) const {
     const std::string auto_pad = attr_string(n, "auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID") throw Error("auto_pad " + cfg_excerpt(auto_pad) + " is not supported");
+    if (auto_pad != "NOTSET" && auto_pad != "VALID")
+      throw Error("auto_pad " + cfg_excerpt(auto_pad) + " is not supported");
     const std::vector<int64_t> pads = attr_ints(n, "pads", {0, 0, 0, 0});
     if (pads.size() != 4 || pads[0] != pads[1] || pads[0] != pads[2] || pads[0] != pads[3] || pads[0] < 0)
       throw Error("pads " + join(pads) + " are not one non-negative padding on every side");
@@ -686,8 +710,10 @@ class Importer {
       bool reads_frontier = false, closed = true;
       for (const std::string& in : n.input()) {
         if (in.empty()) continue;
-        if (frontier.count(in)) reads_frontier = true;
-        else if (!scalar(in)) closed = false;
+        if (frontier.count(in))
+          reads_frontier = true;
+        else if (!scalar(in))
+          closed = false;
       }
       if (!reads_frontier || !closed) continue;
       closure.push_back(i);
@@ -788,7 +814,8 @@ class Importer {
     if (int64_t(bias.size()) != outputs)
       throw Error("bias has " + std::to_string(bias.size()) + " values for " + std::to_string(outputs) + " outputs");
     reading(src);
-    const int layer = add_layer("connected", {{"output", std::to_string(outputs)}, {"batch_normalize", "0"}, {"activation", "linear"}});
+    const int layer = add_layer(
+        "connected", {{"output", std::to_string(outputs)}, {"batch_normalize", "0"}, {"activation", "linear"}});
     layers_[size_t(layer)].weights = std::move(weights);
     layers_[size_t(layer)].biases = std::move(bias);
     finish_weighted(n, layer, true);
@@ -803,12 +830,14 @@ class Importer {
         attr_string(n, "auto_pad", "NOTSET") != "NOTSET" || (n.output_size() > 1 && !n.output(1).empty()))
       throw Error("ceil_mode, dilations, auto_pad or Indices do not map onto darknet's [maxpool]");
     // darknet pads padding/2 before and the rest after.
-    if (pads.size() != 4 || pads[0] != pads[1] || pads[2] != pads[3] || pads[0] < 0 || pads[0] > 4096 || pads[2] - pads[0] < 0 ||
-        pads[2] - pads[0] > 1)
+    if (pads.size() != 4 || pads[0] != pads[1] || pads[2] != pads[3] || pads[0] < 0 || pads[0] > 4096 ||
+        pads[2] - pads[0] < 0 || pads[2] - pads[0] > 1)
       throw Error("pads " + join(pads) + " are not darknet's padding/2 before and the rest after");
     reading(src);
-    const int layer = add_layer("maxpool", {{"size", std::to_string(k[0])}, {"stride_x", std::to_string(s[1])},
-                                            {"stride_y", std::to_string(s[0])}, {"padding", std::to_string(pads[0] + pads[2])}});
+    const int layer = add_layer("maxpool", {{"size", std::to_string(k[0])},
+                                            {"stride_x", std::to_string(s[1])},
+                                            {"stride_y", std::to_string(s[0])},
+                                            {"padding", std::to_string(pads[0] + pads[2])}});
     produce(n, Value{layer});
   }
 
@@ -838,9 +867,11 @@ class Importer {
         attr_int(n, "ceil_mode", 0) != 0 || attr_string(n, "auto_pad", "NOTSET") != "NOTSET")
       throw Error("AveragePool maps only without pads or ceil_mode");
     if (k[0] == in.h && k[1] == in.w) return global_average(n);
-    if (k[0] != k[1] || s != k || k[0] < 1 || k[0] > in.h || k[0] > in.w) throw Error("AveragePool maps only with kernel = stride (square) or over the whole map");
+    if (k[0] != k[1] || s != k || k[0] < 1 || k[0] > in.h || k[0] > in.w)
+      throw Error("AveragePool maps only with kernel = stride (square) or over the whole map");
     reading(src);
-    const int layer = add_layer("upsample", {{"stride", std::to_string(-k[0])}, {"scale", text(1.0 / double(k[0] * k[0]))}});
+    const int layer =
+        add_layer("upsample", {{"stride", std::to_string(-k[0])}, {"scale", text(1.0 / double(k[0] * k[0]))}});
     produce(n, Value{layer});
     absorb_scale(n.output(0), layer, 1.f / float(k[0] * k[0]));
   }
@@ -859,7 +890,8 @@ class Importer {
 
   void resize(const onnx::NodeProto& n) {
     const int src = layer_of(value(input(n, 0)));
-    const std::string mode = attr_string(n, "mode", "nearest"), ctm = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+    const std::string mode = attr_string(n, "mode", "nearest"),
+                      ctm = attr_string(n, "coordinate_transformation_mode", "half_pixel");
     const std::string nearest = attr_string(n, "nearest_mode", "round_prefer_floor");
     // For whole-number factors these pick the same source pixel as darknet.
     const bool same = (ctm == "asymmetric" && nearest == "floor") ||
@@ -872,7 +904,8 @@ class Importer {
     int64_t factor = 0;
     if (!input(n, 2).empty() && constant(input(n, 2)) && !floats(input(n, 2)).empty()) {
       const std::vector<float> s = floats(input(n, 2));
-      if (s.size() != 4 || s[0] != 1.f || s[1] != 1.f || s[2] != s[3] || s[2] < 1.f || s[2] > 64.f || s[2] != std::floor(s[2]))
+      if (s.size() != 4 || s[0] != 1.f || s[1] != 1.f || s[2] != s[3] || s[2] < 1.f || s[2] > 64.f ||
+          s[2] != std::floor(s[2]))
         throw Error("Resize scales are not [1, 1, s, s] with a whole s");
       factor = int64_t(s[2]);
     } else if (!input(n, 3).empty()) {
@@ -895,7 +928,8 @@ class Importer {
     for (const std::string& name : n.input()) in.push_back(value(name));
     if (in.empty()) throw Error("Concat without inputs");
     const bool flat = std::all_of(in.begin(), in.end(), [](const Value& v) { return v.flat; });
-    if (axis != 1 && !(axis == -3 && !flat) && !(axis == -1 && flat)) throw Error("Concat maps onto [route] only along channels");
+    if (axis != 1 && !(axis == -3 && !flat) && !(axis == -1 && flat))
+      throw Error("Concat maps onto [route] only along channels");
     // One chunk of every input: darknet's route with groups.
     bool grouped = true;
     int64_t groups = 0, group_id = 0;
@@ -917,7 +951,8 @@ class Importer {
       layers += std::to_string(l);
     }
     if (!grouped) groups = 1, group_id = 0;
-    Value out{add_layer("route", {{"layers", layers}, {"groups", std::to_string(groups)}, {"group_id", std::to_string(group_id)}})};
+    Value out{add_layer(
+        "route", {{"layers", layers}, {"groups", std::to_string(groups)}, {"group_id", std::to_string(group_id)}})};
     out.flat = flat;
     produce(n, out);
   }
@@ -927,7 +962,8 @@ class Importer {
   void slice(const onnx::NodeProto& n) {
     Value v = value(input(n, 0));
     if (v.reshaped.size() == 5) throw Error("a Slice of a 5-D Reshape that is not a [yolo] head");
-    if (!untransformed(v) || v.scale != 1.f || v.flat) throw Error("a Slice maps only onto a layer's N x C x H x W output");
+    if (!untransformed(v) || v.scale != 1.f || v.flat)
+      throw Error("a Slice maps only onto a layer's N x C x H x W output");
     const std::vector<int64_t> starts = ints(input(n, 1)), ends = ints(input(n, 2));
     std::vector<int64_t> axes = input(n, 3).empty() ? std::vector<int64_t>{} : ints(input(n, 3));
     std::vector<int64_t> steps = input(n, 4).empty() ? std::vector<int64_t>(starts.size(), 1) : ints(input(n, 4));
@@ -962,7 +998,8 @@ class Importer {
 
   void split(const onnx::NodeProto& n) {
     const Value v = value(input(n, 0));
-    if (!untransformed(v) || v.scale != 1.f || v.flat) throw Error("a Split maps only onto a layer's N x C x H x W output");
+    if (!untransformed(v) || v.scale != 1.f || v.flat)
+      throw Error("a Split maps only onto a layer's N x C x H x W output");
     const int64_t axis = attr_int(n, "axis", 0);
     if (axis != 1 && axis != -3) throw Error("a Split maps only along channels");
     std::vector<int64_t> sizes = attr_ints(n, "split", {});
@@ -988,7 +1025,8 @@ class Importer {
     if (attr_string(n, "mode", "constant") != "constant") throw Error("only constant Pad maps");
     if (!input(n, 2).empty() && scalar(input(n, 2)).value_or(1.f) != 0.f) throw Error("only a Pad with zeros maps");
     const std::vector<int64_t> pads = ints(input(n, 1));
-    if (pads.size() != 8 || pads[0] || pads[1] || pads[2] || pads[3] || pads[4] || pads[5] < 0 || pads[6] < 0 || pads[7] < 0)
+    if (pads.size() != 8 || pads[0] || pads[1] || pads[2] || pads[3] || pads[4] || pads[5] < 0 || pads[6] < 0 ||
+        pads[7] < 0)
       throw Error("Pad " + join(pads) + " is not darknet's shortcut padding (channels and cells after)");
     if (v.reshaped.size() || v.flat || v.pad_c || v.pad_h || v.pad_w) throw Error("a Pad of this tensor does not map");
     v.pad_c = pads[5];
@@ -1011,7 +1049,8 @@ class Importer {
     const std::vector<float> k = floats(input(n, 1));
     const int64_t area = w[2] * w[2];
     for (int64_t i = 0; i < int64_t(k.size()); ++i)
-      if (k[size_t(i)] != (i % area == 0 ? 1.f : 0.f)) throw Error("a ConvTranspose kernel that is not one-hot does not map");
+      if (k[size_t(i)] != (i % area == 0 ? 1.f : 0.f))
+        throw Error("a ConvTranspose kernel that is not one-hot does not map");
     v.sample = w[2];
     produce(n, v);
   }
@@ -1036,8 +1075,10 @@ class Importer {
     for (const auto& [p, f] : orders) {
       if (!plain_prev(*p) || f->layer < 0 || !darknet_from(*f, shape_of(f->layer), shape_of(p->layer))) continue;
       reading(p->layer);
-      const int layer = add_layer("shortcut", {{"from", std::to_string(f->layer)}, {"activation", "linear"},
-                                               {"alpha", text(p->scale)}, {"beta", text(f->scale)}});
+      const int layer = add_layer("shortcut", {{"from", std::to_string(f->layer)},
+                                               {"activation", "linear"},
+                                               {"alpha", text(p->scale)},
+                                               {"beta", text(f->scale)}});
       produce(n, Value{layer});
       absorb_activation(n.output(0), layer);
       return;
@@ -1143,7 +1184,8 @@ class Importer {
 
   // The exporter keeps what ONNX cannot say ([yolo] anchors, dropout
   // probability) as metadata "cspnet.layer.<tensor>" = the cfg section.
-  std::vector<std::pair<std::string, std::string>> metadata_entries(const std::string& tensor, const std::string& kind) {
+  std::vector<std::pair<std::string, std::string>> metadata_entries(const std::string& tensor,
+                                                                    const std::string& kind) {
     auto it = metadata_.find("cspnet.layer." + tensor);
     if (it == metadata_.end()) return {};
     const CfgFile cfg = parse_cfg_text(it->second, path_ + " metadata 'cspnet.layer." + cfg_excerpt(tensor) + "'");
@@ -1177,14 +1219,17 @@ class Importer {
     axis = axis < 0 ? axis + rank : axis;
     const Shape s = shape_of(v.layer);
     int64_t groups = 0;
-    if (v.reshaped.size() == 3 && axis == 2) groups = v.reshaped[1];
-    else if (v.flat && axis == 1) groups = 1;
+    if (v.reshaped.size() == 3 && axis == 2)
+      groups = v.reshaped[1];
+    else if (v.flat && axis == 1)
+      groups = 1;
     else if (v.reshaped.empty() && !v.flat && ((opset_ < 13 && axis == 1) || (axis == 1 && s.h == 1 && s.w == 1)))
       groups = 1;  // below opset 13 Softmax flattens from its axis on
     if (groups == 0 || !(v.reshaped.size() || untransformed(v)) || !(v.scale > 0.f))
       throw Error("a Softmax maps onto [softmax] only over each image's whole C*H*W or equal groups of it");
     reading(v.layer);
-    const int layer = add_layer("softmax", {{"groups", std::to_string(groups)}, {"temperature", text(1.0 / double(v.scale))}});
+    const int layer =
+        add_layer("softmax", {{"groups", std::to_string(groups)}, {"temperature", text(1.0 / double(v.scale))}});
     Value out{layer};
     out.flat = v.flat;
     out.reshaped = v.reshaped;
@@ -1199,8 +1244,12 @@ class Importer {
     if (v.reshaped.size() != 5 || axes != std::vector<int64_t>{1} || attr_int(n, "keepdims", 1) != 0 || v.scale != 1.f)
       throw Error("a ReduceMax maps only as darknet's maxout (Reshape to N x C/G x G x H x W, axis 1, no keepdims)");
     reading(v.layer);
-    produce(n, Value{add_layer("maxpool", {{"size", "1"}, {"stride_x", "1"}, {"stride_y", "1"}, {"padding", "0"},
-                                           {"maxpool_depth", "1"}, {"out_channels", std::to_string(v.reshaped[2])}})});
+    produce(n, Value{add_layer("maxpool", {{"size", "1"},
+                                           {"stride_x", "1"},
+                                           {"stride_y", "1"},
+                                           {"padding", "0"},
+                                           {"maxpool_depth", "1"},
+                                           {"out_channels", std::to_string(v.reshaped[2])}})});
   }
 
   // ---- [yolo] ------------------------------------------------------------------
@@ -1234,19 +1283,22 @@ class Importer {
     }
     std::sort(branches.begin(), branches.end(), [](const Branch& x, const Branch& y) { return x.begin < y.begin; });
     const Branch &xy = branches[0], &wh = branches[1], &rest = branches[2];
-    if (xy.begin != 0 || xy.end != 2 || wh.begin != 2 || wh.end != 4 || rest.begin != 4 || rest.end != dims[2]) return false;
+    if (xy.begin != 0 || xy.end != 2 || wh.begin != 2 || wh.end != 4 || rest.begin != 4 || rest.end != dims[2])
+      return false;
     const onnx::NodeProto* join_node = sole_consumer(xy.tail, "Concat");
-    if (!join_node || join_node->input_size() != 3 || join_node->input(0) != xy.tail || join_node->input(1) != wh.tail ||
-        join_node->input(2) != rest.tail || (attr_int(*join_node, "axis", 0) != 2 && attr_int(*join_node, "axis", 0) != -3))
+    if (!join_node || join_node->input_size() != 3 || join_node->input(0) != xy.tail ||
+        join_node->input(1) != wh.tail || join_node->input(2) != rest.tail ||
+        (attr_int(*join_node, "axis", 0) != 2 && attr_int(*join_node, "axis", 0) != -3))
       return false;
     const onnx::NodeProto* back = sole_consumer(join_node->output(0), "Reshape");
     if (!back) return false;
     const Shape s = shape_of(src);
     std::vector<int64_t> spec = ints(input(*back, 1));
-    if (spec.size() != 4 || (spec[0] != 0 && spec[0] != s.n && spec[0] != -1) || spec[1] != s.c || spec[2] != s.h || spec[3] != s.w)
+    if (spec.size() != 4 || (spec[0] != 0 && spec[0] != s.n && spec[0] != -1) || spec[1] != s.c || spec[2] != s.h ||
+        spec[3] != s.w)
       return false;
-    if (wh.sigmoid || wh.scale != 1.f || wh.shift != 0.f || rest.scale != 1.f || rest.shift != 0.f || xy.sigmoid != rest.sigmoid ||
-        std::fabs(xy.shift + 0.5f * (xy.scale - 1.f)) > 1e-6f)
+    if (wh.sigmoid || wh.scale != 1.f || wh.shift != 0.f || rest.scale != 1.f || rest.shift != 0.f ||
+        xy.sigmoid != rest.sigmoid || std::fabs(xy.shift + 0.5f * (xy.scale - 1.f)) > 1e-6f)
       throw Error("a [yolo]-shaped subgraph whose activations are not darknet's [yolo]");
     make_yolo(*back, src, dims, xy);
     for (const Branch& b : branches)
@@ -1263,10 +1315,14 @@ class Importer {
       const onnx::NodeProto& n = graph_.node(c[0]);
       if (n.op_type() == "Concat") break;
       const std::string other = n.input_size() == 2 ? (input(n, 0) == t ? input(n, 1) : input(n, 0)) : "";
-      if (n.op_type() == "Sigmoid" && br.nodes.size() == 1) br.sigmoid = true;
-      else if (n.op_type() == "Mul" && scalar(other) && br.shift == 0.f && br.scale == 1.f) br.scale = *scalar(other);
-      else if (n.op_type() == "Add" && scalar(other) && br.shift == 0.f) br.shift = *scalar(other);
-      else return false;
+      if (n.op_type() == "Sigmoid" && br.nodes.size() == 1)
+        br.sigmoid = true;
+      else if (n.op_type() == "Mul" && scalar(other) && br.shift == 0.f && br.scale == 1.f)
+        br.scale = *scalar(other);
+      else if (n.op_type() == "Add" && scalar(other) && br.shift == 0.f)
+        br.shift = *scalar(other);
+      else
+        return false;
       br.nodes.push_back(&n);
       t = n.output(0);
     }
@@ -1289,11 +1345,13 @@ class Importer {
         mask += std::to_string(a);
         boxes += "10,10";
       }
-      entries.erase(std::remove_if(entries.begin(), entries.end(),
-                                   [](const auto& e) { return e.first == "mask" || e.first == "anchors" || e.first == "num"; }),
-                    entries.end());
+      entries.erase(
+          std::remove_if(entries.begin(), entries.end(),
+                         [](const auto& e) { return e.first == "mask" || e.first == "anchors" || e.first == "num"; }),
+          entries.end());
       entries.insert(entries.end(), {{"mask", mask}, {"anchors", boxes}, {"num", std::to_string(anchors)}});
-      warnings_.push_back(path_ + ": '" + back.output(0) + "': the model does not hold [yolo] anchors; placeholders written");
+      warnings_.push_back(path_ + ": '" + back.output(0) +
+                          "': the model does not hold [yolo] anchors; placeholders written");
     }
     auto put = [&](const std::string& key, const std::string& value) {
       for (auto& e : entries)
@@ -1332,7 +1390,8 @@ class Importer {
       add_layer("route", {{"layers", std::to_string(single)}});
   }
   int yolo_count() const {
-    return int(std::count_if(layers_.begin(), layers_.end(), [](const PendingLayer& p) { return p.section.name == "yolo"; }));
+    return int(
+        std::count_if(layers_.begin(), layers_.end(), [](const PendingLayer& p) { return p.section.name == "yolo"; }));
   }
 
   CfgSection net_section() const {
@@ -1345,7 +1404,8 @@ class Importer {
       const CfgFile cfg = parse_cfg_text(it->second, path_ + " metadata 'cspnet.net'");
       if (cfg.sections.size() == 1 && (cfg.sections[0].name == "net" || cfg.sections[0].name == "network"))
         for (const CfgEntry& e : cfg.sections[0].entries)
-          if (e.key != "width" && e.key != "height" && e.key != "channels") net.entries.push_back({e.key, e.value, 0, {}});
+          if (e.key != "width" && e.key != "height" && e.key != "channels")
+            net.entries.push_back({e.key, e.value, 0, {}});
     }
     return net;
   }
@@ -1413,7 +1473,8 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name) 
 
 OnnxImport import_onnx(const std::string& path) {
   InputFile in = open_regular_file(path, "ONNX model");
-  if (in.size > kMaxModelBytes) throw Error(path + ": " + std::to_string(in.size) + " bytes; an ONNX model is under 2 GiB");
+  if (in.size > kMaxModelBytes)
+    throw Error(path + ": " + std::to_string(in.size) + " bytes; an ONNX model is under 2 GiB");
   std::string bytes(size_t(in.size), '\0');
   if (in.size > 0 && std::fread(bytes.data(), 1, bytes.size(), in.file.get()) != bytes.size())
     throw Error(path + ": read error");

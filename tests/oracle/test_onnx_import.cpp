@@ -41,8 +41,7 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("cspnet_import_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    path_ = fs::temp_directory_path() / ("cspnet_import_" + std::string(info->name()) + "_" + std::to_string(getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -144,7 +143,8 @@ TEST(OnnxImport, FoldedBatchNormImportsAsConvolutionsWithTheSameOutputs) {
 }
 
 TEST(OnnxImport, ProjectCfgsRoundTrip) {
-  for (const char* name : {"tiny_detector.cfg", "train_every_layer.cfg", "original_shortcut.cfg", "csp_every_layer.cfg"}) {
+  for (const char* name :
+       {"tiny_detector.cfg", "train_every_layer.cfg", "original_shortcut.cfg", "csp_every_layer.cfg"}) {
     Network net = test_cfg(name);
     randomize(net, 7);
     round_trip(net, OnnxExportOptions{}, name);
@@ -160,7 +160,8 @@ TEST(OnnxImport, FixedBatchOfTwoRoundTrips) {
 }
 
 TEST(OnnxImport, ZooModelsRoundTrip) {
-  for (const char* name : {"cspdarknet-small", "cspresnext-small", "csppeleenet-small-efm-sam", "csppeleenet-small-prn"}) {
+  for (const char* name :
+       {"cspdarknet-small", "cspresnext-small", "csppeleenet-small-efm-sam", "csppeleenet-small-prn"}) {
     NetInput input;
     input.width = input.height = 64;
     Network net = is_detector_model(name) ? [&] {
@@ -217,7 +218,7 @@ onnx::TensorProto& initializer(onnx::ModelProto& m, const std::string& name) {
 struct Malformed {
   std::string name;
   std::function<std::string(const std::string& valid)> make;  // the file's bytes
-  std::string message;                                         // a substring of the error
+  std::string message;                                        // a substring of the error
 };
 
 std::string mutated(const std::string& valid, const std::function<void(onnx::ModelProto&)>& change) {
@@ -255,7 +256,9 @@ std::vector<Malformed> malformed_cases() {
        },
        "holds 100 bytes; its dims need 1728"},
       {"integer initialiser",
-       [](const std::string& v) { return mutated(v, [](M& m) { initializer(m, "conv_0_weight").set_data_type(onnx::TensorProto::INT32); }); },
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { initializer(m, "conv_0_weight").set_data_type(onnx::TensorProto::INT32); });
+       },
        "is INT32, expected FLOAT"},
       {"absurd dims",
        [](const std::string& v) {
@@ -277,13 +280,20 @@ std::vector<Malformed> malformed_cases() {
       {"absurd input size",
        [](const std::string& v) {
          return mutated(v, [](M& m) {
-           m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(2)->set_dim_value(
-               int64_t(1e12));
+           m.mutable_graph()
+               ->mutable_input(0)
+               ->mutable_type()
+               ->mutable_tensor_type()
+               ->mutable_shape()
+               ->mutable_dim(2)
+               ->set_dim_value(int64_t(1e12));
          });
        },
        "is not a positive size up to 2^30"},
       {"unknown op",
-       [](const std::string& v) { return mutated(v, [](M& m) { m.mutable_graph()->mutable_node(0)->set_op_type("FooBar"); }); },
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { m.mutable_graph()->mutable_node(0)->set_op_type("FooBar"); });
+       },
        "node #0 'conv_0_conv_1' (FooBar): op FooBar maps onto no cspnet layer"},
       {"cycle",
        [](const std::string& v) {
@@ -295,7 +305,8 @@ std::vector<Malformed> malformed_cases() {
        "(an undefined tensor or a cycle)"},
       {"tensor written twice",
        [](const std::string& v) {
-         return mutated(v, [](M& m) { m.mutable_graph()->mutable_node(1)->set_output(0, m.graph().node(0).output(0)); });
+         return mutated(v,
+                        [](M& m) { m.mutable_graph()->mutable_node(1)->set_output(0, m.graph().node(0).output(0)); });
        },
        "exists already"},
       {"unsupported opset",
@@ -315,7 +326,8 @@ std::vector<Malformed> malformed_cases() {
        "Reshape to [0,3,7,5,5] does not fit"},
       {"external data",
        [](const std::string& v) {
-         return mutated(v, [](M& m) { initializer(m, "conv_0_weight").set_data_location(onnx::TensorProto::EXTERNAL); });
+         return mutated(v,
+                        [](M& m) { initializer(m, "conv_0_weight").set_data_location(onnx::TensorProto::EXTERNAL); });
        },
        "external file"},
   };
@@ -350,7 +362,9 @@ std::vector<float> floats_of(const onnx::TensorProto& t) {
   std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
   return v;
 }
-void set_floats(onnx::TensorProto& t, const std::vector<float>& v) { t.set_raw_data(v.data(), v.size() * sizeof(float)); }
+void set_floats(onnx::TensorProto& t, const std::vector<float>& v) {
+  t.set_raw_data(v.data(), v.size() * sizeof(float));
+}
 
 // Our export rewritten in PyTorch's manner: no cspnet names or metadata,
 // convolution biases before batch norm (moved into its mean), batch-norm
@@ -472,7 +486,8 @@ TEST(OnnxImportCli, BadModelExitsOneAndWritesNothing) {
   for (const char* name : {"truncated.onnx", "unknown.onnx", "missing.onnx"}) {
     SCOPED_TRACE(name);
     const fs::path cfg = dir / "out.cfg", weights = dir / "out.weights";
-    EXPECT_EQ(run_cli("import '" + (dir / name).string() + "' '" + cfg.string() + "' '" + weights.string() + "'", dir / "log"),
+    EXPECT_EQ(run_cli("import '" + (dir / name).string() + "' '" + cfg.string() + "' '" + weights.string() + "'",
+                      dir / "log"),
               1)
         << read_bytes(dir / "log");
     EXPECT_NE(read_bytes(dir / "log").find(name), std::string::npos) << read_bytes(dir / "log");
