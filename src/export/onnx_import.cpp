@@ -587,8 +587,8 @@ class Importer {
     if (op == "Identity" || op == "Dropout") return identity(n);
     if (elementwise_ops().count(op))
       throw Error(
-          "an activation that follows no layer which can take it (Conv, Gemm, Add, Mul) alone; "
-          "cspnet has no standalone activation layer");
+          "elementwise nodes that compute none of darknet's activations, or one that follows no layer which "
+          "can take it (Conv, Gemm, Add, Mul) alone; cspnet has no standalone activation layer");
     throw Error("op " + cfg_excerpt(op) + " maps onto no cspnet layer");
   }
 

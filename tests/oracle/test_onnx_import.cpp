@@ -324,6 +324,15 @@ std::vector<Malformed> malformed_cases() {
          });
        },
        "Reshape to [0,3,7,5,5] does not fit"},
+      {"activation darknet does not have",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           for (auto& n : *m.mutable_graph()->mutable_node())
+             if (n.op_type() == "LeakyRelu")
+               for (auto& a : *n.mutable_attribute()) a.set_f(0.01f);
+         });
+       },
+       "(LeakyRelu): elementwise nodes that compute none of darknet's activations"},
       {"external data",
        [](const std::string& v) {
          return mutated(v,
