@@ -21,6 +21,7 @@
 #include "detector_commands.hpp"
 #include "gradients_command.hpp"
 #include "export_command.hpp"
+#include "import_command.hpp"
 #include "partial_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
@@ -298,6 +299,8 @@ int main(int argc, char** argv) {
   demo_command.add_to(app);
   cli::ExportCommand export_command;
   export_command.add_to(app);
+  cli::ImportCommand import_command;
+  import_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -327,6 +330,7 @@ int main(int argc, char** argv) {
     if (gradients_command.selected()) return gradients_command.run();
     if (demo_command.selected()) return demo_command.run();
     if (export_command.selected()) return export_command.run();
+    if (import_command.selected()) return import_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
       bench_cfg.cfg_path = bench_opts.cfg;

@@ -10,7 +10,7 @@
 # Builds take ${CSPNET_BUILD_LOCK:-/tmp/cspnet-build.lock} (flock) so that
 # they never overlap another build on a shared machine; JOBS sets -j (2).
 # New corpus entries go to a temporary directory: the seeds (fuzz/corpus/cfg,
-# and generated .weights) are only read. Crash reproducers are written to build-fuzz/artifacts/.
+# generated .weights and .onnx) are only read. Crash reproducers are written to build-fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,12 @@ locked() { if command -v flock >/dev/null; then flock "$lock" "$@"; else "$@"; f
 
 locked env CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCSPNET_FUZZ=ON -DCSPNET_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-locked cmake --build build-fuzz -j "$jobs" --target fuzz_cfg fuzz_weights fuzz_labels fuzz_coco_json
+targets=(cfg weights labels coco_json)
+# The ONNX importer's target exists when the build found protobuf and onnx.proto.
+if grep -q 'fuzz_onnx_import' build-fuzz/build.ninja; then
+  targets+=(onnx_import)
+fi
+locked cmake --build build-fuzz -j "$jobs" --target "${targets[@]/#/fuzz_}"
 
 mkdir -p build-fuzz/artifacts
 work=$(mktemp -d)
@@ -43,10 +48,15 @@ write("v1001-transposed.weights", struct.pack("<iiiI", 1001, 0, 0, 0), params)
 write("header-only.weights", struct.pack("<iiiQ", 0, 2, 5, 0), b"")
 write("truncated.weights", struct.pack("<iiiQ", 0, 2, 5, 0), params[:313])
 PY
+# Seeds for the ONNX importer: the target exports them itself (binary files).
+if [[ " ${targets[*]} " == *" onnx_import "* ]]; then
+  mkdir -p "$work/seeds-onnx"
+  CSPNET_ONNX_WRITE_SEEDS="$work/seeds-onnx" ASAN_OPTIONS=detect_leaks=0 build-fuzz/fuzz/fuzz_onnx_import
+fi
 declare -A seeds=([cfg]=fuzz/corpus/cfg [weights]="$work/seeds-weights" [labels]=fuzz/corpus/labels
-               [coco_json]=fuzz/corpus/coco_json)
+               [coco_json]=fuzz/corpus/coco_json [onnx_import]="$work/seeds-onnx")
 
-for target in cfg weights labels coco_json; do
+for target in "${targets[@]}"; do
   mkdir -p "$work/$target"
   dict=()
   if [ -f "fuzz/$target.dict" ]; then dict=(-dict="fuzz/$target.dict"); fi

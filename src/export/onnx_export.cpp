@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/layer.hpp"
 
@@ -536,6 +537,24 @@ void set_type(onnx::ValueInfoProto& v, const std::string& name, const Shape& s, 
   shape.add_dim()->set_dim_value(s.w);
 }
 
+// What ONNX cannot say but `cspnet import` needs to give back the same cfg:
+// [net]'s training keys, [yolo] anchors and training keys, dropout and cost
+// settings, as cfg text under "cspnet.net" and "cspnet.layer.<tensor>".
+void add_cfg_metadata(onnx::ModelProto& model, const Network& net) {
+  const CfgFile cfg = network_cfg(net);
+  auto put = [&](const std::string& key, const CfgSection& section) {
+    onnx::StringStringEntryProto& p = *model.add_metadata_props();
+    p.set_key(key);
+    p.set_value(format_cfg(CfgFile{"", {section}}));
+  };
+  put("cspnet.net", cfg.sections.front());
+  for (int i = 0; i < net.size(); ++i) {
+    const LayerKind kind = net.layer(i).kind();
+    if (kind == LayerKind::yolo || kind == LayerKind::dropout || kind == LayerKind::cost)
+      put("cspnet.layer." + LayerEmitter::name_of(net, i), cfg.sections[size_t(i) + 1]);
+  }
+}
+
 // The IR version that goes with an opset (onnx/helper.py's table).
 int64_t ir_version_for(int opset) {
   if (opset <= 12) return 7;
@@ -574,6 +593,7 @@ void export_onnx(const Network& net, const std::string& path, const OnnxExportOp
     set_type(*graph.add_output(), LayerEmitter::name_of(net, i), net.layer(i).output_shape(), options.dynamic_batch);
   }
   if (options.yolo_decode) add_yolo_decode(writer, graph, net, options.dynamic_batch);
+  add_cfg_metadata(model, net);
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing the ONNX model");
