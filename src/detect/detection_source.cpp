@@ -101,7 +101,11 @@ std::unique_ptr<DetectionSource> darknet_source(const std::string& data_path, bo
   for (std::string& image : read_image_list(list)) {
     ImageEntry e;
     const std::string label = label_path_for_image(image);
-    if (fs::exists(label)) e.boxes = read_darknet_labels(label, data.classes);
+    // A label the system cannot look up (too long a name, no permission) is
+    // read anyway, so that the reader's error names it; only an absent one
+    // makes a negative image.
+    std::error_code error;
+    if (fs::exists(label, error) || error) e.boxes = read_darknet_labels(label, data.classes);
     else ++missing;
     e.path = std::move(image);
     e.id = static_cast<int64_t>(entries.size());
