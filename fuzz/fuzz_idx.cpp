@@ -6,6 +6,7 @@
 // other exception, a sanitizer report or a crash is a bug. An accepted data
 // set must satisfy the documented contract (counts, shapes, labels and
 // pixels in range).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -9,6 +9,7 @@
 //   3  the label file path of each line (label_path_for_image)
 // A cspnet::Error is the expected outcome for bad input; any other exception
 // (std::filesystem_error included), a sanitizer report or a crash is a bug.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>

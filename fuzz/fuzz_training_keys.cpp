@@ -8,7 +8,7 @@
 // run), the optimizer, classification and detection augmentation, and
 // multi-scale sizes. A cspnet::Error is the expected outcome for bad input;
 // any other exception, a sanitizer report or a crash is a bug.
-#include <cmath>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -95,14 +95,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.path = cfg.path;
   const auto overrides = cspnet::override_entries(input.overrides, "--set");
 
-  cspnet::YoloAugmentKeys yolo;
-  for (const cspnet::CfgSection& section : cfg.sections)
-    if (section.name == "yolo") try {
-        cspnet::Options options(section, cfg.path);
-        yolo = cspnet::parse_yolo_augment_keys(options);
-      } catch (const cspnet::Error&) {
-        return 0;
-      }
+  cspnet::YoloAugmentKeys yolo;  // the last [yolo]'s, as the detector trainer takes them
+  try {
+    for (const cspnet::CfgSection& section : cfg.sections) {
+      if (section.name != "yolo") continue;
+      cspnet::Options options(section, cfg.path);
+      yolo = cspnet::parse_yolo_augment_keys(options);
+    }
+  } catch (const cspnet::Error&) {
+    return 0;  // the detector trainer stops here
+  }
   read_keys(config, overrides, schedule);
   read_keys(config, overrides, [](cspnet::Options& net) { cspnet::parse_optimizer_config(net).validate("fuzz"); });
   read_keys(config, overrides, [](cspnet::Options& net) {
