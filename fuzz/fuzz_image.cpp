@@ -1,7 +1,8 @@
 // libFuzzer target: the image decoding path every reader of image files
 // takes (load_image_rgb: stb's PNG, JPEG and BMP decoders behind our header
 // size check), then what the data sources do with the result (resize,
-// letterbox, channel adaptation: load_image_file). A cspnet::Error is the
+// letterbox, channel adaptation: load_image_file), and the header-only
+// read detection sources use for image sizes. A cspnet::Error is the
 // expected outcome for bad input; any other exception, a sanitizer report or
 // a crash is a bug.
 //
@@ -18,13 +19,13 @@
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
 #include "fuzz_util.hpp"
+#include "io/image_header.hpp"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
-#include <stb/stb_image.h>  // declarations only: the library holds the decoder
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>  // seeds only
@@ -77,10 +78,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static fuzz::MemoryFile file("fuzz.image");
-  int w = 0, h = 0, c = 0;
-  if (size > 0 && stbi_info_from_memory(data, int(size), &w, &h, &c) && int64_t{w} * h > kMaxFuzzPixels) return 0;
   const std::string& path = file.write(fuzz::as_text(data, size));
   try {
+    const auto [w, h] = cspnet::read_image_size(path);  // the header, through the library's checks
+    if (int64_t{w} * h > kMaxFuzzPixels) return 0;
     const cspnet::Tensor image = cspnet::load_image_rgb(path);
     const cspnet::Shape& s = image.shape();
     if (s.n != 1 || s.c != 3 || s.h < 1 || s.w < 1) __builtin_trap();
