@@ -22,7 +22,10 @@ locked() { if command -v flock >/dev/null; then flock "$lock" "$@"; else "$@"; f
 
 locked env CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCSPNET_FUZZ=ON -DCSPNET_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-all_targets="cfg weights labels coco_json checkpoint idx image list_files training_log training_keys obj_data"
+# fuzz_image is left out of the default list while its open finding stands
+# (docs/reliability.md: stb_image 2.27's JPEG entropy decoder shifts by 32 on
+# corrupt data, fuzz/open/); FUZZ_TARGETS=image runs it.
+all_targets="cfg weights labels coco_json checkpoint idx list_files training_log training_keys obj_data"
 targets=${FUZZ_TARGETS:-$all_targets}
 build_targets=()
 for target in $targets; do build_targets+=("fuzz_$target"); done
