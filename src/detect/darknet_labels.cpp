@@ -46,9 +46,13 @@ std::string lower(std::string s) {
 }  // namespace
 
 std::string resolve_relative(const std::string& path, const std::string& referrer) {
-  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path)) return path;
+  // The non-throwing overloads: a path the system cannot even look up (a
+  // name too long, a loop of links, no permission) counts as absent, and the
+  // caller reports the entry by its file and line.
+  std::error_code error;
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path, error)) return path;
   const fs::path beside = fs::path(referrer).parent_path() / path;
-  return fs::exists(beside) ? beside.string() : path;
+  return fs::exists(beside, error) ? beside.string() : path;
 }
 
 ObjData read_obj_data(const std::string& path) {
@@ -101,7 +105,8 @@ std::vector<std::string> read_image_list(const std::string& list_path) {
     const std::string entry = trim(lines[i]);
     if (entry.empty()) continue;
     const std::string resolved = resolve_relative(entry, list_path);
-    if (!fs::is_regular_file(resolved))
+    std::error_code error;
+    if (!fs::is_regular_file(resolved, error))
       throw Error(where(list_path, i) + ": image '" + entry + "' not found (nor next to the list)");
     images.push_back(resolved);
   }

@@ -8,10 +8,7 @@
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
 #include "cspnet/file_input.hpp"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "io/image_header.hpp"
 
 namespace cspnet {
 namespace {
@@ -35,9 +32,7 @@ class FileDetectionSource final : public DetectionSource {
   const std::vector<ObjectBox>& boxes(int64_t i) const override { return entry(i).boxes; }
   Tensor load(int64_t i) const override { return load_image_rgb(entry(i).path); }
   std::pair<int, int> image_size(int64_t i) const override {
-    int w = 0, h = 0, c = 0;
-    if (!stbi_info(entry(i).path.c_str(), &w, &h, &c)) throw Error(entry(i).path + ": cannot read the image header");
-    return {w, h};
+    return read_image_size(entry(i).path);
   }
   int64_t image_id(int64_t i) const override { return entry(i).id; }
   std::string image_name(int64_t i) const override { return entry(i).path; }
@@ -101,7 +96,11 @@ std::unique_ptr<DetectionSource> darknet_source(const std::string& data_path, bo
   for (std::string& image : read_image_list(list)) {
     ImageEntry e;
     const std::string label = label_path_for_image(image);
-    if (fs::exists(label)) e.boxes = read_darknet_labels(label, data.classes);
+    // A label the system cannot look up (too long a name, no permission) is
+    // read anyway, so that the reader's error names it; only an absent one
+    // makes a negative image.
+    std::error_code error;
+    if (fs::exists(label, error) || error) e.boxes = read_darknet_labels(label, data.classes);
     else ++missing;
     e.path = std::move(image);
     e.id = static_cast<int64_t>(entries.size());

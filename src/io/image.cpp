@@ -1,12 +1,15 @@
 #include "cspnet/image.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <memory>
 #include <vector>
 
 #include "cspnet/error.hpp"
+#include "cspnet/file_input.hpp"
 #include "io/file_output.hpp"
+#include "io/image_header.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
@@ -23,17 +26,126 @@
 
 namespace cspnet {
 
-Tensor load_image_rgb(const std::string& path) {
+namespace {
+
+// Image files are read whole (regular files only, so /dev/zero is refused by
+// name) and decoded from memory; stb takes an int length.
+constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
+
+std::string read_image_bytes(const std::string& path) {
+  try {
+    return read_text_file(path, "image", kMaxImageFileBytes);
+  } catch (const Error& e) {
+    // "PATH: cannot open image: ..." -> "PATH: cannot decode image: cannot open image: ..."
+    std::string reason = e.what();
+    if (reason.rfind(path + ": ", 0) == 0) reason.erase(0, path.size() + 2);
+    throw Error(path + ": cannot decode image: " + reason);
+  }
+}
+
+// stb_image 2.27 (Debian 12's) trusts the code counts of a JPEG Huffman
+// table (DHT segment): more than 256 codes write past its fixed-size tables
+// (upstream fixed it in 2.28). So every DHT stb could reach is checked
+// before stb sees the file: the header's segments are walked as stb walks
+// them (APPn/COM payloads skipped by length); from the first scan on, where
+// stb's position depends on its entropy decoding, every 0xFF 0xC4 marker is
+// checked (valid entropy-coded data never holds one: 0xFF is always followed
+// by 0x00 or a restart marker there). Bytes past the end count as 0, as stb
+// reads them.
+class JpegHuffmanCheck {
+ public:
+  JpegHuffmanCheck(const unsigned char* bytes, size_t size) : p_(bytes), size_(size) {}
+
+  // False when some table stb could read declares more than 256 codes.
+  bool tables_fit() const {
+    size_t pos = 0;
+    const int soi = next_marker(pos);
+    if (soi != 0xD8) return true;  // not a JPEG for stb either
+    while (pos < size_) {
+      const int marker = next_marker(pos);
+      if (marker < 0) break;
+      if (marker == 0xC4 && !segment_fits(pos)) return false;
+      if (marker == 0xDA || marker == 0xC4) break;  // a scan (or a table stb walks by its contents)
+      if (marker == 0xD8 || marker == 0xD9 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
+      if (pos + 2 > size_ || length_at(pos) < 2) break;
+      pos += length_at(pos);  // DQT, SOFn, DRI, APPn, COM: stb reads exactly the declared length
+    }
+    return every_marker_fits(pos);
+  }
+
+ private:
+  int byte(size_t at) const { return at < size_ ? p_[at] : 0; }
+  size_t length_at(size_t at) const { return size_t(byte(at)) << 8 | size_t(byte(at + 1)); }
+
+  // stb's stbi__get_marker, with junk before a marker skipped: 0xFF, any
+  // fill 0xFF bytes, then the marker; -1 at the end.
+  int next_marker(size_t& pos) const {
+    while (pos < size_ && p_[pos] != 0xFF) ++pos;
+    while (pos < size_ && p_[pos] == 0xFF) ++pos;
+    return pos < size_ ? p_[pos++] : -1;
+  }
+
+  // One DHT segment as stb's stbi__process_marker reads it: tables while
+  // the declared length lasts, each 1 + 16 count bytes and sum(counts) values.
+  bool segment_fits(size_t pos) const {
+    int64_t left = int64_t(length_at(pos)) - 2;
+    pos += 2;
+    while (left > 0) {
+      int64_t codes = 0;
+      for (size_t i = 0; i < 16; ++i) codes += byte(pos + 1 + i);
+      if (codes > 256) return false;
+      pos += size_t(17 + codes);
+      left -= 17 + codes;
+    }
+    return true;
+  }
+
+  bool every_marker_fits(size_t pos) const {
+    while (pos < size_) {
+      const int marker = next_marker(pos);
+      if (marker == 0xC4 && !segment_fits(pos)) return false;
+    }
+    return true;
+  }
+
+  const unsigned char* p_;
+  size_t size_;
+};
+
+// The file's bytes, checked for what stb cannot be trusted with.
+std::string read_checked_image(const std::string& path) {
+  std::string file = read_image_bytes(path);
+  if (file.size() > size_t(INT_MAX))
+    throw Error(path + ": cannot decode image: " + std::to_string(file.size()) + " bytes, more than the decoder takes");
+  if (!JpegHuffmanCheck(reinterpret_cast<const unsigned char*>(file.data()), file.size()).tables_fit())
+    throw Error(path + ": cannot decode image: corrupt JPEG: a Huffman table declares more than 256 codes");
+  return file;
+}
+
+}  // namespace
+
+std::pair<int, int> read_image_size(const std::string& path) {
+  const std::string file = read_checked_image(path);
   int w = 0, h = 0, c = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &c))
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c))
+    throw Error(path + ": cannot read the image header");
+  return {w, h};
+}
+
+Tensor load_image_rgb(const std::string& path) {
+  const std::string file = read_checked_image(path);
+  const auto* bytes = reinterpret_cast<const stbi_uc*>(file.data());
+  const int size = int(file.size());
+  int w = 0, h = 0, c = 0;
+  if (!stbi_info_from_memory(bytes, size, &w, &h, &c))
     throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
   // Check the header's size before decoding allocates from it.
   constexpr int64_t kMaxPixels = int64_t{1} << 28;
   if (w <= 0 || h <= 0 || int64_t{w} * h > kMaxPixels)
     throw Error(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) +
                 ", outside the supported 1.." + std::to_string(kMaxPixels) + " pixels");
-  std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(stbi_load(path.c_str(), &w, &h, &c, 3),
-                                                                     &stbi_image_free);
+  std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(
+      stbi_load_from_memory(bytes, size, &w, &h, &c, 3), &stbi_image_free);
   if (!pixels)
     throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
   Tensor image(Shape{1, 3, h, w});

@@ -443,8 +443,10 @@ TrainerState load_checkpoint(const std::string& path, Network& net, Optimizer& o
   const uLong header_crc = in.crc();
   {
     uLong crc = header_crc;
-    std::vector<char> buffer(1 << 20);
     uint64_t left = data_end - kHeaderBytes;
+    // At most 1 MiB at a time; no more than the file holds (a small
+    // checkpoint is not worth zeroing a megabyte for).
+    std::vector<char> buffer(size_t(std::min<uint64_t>(left, 1 << 20)));
     while (left > 0) {
       const size_t chunk = size_t(std::min<uint64_t>(left, buffer.size()));
       if (std::fread(buffer.data(), 1, chunk, raw) != chunk)

@@ -356,6 +356,30 @@ TEST(TextFiles, NonRegularFilesAreRefusedByName) {
   fs::remove_all(dir);
 }
 
+// stb_image 2.27 wrote past its Huffman tables for a JPEG DHT segment
+// declaring more than 256 codes (ASan: out of bounds in stbi__build_huffman;
+// found by fuzz_image). Refused by name, by the decoder and the header reader.
+TEST(Images, JpegHuffmanTableWithMoreThan256CodesIsAnError) {
+  std::string jpeg = {'\xFF', '\xD8', '\xFF', '\xC4', '\x01', '\x13', '\x00'};
+  jpeg += std::string(16, '\x20');   // 16 code lengths x 32 codes = 512 codes
+  jpeg += std::string(512, '\x01');  // their values
+  jpeg += "\xFF\xD9";
+  char dir_template[] = "/tmp/cspnet-image-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string path = (dir / "huffman.jpg").string();
+  { std::ofstream(path, std::ios::binary) << jpeg; }
+  const std::string expected = path + ": cannot decode image: corrupt JPEG: a Huffman table declares more than 256 codes";
+  std::string message = error_of([&] { load_image_rgb(path); });
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+  std::vector<float> chw(3 * 4 * 4);
+  message = error_of([&] { load_image_file(path, 3, 4, 4, chw.data()); });
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+  message = error_of([] { load_image_rgb("/dev/zero"); });
+  EXPECT_NE(message.find("/dev/zero: cannot decode image: not a regular file"), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
 TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
   char dir_template[] = "/tmp/cspnet-text-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);

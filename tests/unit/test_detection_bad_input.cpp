@@ -78,6 +78,10 @@ const std::vector<BadData> kBad = {
   // ---- image lists ----
   {"ListImageMissing", Kind::List, "img.png\nmissing.png\n", {"list.txt:2: image 'missing.png' not found"}},
   {"ListEmpty", Kind::List, "\n\n", {"list.txt: no images listed"}},
+  // Names the system cannot look up (longer than NAME_MAX) are reported as
+  // not found by file and line; a std::filesystem_error escaped before.
+  {"ListImageNameTooLongForTheSystem", Kind::List, "img.png\n" + std::string(300, 'a') + ".png\n", {"list.txt:2: image 'aaa", "not found"}},
+  {"ObjDataTrainNameTooLongForTheSystem", Kind::ObjData, "classes=3\ntrain=" + std::string(300, 'b') + ".txt\n", {"cannot open image list"}},
   // ---- COCO instances JSON ----
   {"CocoTruncated", Kind::Coco, R"({"images": [)", {"bad.json: byte 13: invalid JSON"}},
   {"CocoNumberOverflow", Kind::Coco, R"({"images":[1e999]})", {"bad.json: invalid JSON", "number overflow"}},
