@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <sstream>
 
+#include "cspnet/detection_data.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/file_input.hpp"
 
@@ -26,18 +26,6 @@ std::vector<std::string> images_in_folder(const std::string& folder) {
   if (ec) throw Error(folder + ": cannot list folder: " + ec.message());
   if (images.empty()) throw Error(folder + ": folder holds no png, jpg, jpeg or bmp image");
   std::sort(images.begin(), images.end());  // the same order on every file system
-  return images;
-}
-
-std::vector<std::string> images_in_list(const std::string& list) {
-  std::vector<std::string> images;
-  std::istringstream in(read_text_file(list, "image list"));
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    images.push_back(line);
-  }
-  if (images.empty()) throw Error(list + ": image list names no image");
   return images;
 }
 
@@ -63,7 +51,7 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& arg
   for (const std::string& argument : arguments) {
     if (argument.size() > 1 && argument[0] == '@') {
       const std::string list = argument.substr(1);
-      for (const std::string& path : images_in_list(list)) {
+      for (const std::string& path : read_image_list(list)) {
         check_image_file(path, list);
         images.push_back(path);
       }

@@ -1,9 +1,9 @@
 #pragma once
 // The images a command reads, from what its user typed: image files, folders
 // (their png/jpg/jpeg/bmp files, sorted by name, not recursive) and list files
-// written `@list.txt` (one path per line, as darknet's train.txt; blank lines
-// and lines starting with '#' skipped; relative paths are relative to the
-// current directory, as darknet reads them).
+// written `@list.txt` (one path per line, as darknet's train.txt, read by
+// read_image_list: blank lines skipped, a relative path from the current
+// directory or else beside the list, as the detection data lists are read).
 #include <string>
 #include <vector>
 
