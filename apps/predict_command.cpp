@@ -143,7 +143,7 @@ std::vector<std::string> annotated_paths(const PredictOptions& options, const st
 std::vector<Detection> postprocess_detector(const Network& net, const std::vector<Tensor>& outputs, int width,
                                             int height, const PredictOptions& options) {
   std::vector<Detection> kept =
-      non_max_suppression(decode_yolo(net, outputs, 0, width, height, options.threshold), options.iou);
+      non_max_suppression(decode_yolo(net, outputs, 0, width, height, float(options.threshold)), float(options.iou));
   if (kept.size() > size_t(options.max_det)) kept.resize(size_t(options.max_det));  // sorted best first
   return kept;
 }

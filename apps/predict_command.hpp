@@ -20,8 +20,8 @@ struct PredictOptions {
   std::string save_image;           // annotated PNG of the one image
   std::string out_dir;              // annotated PNG per image, named after it
   int top = 5;                      // classifier: classes per image
-  float threshold = 0.25f;          // detector: score threshold
-  float iou = 0.45f;                // detector: NMS IoU
+  double threshold = 0.25;          // detector: score threshold (double: JSON prints 0.45, not 0.4499999)
+  double iou = 0.45;                // detector: NMS IoU
   int max_det = 300;                // detector: boxes kept per image after NMS, best first
   bool json = false;
   uint64_t seed = 1;

@@ -425,7 +425,7 @@ TEST_F(PredictCommand, EmptyFolderAndEmptyListExitOneNamingThem) {
 
 TEST_F(PredictCommand, OutOfRangeOptionsAreUsageErrors) {
   const std::string scene = image("scene.png", 40, 30);
-  for (const std::string& bad : {"--iou 1.5", "--iou -0.1", "--iou abc", "--max-det 0", "--threshold 2"}) {
+  for (const std::string bad : {"--iou 1.5", "--iou -0.1", "--iou abc", "--max-det 0", "--threshold 2"}) {
     Result r = detect(quote(scene) + " " + bad);
     EXPECT_EQ(r.code, 2) << bad;
     EXPECT_TRUE(contains(r.err, bad.substr(0, bad.find(' ')))) << bad << ": " << r.err;
