@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
-#include <numeric>
 #include <sstream>
 #include <tuple>
 
@@ -23,6 +22,7 @@
 #include "export_command.hpp"
 #include "import_command.hpp"
 #include "partial_command.hpp"
+#include "predict_command.hpp"
 #include "train_commands.hpp"
 #include "zoo_commands.hpp"
 
@@ -30,7 +30,6 @@ namespace {
 
 using namespace cspnet;
 using cli::non_negative_number;
-using cli::number_in;
 using cli::positive_number;
 
 struct CommonOptions {
@@ -119,66 +118,6 @@ int run_info(const CommonOptions& o, bool json) {
   return 0;
 }
 
-std::vector<std::string> read_labels(const std::string& path) {
-  std::vector<std::string> labels;
-  if (path.empty()) return labels;
-  std::istringstream in(read_text_file(path, "labels file"));
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    labels.push_back(line);
-  }
-  return labels;
-}
-
-std::string label_of(const std::vector<std::string>& labels, int64_t index) {
-  return size_t(index) < labels.size() ? labels[size_t(index)] : "class " + std::to_string(index);
-}
-
-int run_predict(CommonOptions o, const std::string& weights, const std::string& image_path,
-                const std::string& labels_path, int top, const std::string& dump, float threshold, uint64_t seed) {
-  o.batch = 1;
-  Network net = load_network(o);
-  if (weights.empty()) {
-    std::cerr << "warning: no --weights given: using random parameters (seed " << seed << ")\n";
-    init_weights(net, seed);
-  } else {
-    load_weights(net, weights);
-  }
-  // A training run's folder keeps the class names beside the weights.
-  std::string names_path = labels_path;
-  if (names_path.empty() && !weights.empty()) {
-    const auto beside = std::filesystem::path(weights).parent_path() / "names.txt";
-    if (std::filesystem::is_regular_file(beside)) names_path = beside.string();
-  }
-  auto labels = read_labels(names_path);
-  Tensor image = load_image_rgb(image_path);
-  const bool detector = yolo_attrs(net.layer(net.output_layers()[0])) != nullptr;
-  const int width = net.config().width, height = net.config().height;
-  Tensor input = match_channels(detector ? letterbox_image(image, width, height) : resize_image(image, width, height),
-                                net.config().channels);
-  Executor executor(net);
-  std::vector<Tensor> outputs = executor.forward(input);
-  if (!dump.empty()) save_npy(dump, outputs[0]);
-  if (detector) {
-    auto detections = non_max_suppression(
-        decode_yolo(net, outputs, 0, int(image.shape().w), int(image.shape().h), threshold), 0.45f);
-    std::printf("%zu detections (threshold %.2f)\n", detections.size(), threshold);
-    for (const auto& d : detections)
-      std::printf("%-20s %5.1f%%  centre (%.3f, %.3f) size %.3f x %.3f\n", label_of(labels, d.best_class).c_str(),
-                  100 * d.score, d.x, d.y, d.w, d.h);
-    return 0;
-  }
-  const Tensor& out = outputs[0];
-  std::vector<int64_t> order(size_t(out.size()));
-  std::iota(order.begin(), order.end(), 0);
-  size_t k = std::min<size_t>(size_t(std::max(top, 1)), order.size());
-  std::partial_sort(order.begin(), order.begin() + long(k), order.end(),
-                    [&](int64_t a, int64_t b) { return out.data()[a] > out.data()[b]; });
-  for (size_t i = 0; i < k; ++i)
-    std::printf("%-24s %.6f\n", label_of(labels, order[i]).c_str(), out.data()[order[i]]);
-  return 0;
-}
-
 int run_init(CommonOptions o, const std::string& out, uint64_t seed) {
   Network net = load_network(o);
   init_weights(net, seed);
@@ -233,19 +172,13 @@ int main(int argc, char** argv) {
   add_common(*info, info_opts);
   info->add_flag("--json", json, "machine-readable output");
 
-  std::string weights, image, labels, dump, init_out;
-  int top = 5;
-  float threshold = 0.25f;
+  std::string init_out;
   uint64_t seed = 1;
-  auto* predict = app.add_subcommand("predict", "classify an image, or detect objects with a [yolo] network");
+  cli::PredictOptions predict_cfg;
+  auto* predict = app.add_subcommand(
+      "predict", "classify images, or detect objects with a [yolo] network (boxes, JSON, annotated PNGs)");
   add_common(*predict, predict_opts);
-  predict->add_option("image", image, "png, jpg or bmp image")->required();
-  predict->add_option("--weights", weights, "darknet .weights (default: random, see --seed)");
-  predict->add_option("--labels", labels, "class names, one per line (default: names.txt beside --weights)");
-  predict->add_option("--top", top, "how many classes to print")->check(positive_number());
-  predict->add_option("--threshold", threshold, "detection score threshold")->check(number_in(0.0, 1.0));
-  predict->add_option("--dump", dump, "write the raw (first) output as .npy");
-  predict->add_option("--seed", seed, "seed for random parameters when no --weights");
+  cli::add_predict_options(*predict, predict_cfg);
 
   auto* init = app.add_subcommand("init", "write deterministic random .weights for a cfg");
   add_common(*init, init_opts);
@@ -320,7 +253,11 @@ int main(int argc, char** argv) {
       std::cerr << "warning: --threads " << threads << " is more than the " << hardware_threads()
                 << " hardware threads; oversubscribed threads only slow oneDNN and OpenMP down\n";
     if (*info) return run_info(info_opts, json);
-    if (*predict) return run_predict(predict_opts, weights, image, labels, top, dump, threshold, seed);
+    if (*predict) {
+      predict_opts.batch = 1;  // one image at a time, one executor for all
+      Network net = load_network(predict_opts);
+      return cli::run_predict(net, predict_cfg);
+    }
     if (*init) return run_init(init_opts, init_out, seed);
     if (zoo_commands.selected()) return zoo_commands.run();
     if (train_commands.selected()) return train_commands.run();

@@ -1,5 +1,5 @@
 """cspnet.detect against the CLI's predict on a tiny [yolo] network."""
-import re
+import json
 import subprocess
 
 import numpy as np
@@ -48,14 +48,17 @@ def test_detect_matches_cli_predict(cli, tmp_path):
     threshold = 0.2
     found = cspnet.detect(net, pixels, threshold=threshold)
     out = subprocess.run([str(cli), "predict", str(cfg), str(image), "--weights", str(weights), "--threshold",
-                          str(threshold)], check=True, capture_output=True, text=True).stdout
-    count = int(re.search(r"(\d+) detections", out).group(1))
-    rows = re.findall(r"class (\d+)\s+([\d.]+)%\s+centre \(([\d.-]+), ([\d.-]+)\) size ([\d.-]+) x ([\d.-]+)", out)
-    assert len(found) == count == len(rows)
-    assert count > 0  # the seed gives some boxes over this threshold, else the comparison is empty
+                          str(threshold), "--max-det", "100000", "--json"], check=True, capture_output=True, text=True).stdout
+    rows = json.loads(out)["images"][0]["detections"]
+    assert len(found) == len(rows)
+    assert len(rows) > 0  # the seed gives some boxes over this threshold, else the comparison is empty
     for (cls, score, (x, y, w, h)), row in zip(found, rows):
-        assert cls == int(row[0])
+        assert cls == row["class"]
         assert score >= threshold
-        assert abs(100 * score - float(row[1])) <= 0.051
-        for ours, theirs in zip((x, y, w, h), row[2:]):
-            assert abs(ours - float(theirs)) <= 0.0005
+        assert abs(score - row["score"]) <= 1e-6
+        for ours, theirs in zip((x, y, w, h), row["box_cxcywh_norm"]):
+            assert abs(ours - theirs) <= 1e-6
+        # The pixel box is the normalised one in the 80x48 image, clipped to it.
+        x1, y1, x2, y2 = row["box_xyxy"]
+        assert abs(x1 - min(max((x - w / 2) * 80, 0), 80)) <= 1e-3
+        assert abs(y2 - min(max((y + h / 2) * 48, 0), 48)) <= 1e-3

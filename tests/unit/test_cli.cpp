@@ -373,7 +373,7 @@ TEST_F(Cli, PredictOnImageWithAbsurdHeaderExitsOne) {
 TEST_F(Cli, PredictWithMissingImageExitsOne) {
   Result r = cli("predict " + quote(good_cfg_) + " " + quote((dir_ / "none.png").string()));
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, "none.png: cannot decode image")) << r.err;
+  EXPECT_TRUE(contains(r.err, "none.png: cannot open image: No such file or directory")) << r.err;
 }
 
 TEST_F(Cli, PredictWithTruncatedWeightsExitsOne) {
