@@ -36,11 +36,11 @@ step "**info**: one row per layer (darknet's table), parameters, BFLOPs and the 
 step "**export-cfg**: a zoo model as a darknet cfg, which darknet and every cfg-reading tool loads." \
   "build/cspnet export-cfg cspdarknet-small out/tour/cspdarknet-small.cfg"
 step "**train**: Fashion-MNIST (Debian's dataset-fashion-mnist) by default; the run folder gets the cfg, names, checkpoint, final weights, log.csv (a row every few steps and per epoch) and curves.png. Ctrl-C writes a checkpoint; \`--resume\` continues bit for bit." \
-  "build/cspnet --threads 2 train cspdarknet-small --max-batches 300 --out out/tour/run --progress plain --log-seconds 15"
+  "build/cspnet --threads 2 train cspdarknet-small --epochs 1 --out out/tour/run --exist-ok --progress plain --log-seconds 15"
 step "**eval**: top-1/top-5, per-class accuracy and the confusion matrix on the test split, with the run's class names." \
   "build/cspnet eval out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights"
 step "**predict**: one image through the network. Here a generated detection scene (\`detector scenes\`), classified by the run's weights." \
-  "build/cspnet detector scenes --out out/tour/scenes --train 1 --val 1 --size 96 && build/cspnet predict out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights out/tour/scenes/images/train/000000.png"
+  "rm -rf out/tour/scenes && build/cspnet detector scenes --out out/tour/scenes --train 1 --val 1 --size 96 && build/cspnet predict out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights out/tour/scenes/images/train/000000.png"
 step "**bench**: inference time (median, min, max), images/s and the share of the machine's measured FMA peak." \
   "build/cspnet --threads 2 bench cspdarknet-small --runs 50"
 step "**export**: the trained network as ONNX for ONNX Runtime, OpenVINO or OpenCV (docs/deploy.md)." \
