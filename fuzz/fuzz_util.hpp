@@ -17,6 +17,37 @@
 
 namespace fuzz {
 
+// The weights and checkpoint targets' network: conv + batch norm, grouped
+// conv, maxpool, connected + batch norm (every kind of parameter array, 220
+// floats).
+inline constexpr const char* kParameterNetCfg = R"([net]
+width=6
+height=6
+channels=2
+
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+pad=1
+activation=leaky
+
+[convolutional]
+filters=4
+groups=2
+size=1
+activation=linear
+
+[maxpool]
+size=2
+stride=2
+
+[connected]
+batch_normalize=1
+output=3
+activation=linear
+)";
+
 // One in-memory file, created once per target and rewritten per input.
 class MemoryFile {
  public:

@@ -14,40 +14,14 @@
 #include <vector>
 
 #include "cspnet/cspnet.hpp"
+#include "fuzz_util.hpp"
 
 namespace {
 
-const char* kCfg = R"([net]
-width=6
-height=6
-channels=2
-
-[convolutional]
-batch_normalize=1
-filters=4
-size=3
-pad=1
-activation=leaky
-
-[convolutional]
-filters=4
-groups=2
-size=1
-activation=linear
-
-[maxpool]
-size=2
-stride=2
-
-[connected]
-batch_normalize=1
-output=3
-activation=linear
-)";
 
 cspnet::Network& network() {
   static cspnet::Network net = [] {
-    cspnet::Network n = cspnet::Network::from_cfg(cspnet::parse_cfg_text(kCfg, "fuzz.cfg"));
+    cspnet::Network n = cspnet::Network::from_cfg(cspnet::parse_cfg_text(fuzz::kParameterNetCfg, "fuzz.cfg"));
     cspnet::init_weights(n, 1);
     return n;
   }();
