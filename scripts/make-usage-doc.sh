@@ -34,7 +34,7 @@ step "**zoo**: the models the library builds, beside the paper's figures where t
 step "**info**: one row per layer (darknet's table), parameters, BFLOPs and the planned activation memory." \
   "build/cspnet info cspdarknet-small"
 step "**export-cfg**: a zoo model as a darknet cfg, which darknet and every cfg-reading tool loads." \
-  "build/cspnet export-cfg cspdarknet-small out/tour/cspdarknet-small.cfg"
+  "mkdir -p out/tour && build/cspnet export-cfg cspdarknet-small out/tour/cspdarknet-small.cfg"
 step "**train**: Fashion-MNIST (Debian's dataset-fashion-mnist) by default; the run folder gets the cfg, names, checkpoint, final weights, log.csv (a row every few steps and per epoch) and curves.png. Ctrl-C writes a checkpoint; \`--resume\` continues bit for bit." \
   "build/cspnet --threads 2 train cspdarknet-small --epochs 1 --out out/tour/run --exist-ok --progress plain --log-seconds 15"
 step "**eval**: top-1/top-5, per-class accuracy and the confusion matrix on the test split, with the run's class names." \
