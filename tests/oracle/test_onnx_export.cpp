@@ -21,6 +21,7 @@
 #include "cspnet/weights.hpp"
 #include "cspnet/necks.hpp"
 #include "cspnet/zoo.hpp"
+#include "randomized_weights.hpp"
 
 namespace cspnet {
 namespace {
@@ -40,22 +41,6 @@ void write_npy_f32(const fs::path& path, const Shape& shape, const float* data) 
   out << header;
   out.write(reinterpret_cast<const char*>(data), std::streamsize(shape.count() * int64_t(sizeof(float))));
   if (!out) throw Error(path.string() + ": cannot write");
-}
-
-// Seeded weights plus batch norm statistics away from darknet's 0/1 start,
-// so that an unfolded or misplaced batch norm shows.
-void randomize(Network& net, uint64_t seed) {
-  init_weights(net, seed);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> around_one(0.5f, 1.5f), centred(-0.3f, 0.3f);
-  for (int i = 0; i < net.size(); ++i) {
-    WeightArrays* w = net.layer(i).weight_arrays();
-    if (!w) continue;
-    for (float& v : w->scales) v = around_one(rng);
-    for (float& v : w->rolling_variance) v = around_one(rng);
-    for (float& v : w->rolling_mean) v = centred(rng);
-    for (float& v : w->biases) v = centred(rng);
-  }
 }
 
 // What check_onnx_export.py needs to decode the [yolo] outputs itself: per

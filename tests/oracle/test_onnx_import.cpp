@@ -30,6 +30,7 @@
 #include "cspnet/onnx_import.hpp"
 #include "cspnet/weights.hpp"
 #include "cspnet/zoo.hpp"
+#include "randomized_weights.hpp"
 
 namespace cspnet {
 namespace {
@@ -51,22 +52,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-// Seeded weights with batch-norm statistics away from darknet's 0/1 start, so
-// that a misplaced or dropped batch norm shows in the outputs.
-void randomize(Network& net, uint64_t seed) {
-  init_weights(net, seed);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> around_one(0.5f, 1.5f), centred(-0.3f, 0.3f);
-  for (int i = 0; i < net.size(); ++i) {
-    WeightArrays* w = net.layer(i).weight_arrays();
-    if (!w) continue;
-    for (float& v : w->scales) v = around_one(rng);
-    for (float& v : w->rolling_variance) v = around_one(rng);
-    for (float& v : w->rolling_mean) v = centred(rng);
-    for (float& v : w->biases) v = centred(rng);
-  }
-}
 
 std::string cfg_text(const Network& net) { return format_cfg(network_cfg(net)); }
 
