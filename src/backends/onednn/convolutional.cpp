@@ -251,13 +251,14 @@ std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer
   auto with_layout = [&](const Shape& s, memory::format_tag tag) { return memory::desc({s.n, s.c, s.h, s.w}, f32, tag); };
   const memory::desc weights_any(weight_dims, f32, memory::format_tag::any);
   const memory::desc bias_md({a.filters}, f32, memory::format_tag::x);
-  const memory::desc src_any = with_layout(in, memory::format_tag::any), dst_any = with_layout(out, memory::format_tag::any);
   const bool with_bias = !a.batch_normalize;
-  auto build = [&](algorithm algo) {
+  using tag = memory::format_tag;
+  auto build = [&](algorithm algo, tag activation_layout) {
+    const memory::desc src_request = with_layout(in, activation_layout), dst_request = with_layout(out, activation_layout);
     convolution_forward::primitive_desc forward_pd(
-        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, bias_md, dst_any,
+        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any, bias_md, dst_request,
                                               strides, dilates, pad_l, pad_r)
-                  : convolution_forward::desc(prop_kind::forward_training, algo, src_any, weights_any, dst_any,
+                  : convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any, dst_request,
                                               strides, dilates, pad_l, pad_r),
         ctx.engine);
     const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
@@ -269,20 +270,39 @@ std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer
                   : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l,
                                                        pad_r),
         ctx.engine, forward_pd);
-    return weighted_primitives(
-        forward_pd, backward_data_pd, backward_weights_pd, with_bias, with_layout(in, in_tag),
-        with_layout(out, out_tag),
-        memory::desc(weight_dims, f32, g.weight_tag()));
+    const bool reference_backward = is_reference_impl(backward_data_pd.impl_info_str()) ||
+                                    is_reference_impl(backward_weights_pd.impl_info_str());
+    return std::pair{weighted_primitives(forward_pd, backward_data_pd, backward_weights_pd, with_bias,
+                                         with_layout(in, in_tag), with_layout(out, out_tag),
+                                         memory::desc(weight_dims, f32, g.weight_tag())),
+                     reference_backward};
+  };
+  // The forward's layouts bind the backward passes. oneDNN's own choice can
+  // be a mixed pair (plain few-channel source, blocked output) that has a jit
+  // forward but only the reference backward, hundreds of times slower; then
+  // both activations blocked, then both plain, are tried.
+  auto build_any_layout = [&](algorithm algo) {
+    std::optional<WeightedPrimitives> fallback;
+    for (tag layout : {tag::any, tag::nChw16c, tag::nchw}) {
+      try {
+        auto [built, reference_backward] = build(algo, layout);
+        if (!reference_backward) return built;
+        if (!fallback) fallback = std::move(built);
+      } catch (const dnnl::error&) {
+        if (layout == tag::any) throw;  // no kernel at all for this algorithm
+      }
+    }
+    return std::move(*fallback);
   };
   std::optional<WeightedPrimitives> primitives;
   if (ctx.winograd && g.winograd()) {
     try {
-      primitives = build(algorithm::convolution_winograd);
+      primitives = build_any_layout(algorithm::convolution_winograd);
     } catch (const dnnl::error&) {
       // No Winograd kernel for one of the three passes: direct below.
     }
   }
-  if (!primitives) primitives = build(algorithm::convolution_direct);
+  if (!primitives) primitives = build_any_layout(algorithm::convolution_direct);
   return std::make_unique<WeightedTrainKernel>(ctx, std::move(*primitives),
                                                WeightedArrays{w.weights, w.biases, w.weight_grads, w.bias_grads}, bn,
                                                a.activation);
