@@ -488,3 +488,62 @@ TEST(ConvolutionGradients, FewInputChannelsIntoSixteenFiltersMatchFiniteDifferen
   a.stride_x = a.stride_y = 1;
   EXPECT_TRUE(check_conv({9, 8, 8, 16}, a));
 }
+
+TEST(ConnectedGradients, ConnectedWithBiasMatchesFiniteDifferences) {
+  for (Activation act : {Activation::linear, Activation::leaky, Activation::logistic})
+    EXPECT_TRUE(check_connected({3, 2, 4, 3}, 5, false, act)) << cspnet::activation_name(act);
+}
+
+TEST(ConnectedGradients, ConnectedWithBatchNormMatchesFiniteDifferences) {
+  for (Activation act : {Activation::linear, Activation::leaky, Activation::mish})
+    EXPECT_TRUE(check_connected({3, 2, 4, 3}, 5, true, act)) << cspnet::activation_name(act);
+}
+
+TEST(BatchNormTraining, ConvolutionRunningStatisticsFollowMomentumWithUnbiasedVariance) {
+  const NetSize size{7, 6, 4, 3};
+  ConvSpec spec;
+  spec.bn = true;
+  SingleLayer run(net_section(size) + spec.section(), 11);
+  const RefParams before = run.params();
+  run.forward(true);
+  // The convolution alone: no BN, zero bias, linear.
+  ConvSpec plain = spec;
+  plain.bn = false;
+  plain.act = Activation::linear;
+  RefParams no_bias = before;
+  std::fill(no_bias["biases"].begin(), no_bias["biases"].end(), 0.0);
+  const std::vector<double> z = ref_conv(size, plain, {{run.input.begin(), run.input.end()}}, no_bias);
+  const ConvGeometry g = conv_geometry(size, spec);
+  expect_running_statistics(z, size.batch, spec.filters, g.oh * g.ow, before, run.params());
+}
+
+TEST(BatchNormTraining, ConnectedRunningStatisticsFollowMomentumWithUnbiasedVariance) {
+  const NetSize size{3, 2, 4, 5};
+  SingleLayer run(net_section(size) + connected_section(6, true, Activation::leaky), 12);
+  const RefParams before = run.params();
+  run.forward(true);
+  RefParams no_bias = before;
+  std::fill(no_bias["biases"].begin(), no_bias["biases"].end(), 0.0);
+  const std::vector<double> z =
+      ref_connected(size, 6, false, Activation::linear, {{run.input.begin(), run.input.end()}}, no_bias);
+  expect_running_statistics(z, size.batch, 6, 1, before, run.params());
+}
+
+TEST(BatchNormTraining, InferenceModeForwardMatchesTheInferenceEngineAndKeepsStatistics) {
+  const NetSize size{9, 8, 16, 2};
+  ConvSpec conv;
+  conv.filters = 16;
+  conv.bn = true;
+  conv.act = Activation::mish;
+  for (const std::string& layer : {conv.section(), connected_section(7, true, Activation::leaky)}) {
+    SCOPED_TRACE(layer);
+    SingleLayer run(net_section(size) + layer, 13);
+    const RefParams before = run.params();
+    run.forward(false);
+    EXPECT_EQ(run.params(), before) << "inference forward changed the running statistics";
+    cspnet::Tensor input(run.net.input_shape());
+    std::copy(run.input.begin(), run.input.end(), input.values().begin());
+    cspnet::Executor executor(run.net);
+    EXPECT_TRUE(same_values(run.output, executor.forward(input).at(0).values(), 1e-5));
+  }
+}
