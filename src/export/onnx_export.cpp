@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/file_output.hpp"
 #include "cspnet/layer.hpp"
 
 namespace cspnet {
@@ -595,10 +595,9 @@ void export_onnx(const Network& net, const std::string& path, const OnnxExportOp
   if (options.yolo_decode) add_yolo_decode(writer, graph, net, options.dynamic_batch);
   add_cfg_metadata(model, net);
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path + ": cannot open for writing the ONNX model");
-  if (!model.SerializeToOstream(&out) || !out.flush())
-    throw Error(path + ": writing the ONNX model failed");
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw Error(path + ": serialising the ONNX model failed (over 2 GiB?)");
+  write_file_atomically(path, bytes);  // never a partial model at `path`
 }
 
 }  // namespace cspnet

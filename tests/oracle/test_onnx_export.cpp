@@ -198,6 +198,19 @@ TEST(OnnxExport, OpsetOutsideTheSupportedRangeIsAnError) {
   EXPECT_THROW(export_onnx(net, path, OnnxExportOptions{kOnnxMinOpset - 1, false, false, {}, false}), Error);
 }
 
+TEST(OnnxExport, UnwritablePathIsAnErrorNamingItAndLeavesNoFile) {
+  if (!onnx_export_available()) GTEST_SKIP() << "built without ONNX support";
+  Network net = test_cfg("export_every_layer.cfg");
+  const fs::path path = fs::temp_directory_path() / "cspnet_no_such_folder" / "model.onnx";
+  try {
+    export_onnx(net, path.string(), OnnxExportOptions{});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path.parent_path()));
+}
+
 // Whole networks (labels "oracle;slow"): the shared cfgs at a reduced size
 // and every zoo model, at batch 1 and at a dynamic batch of 3.
 class OnnxExportWholeNetwork : public ::testing::TestWithParam<bool> {};
