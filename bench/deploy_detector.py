@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import cv2
 import numpy as np
+
+from bench_onnx_runtimes import timed  # this folder: the same timing loop
 
 
 def load_image(path: str) -> np.ndarray:
@@ -79,17 +79,6 @@ def compare(name, ours, theirs) -> int:
                 print(f"  {name}: no match for cspnet's class {o['class']} score {o['score']:.4f} box {box}")
             bad += 1
     return bad
-
-
-def timed(run, runs, warmup):
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times)
 
 
 def main() -> int:
