@@ -31,7 +31,7 @@ struct AblationRow {
   std::string name, paper_name;
   double paper_bflops = 0;  // Table 2 at 320x320 (0: none)
   double bflops = 0;
-  int64_t parameters = 0, planned_bytes = 0;
+  int64_t parameters = 0, planned_bytes = 0, neck_bytes = 0;
   double inference_ms = 0, map50 = 0, map = 0, train_seconds = 0, images_per_second = 0;
 };
 
@@ -80,14 +80,15 @@ void measure_inference(std::vector<AblationRow>& rows, const std::vector<Trained
 
 std::string markdown(const std::vector<AblationRow>& rows, const std::string& recipe) {
   std::ostringstream md;
-  md << "| model | paper (Table 2) | paper BFLOPs (320) | BFLOPs | parameters | planned memory MiB | inference ms | "
-        "mAP@0.5 % | AP@[.5:.95] % |\n|---|---|---|---|---|---|---|---|---|\n";
+  md << "| model | paper (Table 2) | paper BFLOPs (320) | BFLOPs | parameters | planned memory MiB | neck maps MiB | "
+        "inference ms | mAP@0.5 % | AP@[.5:.95] % |\n|---|---|---|---|---|---|---|---|---|---|\n";
   for (const AblationRow& r : rows) {
     char paper[32] = "-", line[512];
     if (r.paper_bflops > 0) std::snprintf(paper, sizeof paper, "%.3f", r.paper_bflops);
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %.3f | %lld | %.2f | %.2f | %.2f | %.2f |\n", r.name.c_str(),
-                  r.paper_name.c_str(), paper, r.bflops, (long long)r.parameters, double(r.planned_bytes) / (1 << 20), r.inference_ms,
-                  100 * r.map50, 100 * r.map);
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %.3f | %lld | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+                  r.name.c_str(), r.paper_name.c_str(), paper, r.bflops, (long long)r.parameters,
+                  double(r.planned_bytes) / (1 << 20), double(r.neck_bytes) / (1 << 20), r.inference_ms, 100 * r.map50,
+                  100 * r.map);
     md << line;
   }
   md << "\n" << recipe << "\n";
@@ -104,6 +105,7 @@ nlohmann::json to_json(const std::vector<AblationRow>& rows, const std::string& 
                            {"bflops", r.bflops},
                            {"parameters", r.parameters},
                            {"planned_bytes", r.planned_bytes},
+                           {"neck_map_bytes", r.neck_bytes},
                            {"inference_ms", r.inference_ms},
                            {"map50", r.map50},
                            {"map", r.map},
@@ -203,6 +205,7 @@ class AblationVerb final : public DetectorVerb {
     r.bflops = net.bflops();
     r.parameters = net.parameter_count();
     r.planned_bytes = plan_memory(net, ExecOptions{}).peak_bytes;
+    r.neck_bytes = neck_map_bytes(model, net);
     // Table 2's figure for the full-size model of the same neck.
     std::string full = model.name;
     const std::string small = "-small";

@@ -83,25 +83,28 @@ int print_zoo(const std::string& family, bool json) {
 int print_detectors(bool json) {
   nlohmann::json rows = nlohmann::json::array();
   if (!json)
-    std::printf("%-26s %-30s %5s %11s %10s %8s %5s | %8s %7s  %s\n", "detector", "paper name", "size", "parameters",
-                "conv wts M", "BFLOPs", "heads", "paper BF", "dBF%", "reproduces");
+    std::printf("%-26s %-30s %5s %11s %10s %8s %5s %8s | %8s %7s  %s\n", "detector", "paper name", "size", "parameters",
+                "conv wts M", "BFLOPs", "heads", "neck MiB", "paper BF", "dBF%", "reproduces");
   for (const auto& model : detector_models()) {
     NetInput input = model.input;
     if (model.paper) input.width = input.height = model.paper->size;
     Network net = model.build(input).build();
     const int heads = static_cast<int>(net.output_layers().size());
+    const double neck_mib = double(neck_map_bytes(model, net)) / (1 << 20);
     if (json) {
       nlohmann::json row = {{"name", model.name},          {"paper_name", model.paper_name},
                             {"backbone", model.backbone},  {"size", input.width},
                             {"parameters", net.parameter_count()}, {"conv_weights", net.conv_weight_count()},
                             {"bflops", net.conv_bflops()}, {"heads", heads},
-                            {"small", model.small},        {"official_cfg", model.official_cfg}};
+                            {"small", model.small},        {"official_cfg", model.official_cfg},
+                            {"neck_map_bytes", neck_map_bytes(model, net)}};
       if (model.paper) row["paper"] = {{"bflops", model.paper->bflops}, {"size", model.paper->size}};
       rows.push_back(row);
       continue;
     }
-    std::printf("%-26s %-30s %5d %11lld %10.3f %8.3f %5d |", model.name.c_str(), model.paper_name.c_str(), input.width,
-                (long long)net.parameter_count(), net.conv_weight_count() / 1e6, net.conv_bflops(), heads);
+    std::printf("%-26s %-30s %5d %11lld %10.3f %8.3f %5d %8.2f |", model.name.c_str(), model.paper_name.c_str(),
+                input.width, (long long)net.parameter_count(), net.conv_weight_count() / 1e6, net.conv_bflops(), heads,
+                neck_mib);
     if (model.paper)
       std::printf(" %8.3f %+7.1f", model.paper->bflops, percent(net.conv_bflops(), model.paper->bflops));
     else
@@ -114,7 +117,8 @@ int print_detectors(bool json) {
     std::printf(
         "\npaper BF = the paper's Table 2 (EFM ablation on CSPPeleeNet, 320x320). The paper gives no layers for\n"
         "CEM/GFM/EFM: docs/zoo.md (Detectors) gives our choices and why each row differs. Models with a\n"
-        "'reproduces' cfg are identical to that cfg of the release.\n");
+        "'reproduces' cfg are identical to that cfg of the release. neck MiB: one image's feature maps computed\n"
+        "after the backbone (fp32; concatenations counted once, in their inputs).\n");
   return 0;
 }
 

@@ -134,11 +134,19 @@ struct DetectorModel {
   std::string official_cfg;  // the release cfg (../shared/cfg) it reproduces exactly; empty if none
   bool small = false;        // a laptop-sized ablation model (10 classes)
   std::function<ModelBuilder(const NetInput&)> build;
+  std::function<Backbone(const NetInput&)> build_backbone;  // the first layers of build(input)
 };
 
 const std::vector<DetectorModel>& detector_models();
 const DetectorModel& detector_model(const std::string& name);  // throws listing the names
 bool is_detector_model(const std::string& name);
+
+// Bytes (fp32) of one image's feature maps that the neck and heads compute:
+// every layer of `net` (model built at any size) after the backbone's,
+// except [route] (a concatenation's memory is its inputs', zero-copy; a
+// one-input route is an alias). The planned peak of a whole small detector
+// is set by the backbone's early maps; this is the neck's own footprint.
+int64_t neck_map_bytes(const DetectorModel& model, const Network& net);
 
 // darknet's detector [net] keys of the release's PANet-SPP cfgs.
 std::vector<std::pair<std::string, std::string>> detector_training_keys(int subdivisions = 16);

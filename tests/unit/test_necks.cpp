@@ -306,4 +306,27 @@ TEST(NecksEfmMaxout, CutsTheConcatenatedPyramidAsTheLayoutSays) {
   EXPECT_LE(with.peak_bytes, without.peak_bytes);
 }
 
+TEST(DetectorZooNeckMemory, NeckMapsAreTheDetectorsNonRouteMapsMinusTheBackbones) {
+  auto non_route_floats = [](const Network& net) {
+    int64_t floats = 0;
+    for (int i = 0; i < net.size(); ++i)
+      if (net.layer(i).type() != "route") floats += net.layer(i).output_shape().per_image();
+    return floats;
+  };
+  for (const char* name : {"csppeleenet-small-prn", "csppeleenet-small-efm", "csppeleenet-efm-sam"}) {
+    SCOPED_TRACE(name);
+    const DetectorModel& model = detector_model(name);
+    const Network detector = model.build(model.input).build();
+    const Network backbone = model.build_backbone(model.input).builder.build();
+    ASSERT_LT(backbone.size(), detector.size());
+    for (int i = 0; i < backbone.size(); ++i) {  // the backbone is the detector's first layers
+      EXPECT_EQ(detector.layer(i).type(), backbone.layer(i).type()) << "layer " << i;
+      EXPECT_EQ(detector.layer(i).output_shape(), backbone.layer(i).output_shape()) << "layer " << i;
+    }
+    const int64_t bytes = neck_map_bytes(model, detector);
+    EXPECT_EQ(bytes, 4 * (non_route_floats(detector) - non_route_floats(backbone)));
+    EXPECT_GT(bytes, 0);
+  }
+}
+
 }  // namespace

@@ -81,8 +81,9 @@ DetectorModel detector(std::string name, std::string paper_name, std::string bac
     append_neck(b, bb, neck, head_for(neck, classes, std::min(in.width, in.height)), small);
     return b;
   };
+  auto build_backbone = [classifier](const NetInput& in) { return detection_backbone(classifier(in)); };
   return DetectorModel{std::move(name), std::move(paper_name), std::move(backbone), std::move(input), paper,
-                       std::move(official_cfg), small, build};
+                       std::move(official_cfg), small, build, build_backbone};
 }
 
 ClassifierFactory zoo_backbone(const std::string& name) {
@@ -162,6 +163,18 @@ const std::vector<DetectorModel>& detector_models() {
 bool is_detector_model(const std::string& name) {
   const auto& zoo = detector_models();
   return std::any_of(zoo.begin(), zoo.end(), [&](const DetectorModel& m) { return m.name == name; });
+}
+
+int64_t neck_map_bytes(const DetectorModel& model, const Network& net) {
+  NetInput input = model.input;
+  input.width = net.config().width;
+  input.height = net.config().height;
+  const int first = model.build_backbone(input).builder.layers();
+  if (first > net.size()) throw Error(model.name + ": the network has fewer layers than its backbone");
+  int64_t elements = 0;
+  for (int i = first; i < net.size(); ++i)
+    if (net.layer(i).type() != "route") elements += net.layer(i).output_shape().per_image();
+  return elements * int64_t(sizeof(float));
 }
 
 const DetectorModel& detector_model(const std::string& name) {
