@@ -44,15 +44,15 @@ std::vector<const DetectorModel*> ablation_models() {
   return models;
 }
 
-// Inference time of every trained model, measured after all training and
-// round-robin: `rounds` passes over the models, each a median of `runs`
-// forwards; a model's figure is its lowest median, so a burst of load on the
-// shared machine during one pass does not decide the comparison.
 // A trained model: its run folder's cfg and final weights.
 struct TrainedModel {
   std::string cfg, weights;
 };
 
+// Inference time of every trained model, measured after all training and
+// round-robin: `rounds` passes over the models, each a median of `runs`
+// forwards; a model's figure is its lowest median, so a burst of load on the
+// shared machine during one pass does not decide the comparison.
 void measure_inference(std::vector<AblationRow>& rows, const std::vector<TrainedModel>& trained, int rounds,
                        int runs) {
   std::vector<std::unique_ptr<Network>> nets;

@@ -90,21 +90,21 @@ int print_detectors(bool json) {
     if (model.paper) input.width = input.height = model.paper->size;
     Network net = model.build(input).build();
     const int heads = static_cast<int>(net.output_layers().size());
-    const double neck_mib = double(neck_map_bytes(model, net)) / (1 << 20);
+    const int64_t neck_bytes = neck_map_bytes(model, net);
     if (json) {
       nlohmann::json row = {{"name", model.name},          {"paper_name", model.paper_name},
                             {"backbone", model.backbone},  {"size", input.width},
                             {"parameters", net.parameter_count()}, {"conv_weights", net.conv_weight_count()},
                             {"bflops", net.conv_bflops()}, {"heads", heads},
                             {"small", model.small},        {"official_cfg", model.official_cfg},
-                            {"neck_map_bytes", neck_map_bytes(model, net)}};
+                            {"neck_map_bytes", neck_bytes}};
       if (model.paper) row["paper"] = {{"bflops", model.paper->bflops}, {"size", model.paper->size}};
       rows.push_back(row);
       continue;
     }
     std::printf("%-26s %-30s %5d %11lld %10.3f %8.3f %5d %8.2f |", model.name.c_str(), model.paper_name.c_str(),
                 input.width, (long long)net.parameter_count(), net.conv_weight_count() / 1e6, net.conv_bflops(), heads,
-                neck_mib);
+                double(neck_bytes) / (1 << 20));
     if (model.paper)
       std::printf(" %8.3f %+7.1f", model.paper->bflops, percent(net.conv_bflops(), model.paper->bflops));
     else

@@ -254,12 +254,13 @@ std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer
   const bool with_bias = !a.batch_normalize;
   using tag = memory::format_tag;
   auto build = [&](algorithm algo, tag activation_layout) {
-    const memory::desc src_request = with_layout(in, activation_layout), dst_request = with_layout(out, activation_layout);
+    const memory::desc src_request = with_layout(in, activation_layout);
+    const memory::desc dst_request = with_layout(out, activation_layout);
     convolution_forward::primitive_desc forward_pd(
-        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any, bias_md, dst_request,
-                                              strides, dilates, pad_l, pad_r)
-                  : convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any, dst_request,
-                                              strides, dilates, pad_l, pad_r),
+        with_bias ? convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any, bias_md,
+                                              dst_request, strides, dilates, pad_l, pad_r)
+                  : convolution_forward::desc(prop_kind::forward_training, algo, src_request, weights_any,
+                                              dst_request, strides, dilates, pad_l, pad_r),
         ctx.engine);
     const memory::desc src_md = forward_pd.src_desc(), dst_md = forward_pd.dst_desc();
     convolution_backward_data::primitive_desc backward_data_pd(
