@@ -253,6 +253,7 @@ std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer
   const memory::desc bias_md({a.filters}, f32, memory::format_tag::x);
   const bool with_bias = !a.batch_normalize;
   using tag = memory::format_tag;
+  const bool input_gradient_wanted = ctx.input_grads.at(0).data != nullptr;
   auto build = [&](algorithm algo, tag activation_layout) {
     const memory::desc src_request = with_layout(in, activation_layout);
     const memory::desc dst_request = with_layout(out, activation_layout);
@@ -271,8 +272,11 @@ std::unique_ptr<TrainKernel> ConvolutionalKernels::compile_training(Layer& layer
                   : convolution_backward_weights::desc(algo, src_md, weights_any, dst_md, strides, dilates, pad_l,
                                                        pad_r),
         ctx.engine, forward_pd);
-    const bool reference_backward = is_reference_impl(backward_data_pd.impl_info_str()) ||
-                                    is_reference_impl(backward_weights_pd.impl_info_str());
+    // Backward data runs only when the input's gradient is wanted (not for
+    // the network input).
+    const bool reference_backward =
+        (input_gradient_wanted && is_reference_impl(backward_data_pd.impl_info_str())) ||
+        is_reference_impl(backward_weights_pd.impl_info_str());
     return std::pair{weighted_primitives(forward_pd, backward_data_pd, backward_weights_pd, with_bias,
                                          with_layout(in, in_tag), with_layout(out, out_tag),
                                          memory::desc(weight_dims, f32, g.weight_tag())),
