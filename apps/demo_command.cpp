@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli_parse.hpp"
+#include "forward_timing.hpp"
 #include "cspnet/analysis.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/distributed.hpp"
@@ -51,16 +52,8 @@ std::vector<DemoPair> demo_pairs(bool quick, bool full) {
 double inference_rate(Network& net) {
   net.reshape(int(net.input_shape().w), int(net.input_shape().h), 64);
   Executor executor(net);
-  Tensor input(net.input_shape());
-  executor.forward(input);
-  std::vector<double> seconds;
-  for (int r = 0; r < 5; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    executor.forward(input);
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return 64 / seconds[seconds.size() / 2];
+  const Tensor input(net.input_shape());
+  return 64 / (median_forward_ms(executor, input, 5) / 1e3);
 }
 
 std::string percent(double value, double base) {

@@ -22,6 +22,7 @@
 #include "cspnet/network.hpp"
 #include "cspnet/weights.hpp"
 #include "detector_commands.hpp"
+#include "forward_timing.hpp"
 #include "cspnet/file_output.hpp"
 
 namespace cspnet::cli {
@@ -65,16 +66,8 @@ void measure_inference(std::vector<AblationRow>& rows, const std::vector<Trained
   for (AblationRow& r : rows) r.inference_ms = std::numeric_limits<double>::infinity();
   for (int round = 0; round < rounds; ++round)
     for (size_t i = 0; i < rows.size(); ++i) {
-      Tensor input(nets[i]->input_shape(), 0.5f);
-      executors[i]->forward(input);  // warm-up: caches after the other models ran
-      std::vector<double> times;
-      for (int k = 0; k < runs; ++k) {
-        const auto start = std::chrono::steady_clock::now();
-        executors[i]->forward(input);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      }
-      std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-      rows[i].inference_ms = std::min(rows[i].inference_ms, times[times.size() / 2]);
+      const Tensor input(nets[i]->input_shape(), 0.5f);
+      rows[i].inference_ms = std::min(rows[i].inference_ms, median_forward_ms(*executors[i], input, runs));
     }
 }
 
