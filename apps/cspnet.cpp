@@ -15,6 +15,7 @@
 #include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "cspnet/distributed.hpp"
+#include "cspnet/progress.hpp"
 #include "cspnet/suggest.hpp"
 #include "demo_command.hpp"
 #include "detector_commands.hpp"
@@ -154,6 +155,41 @@ std::string unknown_command_message(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// The deepest subcommand the command line selected.
+CLI::App* selected_leaf(CLI::App& app) {
+  CLI::App* current = &app;
+  for (;;) {
+    const auto chosen = current->get_subcommands();
+    if (chosen.empty()) return current;
+    current = chosen.front();
+  }
+}
+
+// `cspnet --seed 3 train ...` (or a --seed the verb's own option did not
+// take): the verb's --seed gets it, by parsing again with the option at the
+// end, where the verb sees it first. Returns an exit code when parsing fails
+// again, else -1.
+int apply_global_seed(CLI::App& app, int argc, char** argv) {
+  CLI::App* leaf = selected_leaf(app);
+  const CLI::Option* own = leaf == &app ? nullptr : leaf->get_option_no_throw("--seed");
+  if (own == nullptr) {
+    std::cerr << "cspnet: note: --seed has no effect on '" << leaf->get_name() << "' (it makes no random choice)\n";
+    return -1;
+  }
+  if (own->count() > 0) return -1;  // the verb's own --seed wins
+  std::vector<std::string> args(argv + 1, argv + argc);
+  args.push_back("--seed");
+  args.push_back(app.get_option("--seed")->as<std::string>());
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+  app.clear();
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return -1;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"cspnet: Cross Stage Partial Networks on the CPU (darknet .cfg/.weights compatible)"};
   app.set_version_flag("--version", std::string("cspnet ") + version() +
@@ -162,6 +198,10 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "threads for oneDNN and our kernels (default: all cores)")
       ->check(positive_number());
+  bool quiet = false;
+  app.add_flag("--quiet,-q", quiet, "no progress lines (results and summaries still print)");
+  uint64_t global_seed = 0;
+  app.add_option("--seed", global_seed, "seed for the command's random choices (for a verb that has its own --seed)");
   // Global flags anywhere: `cspnet train CFG --threads 2` as well as
   // `cspnet --threads 2 train CFG`. Subcommands inherit fallthrough when made.
   app.fallthrough();
@@ -245,6 +285,10 @@ int main(int argc, char** argv) {
       }
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (app.count("--seed") > 0) {
+    if (const int code = apply_global_seed(app, argc, argv); code >= 0) return code;
+  }
+  set_progress_quiet(quiet);
   try {
     // MPI (data-parallel training under mpirun) for the process's lifetime.
     DistributedSession distributed(argc, argv);

@@ -26,7 +26,10 @@ clone after `scripts/install-deps.sh && scripts/build.sh`; the text under
 each is what it printed when `scripts/make-usage-doc.sh` wrote this page
 (2 threads on the shared 2-core development machine; timings vary).
 `scripts/check-readme.sh` runs these commands in CI. A zoo name works
-wherever a cfg file does.
+wherever a cfg file does. Three flags are global, accepted before or after
+any verb: `--threads N`, `--quiet` (`-q`: no progress lines; results and
+summaries still print) and `--seed K` (the verb's own `--seed` where it makes
+random choices; a verb that makes none says the flag has no effect).
 
 HEAD
 step "**zoo**: the models the library builds, beside the paper's figures where the paper gives them." \

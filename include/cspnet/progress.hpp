@@ -12,6 +12,10 @@ namespace cspnet {
 int terminal_columns(int fd);
 // Whether stderr is a terminal (where a redrawn line belongs).
 bool stderr_is_terminal();
+// Process-wide (the CLI's --quiet): ProgressLine::update shows nothing;
+// print() lines (results, epoch summaries) still appear.
+void set_progress_quiet(bool quiet);
+bool progress_quiet();
 
 class ProgressLine {
  public:

@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 
 namespace cspnet {
@@ -16,12 +17,20 @@ int terminal_columns(int fd) {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
 
+namespace {
+std::atomic<bool> quiet_progress{false};
+}
+
+void set_progress_quiet(bool quiet) { quiet_progress = quiet; }
+bool progress_quiet() { return quiet_progress; }
+
 ProgressLine::ProgressLine(bool redraw, double log_seconds, std::ostream& plain)
     : redraw_(redraw), log_seconds_(log_seconds), plain_(plain) {}
 
 ProgressLine::~ProgressLine() { clear(); }
 
 void ProgressLine::update(const std::string& line, bool force) {
+  if (progress_quiet()) return;
   const double now = std::chrono::duration<double>(Clock::now() - start_).count();
   if (redraw_) {
     if (!force && now - last_ < 0.25) return;

@@ -265,6 +265,23 @@ TEST_F(Cli, ThreadsFlagIsAcceptedAnywhere) {
   EXPECT_EQ(cli("info " + quote(good_cfg_) + " --threads 0").code, 2);
 }
 
+// A --seed before the verb is the verb's own; a verb with nothing random
+// says the flag does nothing.
+TEST_F(Cli, GlobalSeedReachesTheVerbOrSaysItHasNoEffect) {
+  const auto weights = [&](const std::string& name) { return quote((dir_ / name).string()); };
+  ASSERT_EQ(cli("init " + quote(good_cfg_) + " " + weights("own.weights") + " --seed 9").code, 0);
+  Result global = cli("--seed 9 init " + quote(good_cfg_) + " " + weights("global.weights"));
+  ASSERT_EQ(global.code, 0) << global.err;
+  EXPECT_TRUE(contains(global.out, "seed 9")) << global.out;
+  EXPECT_EQ(read_file(dir_ / "global.weights"), read_file(dir_ / "own.weights"));
+  Result verb_wins = cli("--seed 9 init " + quote(good_cfg_) + " " + weights("verb.weights") + " --seed 4");
+  EXPECT_TRUE(contains(verb_wins.out, "seed 4")) << verb_wins.out;
+  Result info = cli("info " + quote(good_cfg_) + " --seed 3");
+  EXPECT_EQ(info.code, 0) << info.err;
+  EXPECT_TRUE(contains(info.err, "--seed has no effect on 'info'")) << info.err;
+  EXPECT_EQ(cli("--seed many info " + quote(good_cfg_)).code, 2);
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {

@@ -380,6 +380,25 @@ TEST_F(TrainerTest, CliTrainsThenEvaluatesWithConfusionMatrix) {
   EXPECT_EQ(report["images"].get<int64_t>(), 64);
 }
 
+// --quiet (a global flag, so after the verb too) drops the progress lines,
+// not the results; `cspnet --seed K train` is the verb's --seed K.
+TEST_F(TrainerTest, CliQuietHidesProgressAndAGlobalSeedIsTheVerbs) {
+  const std::string data = "--data fashion-mnist:" + (dir_ / "data").string();
+  const std::string cfg = (dir_ / "net.cfg").string();
+  const std::string run = "train " + cfg + " " + data + " --max-batches 2 --threads 1 --out ";
+  auto [code, text] = run_cli(run + (dir_ / "loud").string() + " --seed 5", dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("| step 1/2"), std::string::npos) << text;
+  std::tie(code, text) = run_cli("--seed 5 " + run + (dir_ / "quiet").string() + " --quiet", dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_EQ(text.find("| step "), std::string::npos) << text;
+  EXPECT_NE(text.find("test accuracy"), std::string::npos) << text;
+  EXPECT_EQ(bytes((dir_ / "quiet" / "final.weights").string()), bytes((dir_ / "loud" / "final.weights").string()));
+  std::tie(code, text) = run_cli(run + (dir_ / "other").string() + " --seed 6 -q", dir_);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(bytes((dir_ / "other" / "final.weights").string()), bytes((dir_ / "loud" / "final.weights").string()));
+}
+
 TEST_F(TrainerTest, CliBadDataAndBadOptionsFailNamingTheCause) {
   const std::string cfg = (dir_ / "net.cfg").string(), out = (dir_ / "cli").string();
   auto [code, text] = run_cli("train " + cfg + " --data fashion-mnist:/no/such/dir --out " + out, dir_);
