@@ -20,3 +20,5 @@ while IFS= read -r line; do
   fi
 done <<<"$commands"
 echo "check-readme.sh: $count README and docs/usage.md commands ran"
+# The other docs' commands (long measurements): parsed by the CLI, not run.
+scripts/check-docs.sh

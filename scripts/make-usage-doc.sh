@@ -25,7 +25,9 @@ Every command below runs as written from the repository root of a fresh
 clone after `scripts/install-deps.sh && scripts/build.sh`; the text under
 each is what it printed when `scripts/make-usage-doc.sh` wrote this page
 (2 threads on the shared 2-core development machine; timings vary).
-`scripts/check-readme.sh` runs these commands in CI. A zoo name works
+`scripts/check-readme.sh` runs these commands in CI (and, through
+`scripts/check-docs.sh`, has the CLI parse every command of the other docs,
+whose measurements take minutes to hours, without running them). A zoo name works
 wherever a cfg file does. Three flags are global, accepted before or after
 any verb: `--threads N`, `--quiet` (`-q`: no progress lines; results and
 summaries still print) and `--seed K` (the verb's own `--seed` where it makes
