@@ -282,6 +282,19 @@ TEST_F(Cli, GlobalSeedReachesTheVerbOrSaysItHasNoEffect) {
   EXPECT_EQ(cli("--seed many info " + quote(good_cfg_)).code, 2);
 }
 
+// scripts/check-docs.sh's mode: the arguments are parsed, nothing runs.
+TEST_F(Cli, CheckArgsModeParsesWithoutRunning) {
+  const fs::path out = dir_ / "never";
+  setenv("CSPNET_CHECK_ARGS", "1", 1);
+  Result ok = cli("train no-such.cfg --epochs 3 --out " + quote(out.string()));
+  Result bad = cli("train no-such.cfg --epoch 3");
+  unsetenv("CSPNET_CHECK_ARGS");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, "arguments of 'train' OK")) << ok.out;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(bad.code, 2) << bad.err;
+}
+
 // ---- info ----
 
 TEST_F(Cli, InfoPrintsTotalBflops) {
