@@ -11,6 +11,7 @@ checked=0 failed=0
 check() {  # FILE LINE COMMAND
   local where="$1:$2" command="$3" words program
   command="${command%%  #*}"            # a trailing comment
+  command="${command%% > *}"            # an output redirection: nothing is written
   command="${command#flock /tmp/cspnet-build.lock }"
   command="$(sed -E 's/^mpirun( -[a-z]+ [^ ]+)* //' <<<"$command")"
   read -r -a words <<<"$command"
