@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -168,16 +169,16 @@ CLI::App* selected_leaf(CLI::App& app) {
 
 // `cspnet --seed 3 train ...` (or a --seed the verb's own option did not
 // take): the verb's --seed gets it, by parsing again with the option at the
-// end, where the verb sees it first. Returns an exit code when parsing fails
-// again, else -1.
-int apply_global_seed(CLI::App& app, int argc, char** argv) {
+// end, where the verb sees it first. Returns the exit code when parsing fails
+// again.
+std::optional<int> apply_global_seed(CLI::App& app, int argc, char** argv) {
   CLI::App* leaf = selected_leaf(app);
   const CLI::Option* own = leaf == &app ? nullptr : leaf->get_option_no_throw("--seed");
   if (own == nullptr) {
     std::cerr << "cspnet: note: --seed has no effect on '" << leaf->get_name() << "' (it makes no random choice)\n";
-    return -1;
+    return std::nullopt;
   }
-  if (own->count() > 0) return -1;  // the verb's own --seed wins
+  if (own->count() > 0) return std::nullopt;  // the verb's own --seed wins
   std::vector<std::string> args(argv + 1, argv + argc);
   args.push_back("--seed");
   args.push_back(app.get_option("--seed")->as<std::string>());
@@ -188,7 +189,7 @@ int apply_global_seed(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return -1;
+  return std::nullopt;
 }
 
 int main(int argc, char** argv) {
@@ -287,7 +288,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (app.count("--seed") > 0) {
-    if (const int code = apply_global_seed(app, argc, argv); code >= 0) return code;
+    if (const std::optional<int> code = apply_global_seed(app, argc, argv)) return *code;
   }
   set_progress_quiet(quiet);
   // scripts/check-docs.sh: the documented commands that take minutes to hours

@@ -43,7 +43,6 @@ for doc in docs/*.md; do
   # Lines of fenced blocks and of 4-space indented blocks, with line numbers.
   while IFS=$'\t' read -r number line; do
     line="${line#"${line%%[![:space:]]*}"}"
-    [[ "$line" =~ ^(flock\ |mpirun\ )?.*(build/cspnet|python|scripts/|bench/|tests/) ]] || continue
     [[ "$line" =~ ^(build/cspnet|\.venv|python|scripts/|bench/|tests/|flock\ /tmp/cspnet-build.lock|mpirun) ]] || continue
     check "$doc" "$number" "$line"
   done < <(awk '/^```/{fenced=!fenced; next} fenced || /^    [^ *-]/ {print NR "\t" $0}' "$doc")
