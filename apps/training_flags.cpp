@@ -35,6 +35,8 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
              "--on-nan", [&o](const std::string& v) { o.skip_non_finite = v == "skip"; },
              "a step with a NaN/Inf loss or gradient: stop (an error naming the layer) or skip it")
       ->check(CLI::IsMember({"stop", "skip"}));
+  command.add_flag("--sync-bn", o.sync_batch_norm,
+                   "under mpirun: batch norm statistics over all ranks' images (N ranks train as one process)");
   command.add_flag("--exist-ok", o.exist_ok, "overwrite a training run already in OUT (default: refuse)");
   command.add_option("--save-every", o.save_every, "also write the checkpoint every N steps")
       ->check(non_negative_number());

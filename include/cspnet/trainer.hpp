@@ -60,6 +60,8 @@ struct TrainOptions {
   // A step whose loss or gradients are NaN/Inf: an error naming the step and
   // the layer (default), or skipped (no update) with a warning.
   bool skip_non_finite = false;
+  // Under MPI: synchronized batch norm (TrainingOptions::sync_batch_norm).
+  bool sync_batch_norm = false;
   int loader_threads = 2;
   int eval_batch = 200;
   int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only

@@ -81,6 +81,11 @@ struct TrainingOptions {
   // Layer::training_layout_rule) instead of plain NCHW with conversions at
   // every convolution; false: plain everywhere. Same results either way.
   bool blocked_layout = true;
+  // Under MPI with several ranks: batch norm's statistics (and the sums its
+  // backward uses) over every rank's images together, so N ranks train as
+  // one process with the global batch would (--sync-bn). Costs a second
+  // normalisation pass and two small allreduces per batch-norm layer.
+  bool sync_batch_norm = false;
 };
 
 class TrainingExecutor {

@@ -220,6 +220,7 @@ struct TrainingExecutor::Impl {
       TrainCompileContext ctx{engine, {}, tensor_of(i), {}, {}, tensor_of(i)};
       ctx.output_grad.data = grad_of(i);
       ctx.winograd = options.winograd;
+      ctx.sync_batch_norm = options.sync_batch_norm;
       ctx.network_input = net.input_shape();
       ctx.loss = std::find(backward_plan.losses.begin(), backward_plan.losses.end(), i) != backward_plan.losses.end();
       const bool runs_backward = i <= last;

@@ -396,7 +396,9 @@ class TrainingRun {
     if (executor_ && width == net_.input_shape().w && height == net_.input_shape().h) return;
     executor_.reset();
     net_.reshape(width, height, mini_);
-    executor_ = std::make_unique<TrainingExecutor>(net_);
+    TrainingOptions training;
+    training.sync_batch_norm = options_.sync_batch_norm;
+    executor_ = std::make_unique<TrainingExecutor>(net_, training);
     params_ = all_trainable_params(net_);
   }
 
@@ -412,6 +414,9 @@ class TrainingRun {
          << format_text("%.1f MiB (unplanned %.1f MiB)", double(executor_->memory_bytes()) / (1 << 20),
                         double(executor_->unplanned_bytes()) / (1 << 20))
          << '\n';
+    if (options_.sync_batch_norm)
+      out_ << (ranks_ > 1 ? "synchronized batch norm: statistics over all " + std::to_string(ranks_) + " ranks\n"
+                          : std::string("--sync-bn: a single process; batch norm is over its whole batch anyway\n"));
   }
 
   int64_t epochs_after(int64_t steps) const { return steps * subdivisions_ / passes_per_epoch_; }

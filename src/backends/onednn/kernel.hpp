@@ -124,6 +124,7 @@ struct TrainCompileContext {
   std::vector<bool> accumulate_input_grad;
   TrainTensor output_grad;  // dL/d(output); backward() must not modify it
   bool winograd = true;     // 3x3/1 convolutions by Winograd where oneDNN has it (TrainingOptions)
+  bool sync_batch_norm = false;  // batch statistics over all MPI ranks (TrainingOptions)
   // The layer is a loss layer: compile_training returns a LossKernel.
   bool loss = false;
   Shape network_input{};  // the network's input (a [yolo] loss scales anchors by its size)

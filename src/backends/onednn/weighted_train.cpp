@@ -1,16 +1,18 @@
 #include "backends/onednn/weighted_train.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "backends/onednn/kernel_util.hpp"
+#include "cspnet/distributed.hpp"
 
 namespace cspnet {
 
 // ---- BatchNormTraining --------------------------------------------------------
 
 BatchNormTraining::BatchNormTraining(const dnnl::engine& engine, const dnnl::memory::desc& data_md,
-                                     const BatchNormArrays& arrays)
-    : engine_(engine), arrays_(arrays) {
+                                     const BatchNormArrays& arrays, bool synchronized)
+    : engine_(engine), arrays_(arrays), synchronized_(synchronized && world_size() > 1) {
   using namespace dnnl;
   const memory::dims dims = data_md.dims();
   batch_elements_ = 1;
@@ -32,6 +34,32 @@ BatchNormTraining::BatchNormTraining(const dnnl::engine& engine, const dnnl::mem
   variance_ = memory(channel_md_, engine);
   diff_scale_ = memory(channel_md_, engine);
   diff_shift_ = memory(channel_md_, engine);
+  if (!synchronized_) return;
+  const auto given = affine | normalization_flags::use_global_stats;
+  batch_normalization_forward::primitive_desc given_pd({prop_kind::forward_training, data_md, kBatchNormEpsilon, given},
+                                                       engine);
+  train_with_given_stats_ = batch_normalization_forward(given_pd);
+  backward_with_given_stats_ = batch_normalization_backward(
+      batch_normalization_backward::primitive_desc({prop_kind::backward, data_md, data_md, kBatchNormEpsilon, given},
+                                                   engine, given_pd));
+  // a and b broadcast over every dimension but the channel's.
+  memory::dims per_channel(dims.size(), 1);
+  per_channel[1] = dims[1];
+  memory::dims row_major(dims.size(), 1);
+  row_major[0] = dims[1];  // {C, 1, 1, 1}: the channel is the only dimension with a size
+  const memory::desc terms_md(per_channel, memory::data_type::f32, row_major);
+  term_mean_ = memory(terms_md, engine, mean_.get_data_handle());
+  term_a_ = memory(terms_md, engine);
+  term_b_ = memory(terms_md, engine);
+  // diff_src += (src - mean) * a + b: centred first, so a large mean does
+  // not cancel against b in float.
+  post_ops times_a_plus_b_plus_dst;
+  times_a_plus_b_plus_dst.append_binary(algorithm::binary_mul, terms_md);
+  times_a_plus_b_plus_dst.append_binary(algorithm::binary_add, terms_md);
+  times_a_plus_b_plus_dst.append_sum(1.f);
+  primitive_attr attr;
+  attr.set_post_ops(times_a_plus_b_plus_dst);
+  add_mean_terms_ = binary(binary::primitive_desc({algorithm::binary_sub, data_md, terms_md, data_md}, attr, engine));
 }
 
 dnnl::memory BatchNormTraining::vector_memory(std::vector<float>& values) const {
@@ -56,6 +84,7 @@ void BatchNormTraining::forward(dnnl::stream& stream, const dnnl::memory& src, c
                           {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
                           {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
   stream.wait();
+  const double elements = synchronized_ ? synchronize_statistics(stream, src, dst) : batch_elements_;
   // Running statistics: darknet's momentum (0.99 old + 0.01 batch), with the
   // batch variance made unbiased (times m/(m-1), m = elements per channel in
   // the batch) as PyTorch does, while the batch itself is normalised with
@@ -63,7 +92,7 @@ void BatchNormTraining::forward(dnnl::stream& stream, const dnnl::memory& src, c
   // (zero) biased one is used.
   const float* mean = static_cast<const float*>(mean_.get_data_handle());
   const float* variance = static_cast<const float*>(variance_.get_data_handle());
-  const double unbias = batch_elements_ > 1 ? batch_elements_ / (batch_elements_ - 1) : 1.0;
+  const double unbias = elements > 1 ? elements / (elements - 1) : 1.0;
   for (size_t c = 0; c < arrays_.rolling_mean.size(); ++c) {
     arrays_.rolling_mean[c] = float(0.99 * arrays_.rolling_mean[c] + 0.01 * mean[c]);
     arrays_.rolling_variance[c] = float(0.99 * arrays_.rolling_variance[c] + 0.01 * unbias * variance[c]);
@@ -72,7 +101,7 @@ void BatchNormTraining::forward(dnnl::stream& stream, const dnnl::memory& src, c
 
 void BatchNormTraining::backward(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& diff_dst,
                                  const dnnl::memory& diff_src) {
-  backward_.execute(stream, {{DNNL_ARG_SRC, src},
+  (synchronized_ ? backward_with_given_stats_ : backward_).execute(stream, {{DNNL_ARG_SRC, src},
                              {DNNL_ARG_MEAN, mean_},
                              {DNNL_ARG_VARIANCE, variance_},
                              {DNNL_ARG_DIFF_DST, diff_dst},
@@ -82,12 +111,80 @@ void BatchNormTraining::backward(dnnl::stream& stream, const dnnl::memory& src, 
                              {DNNL_ARG_DIFF_SCALE, diff_scale_},
                              {DNNL_ARG_DIFF_SHIFT, diff_shift_}});
   stream.wait();
+  if (synchronized_) add_synchronized_mean_terms(stream, src, diff_src);
   const float* diff_scale = static_cast<const float*>(diff_scale_.get_data_handle());
   const float* diff_shift = static_cast<const float*>(diff_shift_.get_data_handle());
   for (size_t c = 0; c < arrays_.scale_grads.size(); ++c) {
     arrays_.scale_grads[c] += diff_scale[c];
     arrays_.shift_grads[c] += diff_shift[c];
   }
+}
+
+// Synchronized batch norm. Each rank's oneDNN forward gives its own mean and
+// biased variance over m elements per channel; the sums m*mean and
+// m*(variance + mean^2), summed over the ranks in double, give the mean and
+// variance of all M elements, with which the batch is normalised again.
+double BatchNormTraining::synchronize_statistics(dnnl::stream& stream, const dnnl::memory& src,
+                                                 const dnnl::memory& dst) {
+  float* mean = static_cast<float*>(mean_.get_data_handle());
+  float* variance = static_cast<float*>(variance_.get_data_handle());
+  const size_t channels = arrays_.rolling_mean.size();
+  std::vector<double> sums(2 * channels + 1);
+  for (size_t c = 0; c < channels; ++c) {
+    sums[c] = batch_elements_ * mean[c];
+    sums[channels + c] = batch_elements_ * (double(variance[c]) + double(mean[c]) * mean[c]);
+  }
+  sums.back() = batch_elements_;
+  allreduce_sum(sums.data(), sums.size());
+  const double elements = sums.back();
+  for (size_t c = 0; c < channels; ++c) {
+    const double all_mean = sums[c] / elements;
+    mean[c] = float(all_mean);
+    variance[c] = float(std::max(0.0, sums[channels + c] / elements - all_mean * all_mean));
+  }
+  train_with_given_stats_.execute(stream, {{DNNL_ARG_SRC, src},
+                                           {DNNL_ARG_DST, dst},
+                                           {DNNL_ARG_MEAN, mean_},
+                                           {DNNL_ARG_VARIANCE, variance_},
+                                           {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
+                                           {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
+  stream.wait();
+  synchronized_elements_ = elements;
+  return elements;
+}
+
+// With the statistics held constant oneDNN's backward gives
+// diff_src = k * dy (k = scale / sqrt(variance + eps)) and this rank's sums
+// G = sum(dy * xhat), B = sum(dy). Batch norm's full backward is
+// k * (dy - B/M - xhat * G/M) with G and B over all ranks' M elements: the
+// missing terms are (src - mean) * a + b per channel, added here.
+void BatchNormTraining::add_synchronized_mean_terms(dnnl::stream& stream, const dnnl::memory& src,
+                                                    const dnnl::memory& diff_src) {
+  const size_t channels = arrays_.rolling_mean.size();
+  const float* diff_scale = static_cast<const float*>(diff_scale_.get_data_handle());
+  const float* diff_shift = static_cast<const float*>(diff_shift_.get_data_handle());
+  std::vector<double> sums(2 * channels);
+  for (size_t c = 0; c < channels; ++c) {
+    sums[c] = diff_scale[c];
+    sums[channels + c] = diff_shift[c];
+  }
+  allreduce_sum(sums.data(), sums.size());
+  const float* variance = static_cast<const float*>(variance_.get_data_handle());
+  float* a = static_cast<float*>(term_a_.get_data_handle());
+  float* b = static_cast<float*>(term_b_.get_data_handle());
+  const double m = synchronized_elements_;
+  for (size_t c = 0; c < channels; ++c) {
+    const double inv_std = 1.0 / std::sqrt(double(variance[c]) + double(kBatchNormEpsilon));
+    const double k = double(arrays_.scales[c]) * inv_std;
+    a[c] = float(-k * inv_std * sums[c] / m);
+    b[c] = float(-k * sums[channels + c] / m);
+  }
+  add_mean_terms_.execute(stream, {{DNNL_ARG_SRC_0, src},
+                                   {DNNL_ARG_SRC_1, term_mean_},
+                                   {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, term_a_},
+                                   {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, term_b_},
+                                   {DNNL_ARG_DST, diff_src}});
+  stream.wait();
 }
 
 // ---- WeightedTrainKernel ------------------------------------------------------
@@ -177,7 +274,7 @@ WeightedTrainKernel::WeightedTrainKernel(const TrainCompileContext& ctx, Weighte
   const bool dst_plain = p_.dst == p_.plain_dst;
   y_ = dst_plain && !bn ? pre_ : memory(p_.dst, engine_);
   if (bn) {
-    bn_.emplace(engine_, p_.dst, *bn);
+    bn_.emplace(engine_, p_.dst, *bn, ctx.sync_batch_norm);
     z_ = dst_plain ? pre_ : memory(p_.dst, engine_);
   } else {
     z_ = y_;

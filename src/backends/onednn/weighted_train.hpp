@@ -28,7 +28,11 @@ class BatchNormTraining {
  public:
   // `data_md`: the normalised tensor in any layout oneDNN's batch norm takes;
   // statistics per channel (dimension 1) over all other dimensions.
-  BatchNormTraining(const dnnl::engine& engine, const dnnl::memory::desc& data_md, const BatchNormArrays& arrays);
+  // `synchronized` (--sync-bn, with several MPI ranks): the batch statistics
+  // and the backward's per-channel sums are those of every rank's batch
+  // together (allreduce), so N ranks normalise as one process would.
+  BatchNormTraining(const dnnl::engine& engine, const dnnl::memory::desc& data_md, const BatchNormArrays& arrays,
+                    bool synchronized = false);
 
   // Training: normalises with the batch statistics (biased variance, as
   // PyTorch and oneDNN do) and updates the running statistics. Otherwise
@@ -41,14 +45,25 @@ class BatchNormTraining {
 
  private:
   dnnl::memory vector_memory(std::vector<float>& values) const;
+  double synchronize_statistics(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& dst);
+  void add_synchronized_mean_terms(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& diff_src);
 
   dnnl::engine engine_;
   BatchNormArrays arrays_;
-  double batch_elements_;  // per channel: m = batch * spatial
+  double batch_elements_;  // per channel: m = batch * spatial (this rank's; all ranks' when synchronized)
   dnnl::memory::desc channel_md_;
   dnnl::batch_normalization_forward train_, infer_;
   dnnl::batch_normalization_backward backward_;
   dnnl::memory mean_, variance_, diff_scale_, diff_shift_;
+  // Synchronized only: normalisation with the all-rank statistics, the
+  // backward that treats them as constants, and diff_src += src * a + b
+  // (the mean terms of the backward, per channel a and b).
+  bool synchronized_ = false;
+  dnnl::batch_normalization_forward train_with_given_stats_;
+  dnnl::batch_normalization_backward backward_with_given_stats_;
+  dnnl::binary add_mean_terms_;
+  dnnl::memory term_mean_, term_a_, term_b_;  // term_mean_ views mean_ as {1, C, 1, 1}
+  double synchronized_elements_ = 0;            // M of the last forward
 };
 
 // The layer's trained arrays and their gradients.
