@@ -51,6 +51,11 @@ struct DetectorEvalOptions {
   ExecOptions exec;
   bool progress = false;     // plain progress lines on `progress_out`
   std::ostream* progress_out = nullptr;
+  // Under MPI (shards = the number of ranks, shard = this rank): each rank
+  // runs its contiguous share of the images; rank 0 gathers every image's
+  // boxes and scores them, the other ranks' results hold their own images only
+  // and no scores.
+  int shard = 0, shards = 1;
 };
 
 struct DetectorEvaluation {

@@ -5,7 +5,10 @@
 // without, there is one rank, and a start under mpirun with several
 // processes is an error saying so.
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cspnet {
 
@@ -26,6 +29,12 @@ bool built_with_mpi();
 // sum). A no-op with one rank.
 void allreduce_sum(float* values, size_t count);
 void allreduce_sum(double* values, size_t count);
+// Every rank's `bytes`, in rank order, on rank 0; an empty list on the
+// others. One rank: {bytes}.
+std::vector<std::vector<unsigned char>> gather_to_rank0(const std::vector<unsigned char>& bytes);
+// Shard `shard` of `shards` of the items [0, total): a contiguous range
+// [first, last), the shards' sizes differing by at most one.
+std::pair<int64_t, int64_t> shard_range(int64_t total, int shard, int shards);
 // "rank 1 of 4" (or "single process").
 std::string describe_world();
 

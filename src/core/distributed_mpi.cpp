@@ -70,6 +70,30 @@ bool built_with_mpi() { return true; }
 void allreduce_sum(float* values, size_t count) { allreduce(values, count, MPI_FLOAT); }
 void allreduce_sum(double* values, size_t count) { allreduce(values, count, MPI_DOUBLE); }
 
+std::vector<std::vector<unsigned char>> gather_to_rank0(const std::vector<unsigned char>& bytes) {
+  if (world_size() == 1) return {bytes};
+  if (bytes.size() > size_t(INT_MAX)) throw Error("gather: " + std::to_string(bytes.size()) + " bytes is over MPI's limit");
+  const int ranks = world_size(), rank = world_rank();
+  int size = int(bytes.size());
+  std::vector<int> sizes(rank == 0 ? size_t(ranks) : 0), offsets(sizes.size());
+  if (MPI_Gather(&size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+    throw Error("MPI_Gather failed (" + describe_world() + ")");
+  int64_t total = 0;
+  for (size_t r = 0; r < sizes.size(); ++r) {
+    offsets[r] = int(total);
+    total += sizes[r];
+  }
+  if (total > INT_MAX) throw Error("gather: " + std::to_string(total) + " bytes in all is over MPI's limit");
+  std::vector<unsigned char> all(static_cast<size_t>(total));
+  if (MPI_Gatherv(bytes.data(), size, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
+                  MPI_COMM_WORLD) != MPI_SUCCESS)
+    throw Error("MPI_Gatherv failed (" + describe_world() + ")");
+  std::vector<std::vector<unsigned char>> per_rank;
+  for (size_t r = 0; r < sizes.size(); ++r)
+    per_rank.emplace_back(all.begin() + offsets[r], all.begin() + offsets[r] + sizes[r]);
+  return per_rank;
+}
+
 std::string describe_world() {
   if (world_size() == 1) return "single process";
   return "rank " + std::to_string(world_rank()) + " of " + std::to_string(world_size());

@@ -22,6 +22,7 @@ int world_size() { return 1; }
 bool built_with_mpi() { return false; }
 void allreduce_sum(float*, size_t) {}
 void allreduce_sum(double*, size_t) {}
+std::vector<std::vector<unsigned char>> gather_to_rank0(const std::vector<unsigned char>& bytes) { return {bytes}; }
 std::string describe_world() { return "single process"; }
 
 }  // namespace cspnet

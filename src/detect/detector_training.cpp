@@ -7,6 +7,7 @@
 #include "cspnet/detection_augment.hpp"
 #include "cspnet/detection_data.hpp"
 #include "cspnet/detector.hpp"
+#include "cspnet/distributed.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/weights.hpp"
 #include "train/data_random.hpp"
@@ -59,7 +60,7 @@ class DetectionTask final : public TrainingTask {
     shard_ = setup.shard;
     shards_ = setup.shards;
     passes_per_epoch_ = train_data_->size() / (int64_t(mini_) * shards_);
-    if (options_.map && shard_ == 0) set_up_evaluation(setup.net);
+    if (options_.map) set_up_evaluation(setup.net);
   }
 
   std::string describe() const override { return train_data_->describe(); }
@@ -96,6 +97,12 @@ class DetectionTask final : public TrainingTask {
     return format_text(" | IoU %.2f | recall %.0f%%", interval_.mean_iou(), 100 * interval_.recall());
   }
   std::string take_interval(TrainingLogRow&) override {
+    // Every rank's share of the interval (a collective: all ranks call it).
+    double sums[3] = {interval_.iou_sum, interval_.recall50, double(interval_.positives)};
+    allreduce_sum(sums, 3);
+    interval_.iou_sum = sums[0];
+    interval_.recall50 = sums[1];
+    interval_.positives = int64_t(sums[2]);
     const std::string text = format_text(" avg IoU %.3f recall@.5 %.1f%%", interval_.mean_iou(), 100 * interval_.recall());
     interval_ = {};
     return text;
@@ -107,7 +114,10 @@ class DetectionTask final : public TrainingTask {
     evaluator_->reload_weights();
     DetectorEvalOptions eval;
     eval.limit = options_.eval_limit;
+    eval.shard = shard_;  // each rank infers its share; rank 0 scores
+    eval.shards = shards_;
     const DetectorEvaluation result = evaluate_detector(*evaluator_, eval_net_, *valid_data_, eval);
+    if (shard_ != 0) return "";
     row.test_map50 = summary.test_map50 = result.darknet.map;
     row.test_map = summary.test_map = result.coco.stats[0];
     std::string text =

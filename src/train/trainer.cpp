@@ -6,6 +6,7 @@
 #include "cspnet/augment.hpp"
 #include "cspnet/batch_loader.hpp"
 #include "cspnet/data_source.hpp"
+#include "cspnet/distributed.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/training.hpp"
@@ -37,6 +38,29 @@ std::vector<double> EvalReport::class_accuracy() const {
 }
 
 namespace {
+
+// Images [first, last) of another source (a rank's share of an evaluation).
+class SourceRange final : public DataSource {
+ public:
+  SourceRange(const DataSource& source, int64_t first, int64_t last)
+      : DataSource(source.class_names(), int(source.image_shape().c), int(source.image_shape().h),
+                   int(source.image_shape().w)),
+        source_(source), first_(first), size_(last - first) {}
+  int64_t size() const override { return size_; }
+  int label(int64_t index) const override {
+    check_index(index);
+    return source_.label(first_ + index);
+  }
+  void load(int64_t index, float* chw_out, int* label) const override {
+    check_index(index);
+    source_.load(first_ + index, chw_out, label);
+  }
+  std::string describe() const override { return source_.describe(); }
+
+ private:
+  const DataSource& source_;
+  int64_t first_, size_;
+};
 
 // Evaluation on an executor already compiled for `net` at its current batch.
 EvalReport evaluate_compiled(Executor& executor, const Network& net, const DataSource& source, int64_t total) {
@@ -140,10 +164,10 @@ class ClassificationTask final : public TrainingTask {
     lo.label_smooth_eps = parse_label_smoothing(setup.net_keys);
     lo.seed = options_.seed;
     lo.threads = options_.loader_threads;
-    lo.shard = setup.shard;
-    lo.shards = setup.shards;
+    lo.shard = shard_ = setup.shard;
+    lo.shards = shards_ = setup.shards;
     loader_ = std::make_unique<BatchLoader>(train_data_, lo);
-    if (setup.shard == 0) set_up_evaluation(setup.net);
+    set_up_evaluation(setup.net);
   }
 
   std::string describe() const override { return train_data_->describe(); }
@@ -167,6 +191,11 @@ class ClassificationTask final : public TrainingTask {
   }
   std::string interval_text() const override { return format_text(" | acc %.1f%%", 100 * accuracy()); }
   std::string take_interval(TrainingLogRow& row) override {
+    // Every rank's share of the interval (a collective: all ranks call it).
+    double counts[2] = {double(correct_), double(images_)};
+    allreduce_sum(counts, 2);
+    correct_ = int64_t(counts[0]);
+    images_ = int64_t(counts[1]);
     row.train_accuracy = accuracy();
     correct_ = images_ = 0;
     return format_text(" acc %.2f%%", 100 * *row.train_accuracy);
@@ -175,7 +204,14 @@ class ClassificationTask final : public TrainingTask {
   std::string evaluate(Network& trained, TrainingLogRow& row, TrainSummary& summary) override {
     copy_parameters(trained, eval_net_);
     evaluator_->reload_weights();
-    EvalReport test = evaluate_compiled(*evaluator_, eval_net_, *test_data_, eval_images_);
+    // Each rank evaluates its share of the test images; the sums are reduced.
+    const auto [first, last] = shard_range(eval_images_, shard_, shards_);
+    EvalReport test;
+    if (last > first) test = evaluate_compiled(*evaluator_, eval_net_, SourceRange(*test_data_, first, last), last - first);
+    double sums[3] = {test.loss * double(test.images), test.top1 * double(test.images), double(test.images)};
+    allreduce_sum(sums, 3);
+    test.loss = sums[0] / sums[2];
+    test.top1 = sums[1] / sums[2];
     row.test_loss = summary.test_loss = test.loss;
     row.test_accuracy = summary.test_top1 = test.top1;
     return format_text("test loss %.4f acc %.2f%%", test.loss, 100 * test.top1);
@@ -206,6 +242,7 @@ class ClassificationTask final : public TrainingTask {
   Network eval_net_;
   std::unique_ptr<Executor> evaluator_;
   int64_t eval_images_ = 0;
+  int shard_ = 0, shards_ = 1;
 };
 
 }  // namespace

@@ -250,8 +250,9 @@ class TrainingRun {
   // Evaluates on the held-out split, logs `row` (its training columns
   // filled in) and writes the checkpoint; returns the evaluation's text.
   std::string end_epoch(TrainingLogRow row) {
-    if (rank_ != 0) return "";  // rank 0 evaluates, logs and writes
+    // Every rank evaluates its share; rank 0 has the result, logs and writes.
     const std::string text = task_->evaluate(net_, row, summary_);
+    if (rank_ != 0) return "";
     log_row(row);
     save_checkpoint();
     return text;

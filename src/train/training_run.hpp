@@ -51,10 +51,11 @@ class TrainingTask {
   // Fills the log row's training columns from the interval and returns
   // them for the epoch line (" acc 91.20%"); starts a new interval.
   virtual std::string take_interval(TrainingLogRow& row) = 0;
-  // Evaluates (on rank 0 only) `trained` (the run's network with the current weights) on the
+  // Evaluates `trained` (the run's network with the current weights) on the
   // held-out split: fills the row's test columns and returns the epoch
   // line's text ("test loss 0.31 acc 90.12%"). Also records figures for
-  // the summary.
+  // the summary. Called on every rank (each evaluates its share, a
+  // collective); only rank 0's row, text and figures are used.
   virtual std::string evaluate(Network& trained, TrainingLogRow& row, TrainSummary& summary) = 0;
   virtual double data_wait_seconds() const = 0;
 };
