@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cspnet/detector.hpp"
+#include "cspnet/distributed.hpp"
 #include "detector_commands.hpp"
 #include "training_flags.hpp"
 
@@ -27,8 +28,8 @@ class TrainVerb final : public DetectorVerb {
 
   int run() const override {
     const TrainSummary s = train_detector(flags_.resolve(options_), std::cout);
-    std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.1f images/s, data wait %.1f s\n", (long long)s.steps,
-                s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
+    if (world_rank() != 0) return 0;  // under MPI, rank 0 reports
+    print_trained_line(s);
     if (options_.map)
       std::printf("validation mAP@0.5 %.2f%%, AP@[.5:.95] %.2f%% (best mAP@0.5 %.2f%%: %s)\n", 100 * s.test_map50,
                   100 * s.test_map, 100 * s.best_map50, s.best_weights_path.c_str());

@@ -43,8 +43,7 @@ int TrainCommands::run_train() {
   const TrainOptions o = flags_.resolve(train_options_);
   TrainSummary s = train(o, std::cout);
   if (s.interrupted || world_rank() != 0) return 0;  // under MPI, rank 0 reports
-  std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.0f images/s, data wait %.1f s\n", (long long)s.steps,
-              s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
+  print_trained_line(s);
   std::printf("test accuracy %.2f%% (loss %.4f)\n", 100 * s.test_top1, s.test_loss);
   std::printf("wrote %s, %s, %s, %s\n", s.weights_path.c_str(), s.checkpoint_path.c_str(), s.log_path.c_str(),
               s.plot_path.c_str());

@@ -62,6 +62,14 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
       ->check(positive_number());
 }
 
+void print_trained_line(const TrainSummary& s) {
+  std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.1f images/s, data wait %.1f s\n", (long long)s.steps,
+              s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
+  if (s.ranks > 1 && s.steps > 0)
+    std::printf("%d ranks: gradient allreduce of %.2f MB per step, %.2f ms per step on rank 0 (waits included)\n",
+                s.ranks, double(s.allreduce_bytes_per_step) / 1e6, 1e3 * s.allreduce_seconds / double(s.steps));
+}
+
 TrainOptions TrainingFlags::resolve(TrainOptions o) const {
   auto set = [&](const char* key, const auto& value) {
     if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {

@@ -26,4 +26,8 @@ class TrainingFlags {
   std::string log_every_ = "auto";  // auto or a step count
 };
 
+// "trained N steps (E epochs) in S s: R images/s, data wait W s", and under
+// MPI the gradient allreduce's volume and time per step.
+void print_trained_line(const TrainSummary& summary);
+
 }  // namespace cspnet::cli

@@ -37,6 +37,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libopencv-dev
   python3 python3-venv python3-numpy python3-torch
   clang libclang-rt-14-dev
+  # the two-host MPI test (network namespaces)
+  iproute2
   # embedded default data
   dataset-fashion-mnist
 )

@@ -89,6 +89,11 @@ struct TrainSummary {
   // (no final weights, curves or evaluation).
   bool interrupted = false;
   int64_t skipped_steps = 0;  // skip_non_finite: steps dropped for NaN/Inf
+  // Under MPI: the ranks, the bytes of the gradient allreduce per step and
+  // the time this rank spent in it (waiting for the others included).
+  int ranks = 1;
+  int64_t allreduce_bytes_per_step = 0;
+  double allreduce_seconds = 0;
 };
 
 // Trains as `options` say and writes, in out_dir: names.txt (the class

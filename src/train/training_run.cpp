@@ -170,8 +170,10 @@ class TrainingRun {
     if (ranks_ > 1) {
       // The global batch's gradient: every rank's shard gradient is already
       // scaled by 1 / global batch, so their sum is the one-process gradient.
+      const auto reduce_start = Clock::now();
       reduce_gradients();
       allreduce_sum(&result.loss, 1);
+      summary_.allreduce_seconds += seconds_since(reduce_start);
     }
     if (const std::string problem = non_finite_problem(result.loss); !problem.empty()) {
       if (!options_.skip_non_finite)
@@ -220,6 +222,7 @@ class TrainingRun {
     reduce_buffer_.resize(total);
     float* at = reduce_buffer_.data();
     for (const TrainableParam& p : params_) at = std::copy(p.grads->begin(), p.grads->end(), at);
+    summary_.allreduce_bytes_per_step = int64_t(total * sizeof(float));
     allreduce_sum(reduce_buffer_.data(), total);
     const float* from = reduce_buffer_.data();
     for (const TrainableParam& p : params_) {
@@ -291,6 +294,7 @@ class TrainingRun {
       if (!rows.empty()) write_curves(summary_.plot_path, rows, net_.name() + "  (" + options_.out_dir + ")");
     }
     summary_.steps = int64_t(state_.step);
+    summary_.ranks = ranks_;
     summary_.epochs = epoch();
     summary_.seconds = seconds;
     summary_.images_per_second = session_steps ? double(session_steps * batch_) / train_seconds : 0;
