@@ -37,6 +37,10 @@ void TrainingFlags::add_to(CLI::App& command, TrainOptions& o) {
       ->check(CLI::IsMember({"stop", "skip"}));
   command.add_flag("--sync-bn", o.sync_batch_norm,
                    "under mpirun: batch norm statistics over all ranks' images (N ranks train as one process)");
+  command.add_option("--allreduce-bucket-mb", o.allreduce_bucket_mb,
+                     "under mpirun: overlap the gradient allreduce with backward in buckets of this many MB "
+                     "(0: one allreduce after backward)")
+      ->check(non_negative_number());
   command.add_flag("--exist-ok", o.exist_ok, "overwrite a training run already in OUT (default: refuse)");
   command.add_option("--save-every", o.save_every, "also write the checkpoint every N steps")
       ->check(non_negative_number());
@@ -66,7 +70,8 @@ void print_trained_line(const TrainSummary& s) {
   std::printf("trained %lld steps (%.2f epochs) in %.1f s: %.1f images/s, data wait %.1f s\n", (long long)s.steps,
               s.epochs, s.seconds, s.images_per_second, s.data_wait_seconds);
   if (s.ranks > 1 && s.steps > 0)
-    std::printf("%d ranks: gradient allreduce of %.2f MB per step, %.2f ms per step on rank 0 (waits included)\n",
+    std::printf("%d ranks: gradient allreduce of %.2f MB per step, %.2f ms per step on rank 0 after backward "
+                "(waits included)\n",
                 s.ranks, double(s.allreduce_bytes_per_step) / 1e6, 1e3 * s.allreduce_seconds / double(s.steps));
 }
 

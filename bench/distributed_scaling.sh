@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Data-parallel scaling on one machine: 1 rank x T threads against T ranks x
 # 1 thread (mpirun), on the main job's network and on csdarknet53 at 128x128,
-# each trained from the same seed on Fashion-MNIST; prints images/s and the
-# gradient allreduce's volume and time per step. Run it on an otherwise idle
+# each trained from the same seed on Fashion-MNIST; the ranks with the
+# allreduce overlapped with backward (25 MB buckets, the default) and as one
+# allreduce after backward. Prints images/s and the gradient allreduce's
+# volume and the time per step rank 0 spends in it after backward. Run it on an otherwise idle
 # machine (under `flock /tmp/cspnet-build.lock` here).
 # Usage: bench/distributed_scaling.sh [THREADS=2] [CSDARKNET53_STEPS=12]
 set -euo pipefail
@@ -37,6 +39,10 @@ echo "|---|---:|---|"
 small=(train cfg/cspdarknet-small.cfg --max-batches 150 --eval-limit 200)
 measure "cspdarknet-small, 1 rank x $threads threads" -- --threads "$threads" "${small[@]}"
 measure "cspdarknet-small, $threads ranks x 1 thread" "${mpi[@]}" -np "$threads" -- --threads 1 "${small[@]}"
+measure "cspdarknet-small, $threads ranks x 1 thread, one allreduce after backward" "${mpi[@]}" -np "$threads" -- \
+  --threads 1 "${small[@]}" --allreduce-bucket-mb 0
 big=(train "$work/csdarknet53-128.cfg" --max-batches "$csd_steps" --eval-limit 16 --eval-batch 16)
 measure "csdarknet53 128x128, 1 rank x $threads threads" -- --threads "$threads" "${big[@]}"
 measure "csdarknet53 128x128, $threads ranks x 1 thread" "${mpi[@]}" -np "$threads" -- --threads 1 "${big[@]}"
+measure "csdarknet53 128x128, $threads ranks x 1 thread, one allreduce after backward" "${mpi[@]}" -np "$threads" -- \
+  --threads 1 "${big[@]}" --allreduce-bucket-mb 0

@@ -6,6 +6,7 @@
 // processes is an error saying so.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,25 @@ bool built_with_mpi();
 // sum). A no-op with one rank.
 void allreduce_sum(float* values, size_t count);
 void allreduce_sum(double* values, size_t count);
+// A sum over the ranks started without waiting (MPI_Iallreduce), so that
+// communication proceeds while the caller computes: `values` must stay
+// untouched until wait() returns. Complete at once with one rank.
+class PendingSum {
+ public:
+  PendingSum();
+  PendingSum(PendingSum&&) noexcept;
+  PendingSum& operator=(PendingSum&&) noexcept;
+  ~PendingSum();  // waits (unless an exception is unwinding: then the job aborts anyway)
+  bool test();    // lets MPI progress; true once the sum is complete
+  void wait();
+
+ private:
+  friend PendingSum start_allreduce_sum(float* values, size_t count);
+  struct Requests;
+  std::unique_ptr<Requests> requests_;
+};
+PendingSum start_allreduce_sum(float* values, size_t count);
+
 // Every rank's `bytes`, in rank order, on rank 0; an empty list on the
 // others. One rank: {bytes}.
 std::vector<std::vector<unsigned char>> gather_to_rank0(const std::vector<unsigned char>& bytes);

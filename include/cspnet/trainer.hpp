@@ -62,6 +62,10 @@ struct TrainOptions {
   bool skip_non_finite = false;
   // Under MPI: synchronized batch norm (TrainingOptions::sync_batch_norm).
   bool sync_batch_norm = false;
+  // Under MPI: the gradient allreduce overlaps backward in buckets of about
+  // this many MB (src/train/gradient_buckets.hpp); 0: one allreduce of
+  // every gradient after backward.
+  double allreduce_bucket_mb = 25;
   int loader_threads = 2;
   int eval_batch = 200;
   int64_t eval_limit = 0;               // > 0: evaluate on the first N test images only

@@ -5,6 +5,8 @@
 #include <climits>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+#include <vector>
 
 #include "cspnet/distributed.hpp"
 #include "cspnet/error.hpp"
@@ -69,6 +71,62 @@ bool built_with_mpi() { return true; }
 
 void allreduce_sum(float* values, size_t count) { allreduce(values, count, MPI_FLOAT); }
 void allreduce_sum(double* values, size_t count) { allreduce(values, count, MPI_DOUBLE); }
+
+// MPI counts are int: a large array is several requests.
+struct PendingSum::Requests {
+  std::vector<MPI_Request> pending;
+};
+
+PendingSum::PendingSum() = default;
+PendingSum::PendingSum(PendingSum&&) noexcept = default;
+PendingSum& PendingSum::operator=(PendingSum&& other) noexcept {
+  if (this != &other) {
+    if (std::uncaught_exceptions() == 0) wait();
+    requests_ = std::move(other.requests_);
+  }
+  return *this;
+}
+PendingSum::~PendingSum() {
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    wait();
+  } catch (const Error&) {
+    // MPI's default handler aborts the job on a failed wait before this.
+  }
+}
+
+bool PendingSum::test() {
+  if (!requests_ || requests_->pending.empty()) return true;
+  int done = 0;
+  if (MPI_Testall(int(requests_->pending.size()), requests_->pending.data(), &done, MPI_STATUSES_IGNORE) !=
+      MPI_SUCCESS)
+    throw Error("MPI_Testall failed (" + describe_world() + ")");
+  if (done) requests_->pending.clear();
+  return done != 0;
+}
+
+void PendingSum::wait() {
+  if (!requests_ || requests_->pending.empty()) return;
+  const int result = MPI_Waitall(int(requests_->pending.size()), requests_->pending.data(), MPI_STATUSES_IGNORE);
+  requests_->pending.clear();
+  if (result != MPI_SUCCESS) throw Error("MPI_Waitall failed (" + describe_world() + ")");
+}
+
+PendingSum start_allreduce_sum(float* values, size_t count) {
+  PendingSum sum;
+  if (world_size() == 1 || count == 0) return sum;
+  sum.requests_ = std::make_unique<PendingSum::Requests>();
+  for (size_t done = 0; done < count;) {
+    const int chunk = int(std::min<size_t>(count - done, size_t(INT_MAX / 2)));
+    MPI_Request request;
+    if (MPI_Iallreduce(MPI_IN_PLACE, values + done, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request) !=
+        MPI_SUCCESS)
+      throw Error("MPI_Iallreduce failed (" + describe_world() + ")");
+    sum.requests_->pending.push_back(request);
+    done += size_t(chunk);
+  }
+  return sum;
+}
 
 std::vector<std::vector<unsigned char>> gather_to_rank0(const std::vector<unsigned char>& bytes) {
   if (world_size() == 1) return {bytes};

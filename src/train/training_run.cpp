@@ -11,6 +11,7 @@
 
 #include "cspnet/checkpoint.hpp"
 #include "cspnet/distributed.hpp"
+#include "train/gradient_buckets.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/optimizer.hpp"
@@ -165,13 +166,21 @@ class TrainingRun {
       LossResult r = executor_->loss(pass.targets, 1.f / float(batch_));
       result.loss += r.loss_per_image * mini_;
       task_->observe(r, mini_);
-      executor_->backward();
+      if (buckets_ && s == subdivisions_ - 1)
+        executor_->backward([this](int layer) { buckets_->layer_done(layer); });
+      else
+        executor_->backward();
     }
     if (ranks_ > 1) {
       // The global batch's gradient: every rank's shard gradient is already
       // scaled by 1 / global batch, so their sum is the one-process gradient.
       const auto reduce_start = Clock::now();
-      reduce_gradients();
+      if (buckets_) {
+        buckets_->finish();
+        summary_.allreduce_bytes_per_step = int64_t(buckets_->bytes());
+      } else {
+        reduce_gradients();
+      }
       allreduce_sum(&result.loss, 1);
       summary_.allreduce_seconds += seconds_since(reduce_start);
     }
@@ -405,6 +414,9 @@ class TrainingRun {
     training.sync_batch_norm = options_.sync_batch_norm;
     executor_ = std::make_unique<TrainingExecutor>(net_, training);
     params_ = all_trainable_params(net_);
+    buckets_.reset();
+    if (ranks_ > 1 && options_.allreduce_bucket_mb > 0)
+      buckets_ = std::make_unique<GradientBuckets>(net_, size_t(options_.allreduce_bucket_mb * 1e6));
   }
 
   void print_header() {
@@ -441,6 +453,7 @@ class TrainingRun {
   TrainSummary summary_;
   TrainerState state_;
   std::unique_ptr<TrainingExecutor> executor_;
+  std::unique_ptr<GradientBuckets> buckets_;  // several ranks, overlapped allreduce
   std::vector<TrainableParam> params_;
   std::unique_ptr<TrainingLog> log_;
   std::vector<std::pair<std::vector<float>*, std::vector<float>>> running_statistics_before_;
