@@ -66,23 +66,24 @@ dnnl::memory BatchNormTraining::vector_memory(std::vector<float>& values) const 
   return dnnl::memory(channel_md_, engine_, values.data());
 }
 
+void BatchNormTraining::normalize(const dnnl::batch_normalization_forward& primitive, dnnl::stream& stream,
+                                  const dnnl::memory& src, const dnnl::memory& dst, const dnnl::memory& mean,
+                                  const dnnl::memory& variance) {
+  primitive.execute(stream, {{DNNL_ARG_SRC, src},
+                             {DNNL_ARG_DST, dst},
+                             {DNNL_ARG_MEAN, mean},
+                             {DNNL_ARG_VARIANCE, variance},
+                             {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
+                             {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
+}
+
 void BatchNormTraining::forward(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& dst,
                                 bool training) {
   if (!training) {
-    infer_.execute(stream, {{DNNL_ARG_SRC, src},
-                            {DNNL_ARG_DST, dst},
-                            {DNNL_ARG_MEAN, vector_memory(arrays_.rolling_mean)},
-                            {DNNL_ARG_VARIANCE, vector_memory(arrays_.rolling_variance)},
-                            {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
-                            {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
+    normalize(infer_, stream, src, dst, vector_memory(arrays_.rolling_mean), vector_memory(arrays_.rolling_variance));
     return;
   }
-  train_.execute(stream, {{DNNL_ARG_SRC, src},
-                          {DNNL_ARG_DST, dst},
-                          {DNNL_ARG_MEAN, mean_},
-                          {DNNL_ARG_VARIANCE, variance_},
-                          {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
-                          {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
+  normalize(train_, stream, src, dst, mean_, variance_);
   stream.wait();
   const double elements = synchronized_ ? synchronize_statistics(stream, src, dst) : batch_elements_;
   // Running statistics: darknet's momentum (0.99 old + 0.01 batch), with the
@@ -142,12 +143,7 @@ double BatchNormTraining::synchronize_statistics(dnnl::stream& stream, const dnn
     mean[c] = float(all_mean);
     variance[c] = float(std::max(0.0, sums[channels + c] / elements - all_mean * all_mean));
   }
-  train_with_given_stats_.execute(stream, {{DNNL_ARG_SRC, src},
-                                           {DNNL_ARG_DST, dst},
-                                           {DNNL_ARG_MEAN, mean_},
-                                           {DNNL_ARG_VARIANCE, variance_},
-                                           {DNNL_ARG_SCALE, vector_memory(arrays_.scales)},
-                                           {DNNL_ARG_SHIFT, vector_memory(arrays_.shifts)}});
+  normalize(train_with_given_stats_, stream, src, dst, mean_, variance_);
   stream.wait();
   synchronized_elements_ = elements;
   return elements;

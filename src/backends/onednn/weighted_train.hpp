@@ -45,6 +45,9 @@ class BatchNormTraining {
 
  private:
   dnnl::memory vector_memory(std::vector<float>& values) const;
+  // Runs a forward batch norm with the layer's scale and shift.
+  void normalize(const dnnl::batch_normalization_forward& primitive, dnnl::stream& stream, const dnnl::memory& src,
+                 const dnnl::memory& dst, const dnnl::memory& mean, const dnnl::memory& variance);
   double synchronize_statistics(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& dst);
   void add_synchronized_mean_terms(dnnl::stream& stream, const dnnl::memory& src, const dnnl::memory& diff_src);
 
