@@ -11,7 +11,6 @@
 
 #include "cspnet/checkpoint.hpp"
 #include "cspnet/distributed.hpp"
-#include "train/gradient_buckets.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/optimizer.hpp"
@@ -21,6 +20,7 @@
 #include "cspnet/zoo.hpp"
 #include "core/splitmix.hpp"
 #include "io/file_output.hpp"
+#include "train/gradient_buckets.hpp"
 #include "train/net_training_keys.hpp"
 
 namespace cspnet {
