@@ -183,6 +183,30 @@ class JpegDecoder {
   jpeg_decompress_struct& cinfo_ = state_.cinfo;
 };
 
+// stb_image 2.27 copies a PNG's IDAT chunk into its compressed-data buffer
+// before allocating that buffer when the chunk is empty: memcpy to a null
+// pointer (UBSan, stbi__getn under stbi__parse_png_file; found by
+// fuzz_image). An empty IDAT adds nothing to the compressed stream, so such
+// chunks are dropped before stb sees the file. The chunks are walked as stb
+// walks them (after the 8-byte signature: length, type, data, CRC, whatever
+// the type); stb copies before it reads the CRC, so a chunk cut short after
+// its type counts too.
+void drop_empty_png_data_chunks(std::string& file) {
+  if (file.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return;
+  const auto byte = [&](size_t at) { return uint32_t(static_cast<unsigned char>(file[at])); };
+  size_t pos = 8;
+  while (file.size() - pos >= 8) {
+    const uint32_t length = byte(pos) << 24 | byte(pos + 1) << 16 | byte(pos + 2) << 8 | byte(pos + 3);
+    if (length == 0 && file.compare(pos + 4, 4, "IDAT") == 0) {
+      file.erase(pos, 12);  // or what is left of it
+      continue;
+    }
+    if (length > file.size() - pos - 8) break;  // stb reads past the end: no chunk follows
+    pos += 8 + size_t(length) + 4;
+    if (pos > file.size()) break;
+  }
+}
+
 // stb for PNG and BMP: its failure reason, or the header's size.
 std::pair<int, int> stb_image_size(const std::string& path, const std::string& file) {
   int w = 0, h = 0, c = 0;
@@ -194,21 +218,23 @@ std::pair<int, int> stb_image_size(const std::string& path, const std::string& f
 }  // namespace
 
 std::pair<int, int> read_image_size(const std::string& path) {
-  const std::string file = read_image_bytes(path);
+  std::string file = read_image_bytes(path);
   if (is_jpeg(file)) {
     JpegDecoder jpeg(path, file);
     return {jpeg.width(), jpeg.height()};
   }
+  drop_empty_png_data_chunks(file);
   return stb_image_size(path, file);
 }
 
 Tensor load_image_rgb(const std::string& path) {
-  const std::string file = read_image_bytes(path);
+  std::string file = read_image_bytes(path);
   if (is_jpeg(file)) {
     JpegDecoder jpeg(path, file);
     check_pixel_count(path, jpeg.width(), jpeg.height());
     return jpeg.decode();
   }
+  drop_empty_png_data_chunks(file);
   auto [w, h] = stb_image_size(path, file);
   check_pixel_count(path, w, h);
   int c = 0;

@@ -385,6 +385,41 @@ TEST(Images, JpegHuffmanTableWithMoreThan256CodesIsAnError) {
   fs::remove_all(dir);
 }
 
+// stb_image 2.27 memcpy'd an empty IDAT chunk into its compressed-data
+// buffer before allocating it (UBSan: null pointer passed to memcpy in
+// stbi__getn; found by fuzz_image). Empty IDAT chunks are legal and add
+// nothing: the image decodes as without them. One cut short after its type
+// is an error. (UBSan in scripts/sanitize.sh is what sees the null copy.)
+TEST(Images, PngWithEmptyDataChunksDecodesAsWithout) {
+  char dir_template[] = "/tmp/cspnet-image-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string plain = (dir / "plain.png").string();
+  Tensor image(Shape{1, 3, 5, 7});
+  for (int64_t i = 0; i < image.shape().count(); ++i) image.data()[i] = float(i % 13) / 12.f;
+  save_png(plain, image);
+  std::string bytes;
+  {
+    std::ifstream in(plain, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t idat = bytes.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const std::string empty_idat("\x00\x00\x00\x00IDAT\x35\xAF\x06\x1E", 12);  // with its CRC-32
+  std::string with_empty = bytes;
+  with_empty.insert(idat - 4, empty_idat + empty_idat);
+  const std::string padded = (dir / "empty-idat.png").string();
+  { std::ofstream(padded, std::ios::binary) << with_empty; }
+  EXPECT_EQ(load_image_rgb(padded).values(), load_image_rgb(plain).values());
+  EXPECT_EQ(read_image_size(padded), (std::pair<int, int>{7, 5}));
+  // Only the signature, the header chunk and an empty IDAT's length and type.
+  const std::string cut = (dir / "cut.png").string();
+  { std::ofstream(cut, std::ios::binary) << bytes.substr(0, idat - 4) + empty_idat.substr(0, 8); }
+  const std::string message = error_of([&] { load_image_rgb(cut); });
+  EXPECT_NE(message.find(cut + ": cannot decode image: "), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
 TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
   char dir_template[] = "/tmp/cspnet-text-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
