@@ -183,27 +183,41 @@ class JpegDecoder {
   jpeg_decompress_struct& cinfo_ = state_.cinfo;
 };
 
-// stb_image 2.27 copies a PNG's IDAT chunk into its compressed-data buffer
-// before allocating that buffer when the chunk is empty: memcpy to a null
-// pointer (UBSan, stbi__getn under stbi__parse_png_file; found by
-// fuzz_image). An empty IDAT adds nothing to the compressed stream, so such
-// chunks are dropped before stb sees the file. The chunks are walked as stb
-// walks them (after the 8-byte signature: length, type, data, CRC, whatever
-// the type); stb copies before it reads the CRC, so a chunk cut short after
-// its type counts too.
-void drop_empty_png_data_chunks(std::string& file) {
+// Two things Debian's stb_image 2.27 gets wrong in a PNG's compressed data
+// chunks (IDAT), both found by fuzz_image, are dealt with before stb sees
+// the file:
+// - an empty IDAT is copied into the data buffer before that buffer is
+//   allocated: memcpy to a null pointer (UBSan, stbi__getn under
+//   stbi__parse_png_file). An empty IDAT adds nothing to the compressed
+//   stream, so such chunks are dropped;
+// - an IDAT's buffer grows to the chunk's declared length before stb checks
+//   that the file holds that many bytes: an 80-byte file had it allocate
+//   2 GiB. Such a file is refused (stb fails on it after allocating).
+// The chunks are walked as stb's decoder walks them: after the 8-byte
+// signature, length, type, data and CRC whatever the type, up to IEND. stb
+// copies an IDAT before it reads the CRC, so a chunk cut short after its
+// type counts too. stb's header read stops at IHDR, so only decoding needs it.
+void check_png_data_chunks(const std::string& path, std::string& file) {
   if (file.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return;
   const auto byte = [&](size_t at) { return uint32_t(static_cast<unsigned char>(file[at])); };
   size_t pos = 8;
   while (file.size() - pos >= 8) {
     const uint32_t length = byte(pos) << 24 | byte(pos + 1) << 16 | byte(pos + 2) << 8 | byte(pos + 3);
-    if (length == 0 && file.compare(pos + 4, 4, "IDAT") == 0) {
-      file.erase(pos, 12);  // or what is left of it
-      continue;
+    if (file.compare(pos + 4, 4, "IEND") == 0) return;
+    const size_t left = file.size() - pos - 8;
+    if (file.compare(pos + 4, 4, "IDAT") == 0) {
+      if (length == 0) {
+        file.erase(pos, 12);  // or what is left of it
+        continue;
+      }
+      if (length > left)
+        throw Error(path + ": cannot decode image: corrupt PNG: the IDAT chunk at byte " + std::to_string(pos) +
+                    " declares " + std::to_string(length) + " bytes; the file holds " + std::to_string(left) +
+                    " after it");
     }
-    if (length > file.size() - pos - 8) break;  // stb reads past the end: no chunk follows
+    if (length > left) return;  // stb reads past the end: no chunk follows
     pos += 8 + size_t(length) + 4;
-    if (pos > file.size()) break;
+    if (pos > file.size()) return;
   }
 }
 
@@ -218,12 +232,11 @@ std::pair<int, int> stb_image_size(const std::string& path, const std::string& f
 }  // namespace
 
 std::pair<int, int> read_image_size(const std::string& path) {
-  std::string file = read_image_bytes(path);
+  const std::string file = read_image_bytes(path);
   if (is_jpeg(file)) {
     JpegDecoder jpeg(path, file);
     return {jpeg.width(), jpeg.height()};
   }
-  drop_empty_png_data_chunks(file);
   return stb_image_size(path, file);
 }
 
@@ -234,9 +247,9 @@ Tensor load_image_rgb(const std::string& path) {
     check_pixel_count(path, jpeg.width(), jpeg.height());
     return jpeg.decode();
   }
-  drop_empty_png_data_chunks(file);
   auto [w, h] = stb_image_size(path, file);
   check_pixel_count(path, w, h);
+  check_png_data_chunks(path, file);
   int c = 0;
   std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(
       stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c, 3),

@@ -385,12 +385,14 @@ TEST(Images, JpegHuffmanTableWithMoreThan256CodesIsAnError) {
   fs::remove_all(dir);
 }
 
-// stb_image 2.27 memcpy'd an empty IDAT chunk into its compressed-data
-// buffer before allocating it (UBSan: null pointer passed to memcpy in
-// stbi__getn; found by fuzz_image). Empty IDAT chunks are legal and add
-// nothing: the image decodes as without them. One cut short after its type
-// is an error. (UBSan in scripts/sanitize.sh is what sees the null copy.)
-TEST(Images, PngWithEmptyDataChunksDecodesAsWithout) {
+// Two findings of fuzz_image in stb_image 2.27's PNG data chunks (IDAT).
+// It memcpy'd an empty IDAT into its data buffer before allocating it (UBSan:
+// null pointer passed to memcpy in stbi__getn): empty IDAT chunks are legal
+// and add nothing, so the image decodes as without them, and one cut short
+// after its type is an error (UBSan in scripts/sanitize.sh is what sees the
+// null copy). And it grew that buffer to an IDAT's declared length before
+// checking the file held it (2 GiB for an 80-byte file): now refused first.
+TEST(Images, PngDataChunksStbMishandledAreDecodedOrRefused) {
   char dir_template[] = "/tmp/cspnet-image-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const fs::path dir = dir_template;
@@ -415,8 +417,20 @@ TEST(Images, PngWithEmptyDataChunksDecodesAsWithout) {
   // Only the signature, the header chunk and an empty IDAT's length and type.
   const std::string cut = (dir / "cut.png").string();
   { std::ofstream(cut, std::ios::binary) << bytes.substr(0, idat - 4) + empty_idat.substr(0, 8); }
-  const std::string message = error_of([&] { load_image_rgb(cut); });
+  std::string message = error_of([&] { load_image_rgb(cut); });
   EXPECT_NE(message.find(cut + ": cannot decode image: "), std::string::npos) << message;
+  // An IDAT declaring 2^31 - 1 bytes in a file of a hundred.
+  std::string huge = bytes;
+  huge.replace(idat - 4, 4, "\x7F\xFF\xFF\xFF");
+  const std::string huge_path = (dir / "huge-idat.png").string();
+  { std::ofstream(huge_path, std::ios::binary) << huge; }
+  message = error_of([&] { load_image_rgb(huge_path); });
+  EXPECT_NE(message.find(huge_path + ": cannot decode image: corrupt PNG: the IDAT chunk at byte " +
+                         std::to_string(idat - 4) + " declares 2147483647 bytes; the file holds " +
+                         std::to_string(huge.size() - idat - 4) + " after it"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(read_image_size(huge_path), (std::pair<int, int>{7, 5}));  // the header is intact
   fs::remove_all(dir);
 }
 
