@@ -152,8 +152,8 @@ class Jpeg : public ::testing::Test {
 };
 
 // libjpeg-turbo and stb differ in IDCT rounding, colour conversion and
-// chroma upsampling: on these files they differ by at most 2 of 255 levels
-// (measured; 3 allowed). Odd sizes exercise partial blocks.
+// chroma upsampling: on these files by at most 2 of 255 levels when this
+// test was written; 3 allowed. Odd sizes exercise partial blocks.
 TEST_F(Jpeg, DecodesAsStbDidWithinThreeLevels) {
   const Pixels rgb = ramp(37, 23, 3), grey = ramp(37, 23, 1), cmyk = ramp(29, 17, 4);
   struct Case {
