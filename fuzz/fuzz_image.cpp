@@ -1,6 +1,6 @@
 // libFuzzer target: the image decoding path every reader of image files
-// takes (load_image_rgb: stb's PNG, JPEG and BMP decoders behind our header
-// size check), then what the data sources do with the result (resize,
+// takes (load_image_rgb: libjpeg-turbo for JPEG, stb for PNG and BMP, behind
+// our header size check), then what the data sources do with the result (resize,
 // letterbox, channel adaptation: load_image_file), and the header-only
 // read detection sources use for image sizes. A cspnet::Error is the
 // expected outcome for bad input; any other exception, a sanitizer report or
@@ -21,6 +21,10 @@
 #include "fuzz_util.hpp"
 #include "io/image_header.hpp"
 
+#include <cstdio>  // before jpeglib.h
+#include <cstdlib>
+#include <jpeglib.h>  // seeds only
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -39,8 +43,40 @@ void append(void* context, void* data, int size) {
   static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
 }
 
-// Seeds from stb's writers and the library's own save_png: each format, grey,
-// RGB and RGBA, odd sizes.
+// A JPEG written by libjpeg in `stored` colour space (from `input`), so
+// that the seeds reach the CMYK/YCCK, grey and progressive decoding paths,
+// which stb's writer cannot produce.
+std::string libjpeg_seed(int w, int h, J_COLOR_SPACE input, int components, J_COLOR_SPACE stored, bool progressive) {
+  std::vector<unsigned char> pixels(size_t(w * h * components));
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<unsigned char>(i * 53 % 241);
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr errors{};
+  cinfo.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = JDIMENSION(w);
+  cinfo.image_height = JDIMENSION(h);
+  cinfo.input_components = components;
+  cinfo.in_color_space = input;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_colorspace(&cinfo, stored);
+  if (progressive) jpeg_simple_progression(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = &pixels[size_t(cinfo.next_scanline) * size_t(w * components)];
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string file(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return file;
+}
+
+// Seeds from stb's writers, libjpeg and the library's own save_png: each
+// format, grey, RGB, RGBA and CMYK, odd sizes.
 void write_seeds(const std::string& dir) {
   const int w = 7, h = 5;
   for (int comp : {1, 3, 4}) {
@@ -57,6 +93,11 @@ void write_seeds(const std::string& dir) {
     fuzz::write_seed(dir, "stb-" + suffix + "-q90.jpg", jpg);
     fuzz::write_seed(dir, "stb-" + suffix + "-q10.jpg", jpg_low);
   }
+  fuzz::write_seed(dir, "libjpeg-progressive.jpg", libjpeg_seed(w, h, JCS_RGB, 3, JCS_YCbCr, true));
+  fuzz::write_seed(dir, "libjpeg-rgb.jpg", libjpeg_seed(w, h, JCS_RGB, 3, JCS_RGB, false));
+  fuzz::write_seed(dir, "libjpeg-grey-progressive.jpg", libjpeg_seed(w, h, JCS_GRAYSCALE, 1, JCS_GRAYSCALE, true));
+  fuzz::write_seed(dir, "libjpeg-cmyk.jpg", libjpeg_seed(w, h, JCS_CMYK, 4, JCS_CMYK, false));
+  fuzz::write_seed(dir, "libjpeg-ycck.jpg", libjpeg_seed(w, h, JCS_CMYK, 4, JCS_YCCK, false));
   cspnet::Tensor image(cspnet::Shape{1, 3, 4, 9});
   for (int64_t i = 0; i < image.shape().count(); ++i) image.data()[i] = float(i % 11) / 10.f;
   cspnet::save_png(dir + "/save_png.png", image);

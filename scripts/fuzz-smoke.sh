@@ -22,10 +22,7 @@ locked() { if command -v flock >/dev/null; then flock "$lock" "$@"; else "$@"; f
 
 locked env CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCSPNET_FUZZ=ON -DCSPNET_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# fuzz_image is left out of the default list while its open finding stands
-# (docs/reliability.md: stb_image 2.27's JPEG entropy decoder shifts by 32 on
-# corrupt data, fuzz/open/); FUZZ_TARGETS=image runs it.
-all_targets="cfg weights labels coco_json checkpoint idx list_files training_log training_keys obj_data"
+all_targets="cfg weights labels coco_json checkpoint idx image list_files training_log training_keys obj_data"
 # The ONNX importer's target exists when the build found protobuf and onnx.proto.
 if grep -q 'fuzz_onnx_import' build-fuzz/build.ninja; then all_targets="$all_targets onnx_import"; fi
 targets=${FUZZ_TARGETS:-$all_targets}
@@ -73,7 +70,7 @@ write("label-out-of-range.idx", 4, images, labels)
 write("truncated.idx", 10, images[:-7], labels)
 PY
 # Checkpoint and image seeds come from the project's own writers
-# (save_checkpoint, save_png, stb's writers), inside the targets.
+# (save_checkpoint, save_png, stb's writers, libjpeg), inside the targets.
 for target in checkpoint image; do
   case " $targets " in *" $target "*)
     mkdir -p "$work/seeds-$target"

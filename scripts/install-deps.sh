@@ -26,7 +26,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   # library
-  libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+  libdnnl-dev libcli11-dev nlohmann-json3-dev libstb-dev libjpeg62-turbo-dev zlib1g-dev
   # charts (training and PR curves): cairo with a font
   libcairo2-dev fonts-dejavu-core
   # data-parallel training (optional at build time)

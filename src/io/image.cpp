@@ -11,9 +11,16 @@
 #include "io/file_output.hpp"
 #include "io/image_header.hpp"
 
+#include <csetjmp>
+#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
+#include <jpeglib.h>
+
+// stb decodes PNG and BMP only: JPEG goes to libjpeg-turbo, because Debian's
+// stb_image 2.27 has undefined behaviour on corrupt JPEG data (Huffman
+// tables of more than 256 codes, shifts by 32 in its entropy decoder) and
+// its JPEG decoder is left out of the build so that no path can reach it.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_FAILURE_USERMSG
 #pragma GCC diagnostic push
@@ -32,120 +39,221 @@ namespace {
 // name) and decoded from memory; stb takes an int length.
 constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
 
+// Checked against the header before decoding allocates from it.
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
 std::string read_image_bytes(const std::string& path) {
+  std::string file;
   try {
-    return read_text_file(path, "image", kMaxImageFileBytes);
+    file = read_text_file(path, "image", kMaxImageFileBytes);
   } catch (const Error& e) {
     // "PATH: cannot open image: ..." -> "PATH: cannot decode image: cannot open image: ..."
     std::string reason = e.what();
     if (reason.rfind(path + ": ", 0) == 0) reason.erase(0, path.size() + 2);
     throw Error(path + ": cannot decode image: " + reason);
   }
+  if (file.size() > size_t(INT_MAX))
+    throw Error(path + ": cannot decode image: " + std::to_string(file.size()) + " bytes, more than the decoder takes");
+  return file;
 }
 
-// stb_image 2.27 (Debian 12's) trusts the code counts of a JPEG Huffman
-// table (DHT segment): more than 256 codes write past its fixed-size tables
-// (upstream fixed it in 2.28). So every DHT stb could reach is checked
-// before stb sees the file: the header's segments are walked as stb walks
-// them (APPn/COM payloads skipped by length); from the first scan on, where
-// stb's position depends on its entropy decoding, every 0xFF 0xC4 marker is
-// checked (valid entropy-coded data never holds one: 0xFF is always followed
-// by 0x00 or a restart marker there). Bytes past the end count as 0, as stb
-// reads them.
-class JpegHuffmanCheck {
- public:
-  JpegHuffmanCheck(const unsigned char* bytes, size_t size) : p_(bytes), size_(size) {}
+void check_pixel_count(const std::string& path, int64_t w, int64_t h) {
+  if (w <= 0 || h <= 0 || w * h > kMaxPixels)
+    throw Error(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) +
+                ", outside the supported 1.." + std::to_string(kMaxPixels) + " pixels");
+}
 
-  // False when some table stb could read declares more than 256 codes.
-  bool tables_fit() const {
-    size_t pos = 0;
-    const int soi = next_marker(pos);
-    if (soi != 0xD8) return true;  // not a JPEG for stb either
-    while (pos < size_) {
-      const int marker = next_marker(pos);
-      if (marker < 0) break;
-      if (marker == 0xC4 && !segment_fits(pos)) return false;
-      if (marker == 0xDA || marker == 0xC4) break;  // a scan (or a table stb walks by its contents)
-      if (marker == 0xD8 || marker == 0xD9 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
-      if (pos + 2 > size_ || length_at(pos) < 2) break;
-      pos += length_at(pos);  // DQT, SOFn, DRI, APPn, COM: stb reads exactly the declared length
-    }
-    return every_marker_fits(pos);
+// A JPEG starts with the SOI marker; libjpeg accepts nothing else first.
+bool is_jpeg(const std::string& file) {
+  return file.size() >= 2 && static_cast<unsigned char>(file[0]) == 0xFF && static_cast<unsigned char>(file[1]) == 0xD8;
+}
+
+// libjpeg reports a fatal error by calling error_exit, whose default ends the
+// process. Ours keeps the message and longjmps back to guarded(), which
+// returns false; the caller throws from a frame with no libjpeg state on it.
+struct JpegErrors {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);  // mgr is its first member
+  errors->mgr.format_message(cinfo, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+
+// Warnings (corrupt data libjpeg recovers from, e.g. a truncated scan filled
+// with grey) are not printed: the image decodes, as it did with stb.
+void jpeg_ignore_message(j_common_ptr, int) {}
+
+// libjpeg's decompression state, destroyed on every path (jpeg_destroy frees
+// all that libjpeg allocated, whatever state an error left it in). A member
+// of JpegDecoder, so that it is destroyed when JpegDecoder's constructor
+// throws, which skips JpegDecoder's own destructor.
+struct JpegState {
+  JpegState() {
+    cinfo.err = jpeg_std_error(&errors.mgr);
+    errors.mgr.error_exit = jpeg_error_exit;
+    errors.mgr.emit_message = jpeg_ignore_message;
+  }
+  ~JpegState() { jpeg_destroy_decompress(&cinfo); }  // safe on a zeroed or half-created struct
+  JpegState(const JpegState&) = delete;
+  JpegState& operator=(const JpegState&) = delete;
+
+  JpegErrors errors{};
+  jpeg_decompress_struct cinfo{};
+};
+
+// One JPEG file: the header is read on construction.
+class JpegDecoder {
+ public:
+  JpegDecoder(const std::string& path, const std::string& file) : path_(path) {
+    guarded([&] {
+      jpeg_create_decompress(&cinfo_);
+      jpeg_mem_src(&cinfo_, reinterpret_cast<const unsigned char*>(file.data()), static_cast<unsigned long>(file.size()));
+      jpeg_read_header(&cinfo_, TRUE);
+    });
+  }
+
+  int width() const { return int(cinfo_.image_width); }
+  int height() const { return int(cinfo_.image_height); }
+
+  // The pixels as RGB in [0,1], after the header's size passed the cap.
+  Tensor decode() {
+    const int64_t w = width(), h = height();
+    // Grey and YCbCr (or RGB) come out as RGB from libjpeg; CMYK and YCCK
+    // come out as Adobe's inverted CMYK, turned into RGB below as stb did.
+    const bool cmyk = cinfo_.jpeg_color_space == JCS_CMYK || cinfo_.jpeg_color_space == JCS_YCCK;
+    cinfo_.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    Tensor image(Shape{1, 3, h, w});
+    std::vector<unsigned char> row(size_t(w) * (cmyk ? 4 : 3));
+    float* r = image.data();
+    float* g = r + h * w;
+    float* b = g + h * w;
+    unsigned char* row_data = row.data();
+    guarded([&] {
+      jpeg_start_decompress(&cinfo_);
+      while (cinfo_.output_scanline < cinfo_.output_height) {
+        const int64_t y = cinfo_.output_scanline;
+        JSAMPROW rows[1] = {row_data};
+        jpeg_read_scanlines(&cinfo_, rows, 1);
+        const unsigned char* p = row_data;
+        for (int64_t x = 0; x < w; ++x) {
+          int red = p[0], green = p[1], blue = p[2];
+          if (cmyk) {
+            red = scale_by(red, p[3]), green = scale_by(green, p[3]), blue = scale_by(blue, p[3]);
+            p += 4;
+          } else {
+            p += 3;
+          }
+          r[y * w + x] = float(red) / 255.f;
+          g[y * w + x] = float(green) / 255.f;
+          b[y * w + x] = float(blue) / 255.f;
+        }
+      }
+    });
+    return image;
   }
 
  private:
-  int byte(size_t at) const { return at < size_ ? p_[at] : 0; }
-  size_t length_at(size_t at) const { return size_t(byte(at)) << 8 | size_t(byte(at + 1)); }
-
-  // stb's stbi__get_marker, with junk before a marker skipped: 0xFF, any
-  // fill 0xFF bytes, then the marker; -1 at the end.
-  int next_marker(size_t& pos) const {
-    while (pos < size_ && p_[pos] != 0xFF) ++pos;
-    while (pos < size_ && p_[pos] == 0xFF) ++pos;
-    return pos < size_ ? p_[pos++] : -1;
+  // Runs libjpeg calls; a fatal libjpeg error lands back here and becomes an
+  // Error naming the file. `step` must hold no objects with destructors: the
+  // longjmp skips its frame and libjpeg's.
+  template <typename Step>
+  void guarded(const Step& step) {
+    if (!run_guarded(step))
+      throw Error(path_ + ": cannot decode image: corrupt JPEG: " + std::string(state_.errors.message));
   }
-
-  // One DHT segment as stb's stbi__process_marker reads it: tables while
-  // the declared length lasts, each 1 + 16 count bytes and sum(counts) values.
-  bool segment_fits(size_t pos) const {
-    int64_t left = int64_t(length_at(pos)) - 2;
-    pos += 2;
-    while (left > 0) {
-      int64_t codes = 0;
-      for (size_t i = 0; i < 16; ++i) codes += byte(pos + 1 + i);
-      if (codes > 256) return false;
-      pos += size_t(17 + codes);
-      left -= 17 + codes;
-    }
+  template <typename Step>
+  bool run_guarded(const Step& step) {
+    if (setjmp(state_.errors.jump)) return false;
+    step();
     return true;
   }
 
-  bool every_marker_fits(size_t pos) const {
-    while (pos < size_) {
-      const int marker = next_marker(pos);
-      if (marker == 0xC4 && !segment_fits(pos)) return false;
-    }
-    return true;
+  // x * k / 255 rounded, as stb scaled inverted CMYK by K.
+  static int scale_by(int x, int k) {
+    const unsigned t = unsigned(x * k) + 128;
+    return int((t + (t >> 8)) >> 8);
   }
 
-  const unsigned char* p_;
-  size_t size_;
+  std::string path_;
+  JpegState state_;
+  jpeg_decompress_struct& cinfo_ = state_.cinfo;
 };
 
-// The file's bytes, checked for what stb cannot be trusted with.
-std::string read_checked_image(const std::string& path) {
-  std::string file = read_image_bytes(path);
-  if (file.size() > size_t(INT_MAX))
-    throw Error(path + ": cannot decode image: " + std::to_string(file.size()) + " bytes, more than the decoder takes");
-  if (!JpegHuffmanCheck(reinterpret_cast<const unsigned char*>(file.data()), file.size()).tables_fit())
-    throw Error(path + ": cannot decode image: corrupt JPEG: a Huffman table declares more than 256 codes");
-  return file;
+// Two things Debian's stb_image 2.27 gets wrong in a PNG's compressed data
+// chunks (IDAT), both found by fuzz_image, are dealt with before stb sees
+// the file:
+// - an empty IDAT is copied into the data buffer before that buffer is
+//   allocated: memcpy to a null pointer (UBSan, stbi__getn under
+//   stbi__parse_png_file). An empty IDAT adds nothing to the compressed
+//   stream, so such chunks are dropped;
+// - an IDAT's buffer grows to the chunk's declared length before stb checks
+//   that the file holds that many bytes: an 80-byte file had it allocate
+//   2 GiB. Such a file is refused (stb fails on it after allocating).
+// The chunks are walked as stb's decoder walks them: after the 8-byte
+// signature, length, type, data and CRC whatever the type, up to IEND. stb
+// copies an IDAT before it reads the CRC, so a chunk cut short after its
+// type counts too. stb's header read stops at IHDR, so only decoding needs it.
+void check_png_data_chunks(const std::string& path, std::string& file) {
+  if (file.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return;
+  const auto byte = [&](size_t at) { return uint32_t(static_cast<unsigned char>(file[at])); };
+  size_t pos = 8;
+  while (file.size() - pos >= 8) {
+    const uint32_t length = byte(pos) << 24 | byte(pos + 1) << 16 | byte(pos + 2) << 8 | byte(pos + 3);
+    if (file.compare(pos + 4, 4, "IEND") == 0) return;
+    const size_t left = file.size() - pos - 8;
+    if (file.compare(pos + 4, 4, "IDAT") == 0) {
+      if (length == 0) {
+        file.erase(pos, 12);  // or what is left of it
+        continue;
+      }
+      if (length > left)
+        throw Error(path + ": cannot decode image: corrupt PNG: the IDAT chunk at byte " + std::to_string(pos) +
+                    " declares " + std::to_string(length) + " bytes; the file holds " + std::to_string(left) +
+                    " after it");
+    }
+    if (length > left) return;  // stb reads past the end: no chunk follows
+    pos += 8 + size_t(length) + 4;
+    if (pos > file.size()) return;
+  }
+}
+
+// stb for PNG and BMP: its failure reason, or the header's size.
+std::pair<int, int> stb_image_size(const std::string& path, const std::string& file) {
+  int w = 0, h = 0, c = 0;
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c))
+    throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
+  return {w, h};
 }
 
 }  // namespace
 
 std::pair<int, int> read_image_size(const std::string& path) {
-  const std::string file = read_checked_image(path);
-  int w = 0, h = 0, c = 0;
-  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c))
-    throw Error(path + ": cannot read the image header");
-  return {w, h};
+  const std::string file = read_image_bytes(path);
+  if (is_jpeg(file)) {
+    JpegDecoder jpeg(path, file);
+    return {jpeg.width(), jpeg.height()};
+  }
+  return stb_image_size(path, file);
 }
 
 Tensor load_image_rgb(const std::string& path) {
-  const std::string file = read_checked_image(path);
-  const auto* bytes = reinterpret_cast<const stbi_uc*>(file.data());
-  const int size = int(file.size());
-  int w = 0, h = 0, c = 0;
-  if (!stbi_info_from_memory(bytes, size, &w, &h, &c))
-    throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
-  // Check the header's size before decoding allocates from it.
-  constexpr int64_t kMaxPixels = int64_t{1} << 28;
-  if (w <= 0 || h <= 0 || int64_t{w} * h > kMaxPixels)
-    throw Error(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) +
-                ", outside the supported 1.." + std::to_string(kMaxPixels) + " pixels");
+  std::string file = read_image_bytes(path);
+  if (is_jpeg(file)) {
+    JpegDecoder jpeg(path, file);
+    check_pixel_count(path, jpeg.width(), jpeg.height());
+    return jpeg.decode();
+  }
+  auto [w, h] = stb_image_size(path, file);
+  check_pixel_count(path, w, h);
+  check_png_data_chunks(path, file);
+  int c = 0;
   std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(
-      stbi_load_from_memory(bytes, size, &w, &h, &c, 3), &stbi_image_free);
+      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c, 3),
+      &stbi_image_free);
   if (!pixels)
     throw Error(path + ": cannot decode image: " + (stbi_failure_reason() ? stbi_failure_reason() : "unknown"));
   Tensor image(Shape{1, 3, h, w});

@@ -22,6 +22,7 @@
 
 #include "cspnet/cspnet.hpp"
 #include "cspnet/data_source.hpp"
+#include "io/image_header.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -358,7 +359,8 @@ TEST(TextFiles, NonRegularFilesAreRefusedByName) {
 
 // stb_image 2.27 wrote past its Huffman tables for a JPEG DHT segment
 // declaring more than 256 codes (ASan: out of bounds in stbi__build_huffman;
-// found by fuzz_image). Refused by name, by the decoder and the header reader.
+// found by fuzz_image). JPEG is decoded by libjpeg now, which refuses such a
+// table itself; it stays a clear error, from the decoder and the header reader.
 TEST(Images, JpegHuffmanTableWithMoreThan256CodesIsAnError) {
   std::string jpeg = {'\xFF', '\xD8', '\xFF', '\xC4', '\x01', '\x13', '\x00'};
   jpeg += std::string(16, '\x20');   // 16 code lengths x 32 codes = 512 codes
@@ -369,14 +371,66 @@ TEST(Images, JpegHuffmanTableWithMoreThan256CodesIsAnError) {
   const fs::path dir = dir_template;
   const std::string path = (dir / "huffman.jpg").string();
   { std::ofstream(path, std::ios::binary) << jpeg; }
-  const std::string expected = path + ": cannot decode image: corrupt JPEG: a Huffman table declares more than 256 codes";
+  // libjpeg-turbo's words for it: "Bogus Huffman table definition".
+  const std::string expected = path + ": cannot decode image: corrupt JPEG: Bogus Huffman table";
   std::string message = error_of([&] { load_image_rgb(path); });
   EXPECT_NE(message.find(expected), std::string::npos) << message;
   std::vector<float> chw(3 * 4 * 4);
   message = error_of([&] { load_image_file(path, 3, 4, 4, chw.data()); });
   EXPECT_NE(message.find(expected), std::string::npos) << message;
+  message = error_of([&] { read_image_size(path); });
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
   message = error_of([] { load_image_rgb("/dev/zero"); });
   EXPECT_NE(message.find("/dev/zero: cannot decode image: not a regular file"), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
+// Two findings of fuzz_image in stb_image 2.27's PNG data chunks (IDAT).
+// It memcpy'd an empty IDAT into its data buffer before allocating it (UBSan:
+// null pointer passed to memcpy in stbi__getn): empty IDAT chunks are legal
+// and add nothing, so the image decodes as without them, and one cut short
+// after its type is an error (UBSan in scripts/sanitize.sh is what sees the
+// null copy). And it grew that buffer to an IDAT's declared length before
+// checking the file held it (2 GiB for an 80-byte file): now refused first.
+TEST(Images, PngDataChunksStbMishandledAreDecodedOrRefused) {
+  char dir_template[] = "/tmp/cspnet-image-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::string plain = (dir / "plain.png").string();
+  Tensor image(Shape{1, 3, 5, 7});
+  for (int64_t i = 0; i < image.shape().count(); ++i) image.data()[i] = float(i % 13) / 12.f;
+  save_png(plain, image);
+  std::string bytes;
+  {
+    std::ifstream in(plain, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t idat = bytes.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const std::string empty_idat("\x00\x00\x00\x00IDAT\x35\xAF\x06\x1E", 12);  // with its CRC-32
+  std::string with_empty = bytes;
+  with_empty.insert(idat - 4, empty_idat + empty_idat);
+  const std::string padded = (dir / "empty-idat.png").string();
+  { std::ofstream(padded, std::ios::binary) << with_empty; }
+  EXPECT_EQ(load_image_rgb(padded).values(), load_image_rgb(plain).values());
+  EXPECT_EQ(read_image_size(padded), (std::pair<int, int>{7, 5}));
+  // Only the signature, the header chunk and an empty IDAT's length and type.
+  const std::string cut = (dir / "cut.png").string();
+  { std::ofstream(cut, std::ios::binary) << bytes.substr(0, idat - 4) + empty_idat.substr(0, 8); }
+  std::string message = error_of([&] { load_image_rgb(cut); });
+  EXPECT_NE(message.find(cut + ": cannot decode image: "), std::string::npos) << message;
+  // An IDAT declaring 2^31 - 1 bytes in a file of a hundred.
+  std::string huge = bytes;
+  huge.replace(idat - 4, 4, "\x7F\xFF\xFF\xFF");
+  const std::string huge_path = (dir / "huge-idat.png").string();
+  { std::ofstream(huge_path, std::ios::binary) << huge; }
+  message = error_of([&] { load_image_rgb(huge_path); });
+  EXPECT_NE(message.find(huge_path + ": cannot decode image: corrupt PNG: the IDAT chunk at byte " +
+                         std::to_string(idat - 4) + " declares 2147483647 bytes; the file holds " +
+                         std::to_string(huge.size() - idat - 4) + " after it"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(read_image_size(huge_path), (std::pair<int, int>{7, 5}));  // the header is intact
   fs::remove_all(dir);
 }
 
