@@ -68,7 +68,7 @@ if [ "$want_bench_venv" -eq 1 ]; then
   if [ ! -x "$bench_venv/bin/python" ]; then
     /usr/bin/python3 -m venv "$bench_venv"
   fi
-  "$bench_venv/bin/pip" install -q --progress-bar off torch onnx onnxruntime numpy
-  "$bench_venv/bin/python" -c 'import torch, onnx, onnxruntime; print("install-deps.sh: .venv-bench: torch", torch.__version__, "onnxruntime", onnxruntime.__version__)'
+  "$bench_venv/bin/pip" install -q --progress-bar off torch onnx onnxruntime openvino nncf numpy
+  "$bench_venv/bin/python" -c 'import torch, onnx, onnxruntime, openvino, nncf; print("install-deps.sh: .venv-bench: torch", torch.__version__, "onnxruntime", onnxruntime.__version__, "openvino", openvino.__version__, "nncf", nncf.__version__)'
 fi
 echo "install-deps.sh: done"
