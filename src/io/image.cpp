@@ -111,7 +111,8 @@ class JpegDecoder {
   JpegDecoder(const std::string& path, const std::string& file) : path_(path) {
     guarded([&] {
       jpeg_create_decompress(&cinfo_);
-      jpeg_mem_src(&cinfo_, reinterpret_cast<const unsigned char*>(file.data()), static_cast<unsigned long>(file.size()));
+      jpeg_mem_src(&cinfo_, reinterpret_cast<const unsigned char*>(file.data()),
+                   static_cast<unsigned long>(file.size()));
       jpeg_read_header(&cinfo_, TRUE);
     });
   }
