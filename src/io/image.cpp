@@ -111,7 +111,8 @@ class JpegDecoder {
   JpegDecoder(const std::string& path, const std::string& file) : path_(path) {
     guarded([&] {
       jpeg_create_decompress(&cinfo_);
-      jpeg_mem_src(&cinfo_, reinterpret_cast<const unsigned char*>(file.data()), static_cast<unsigned long>(file.size()));
+      jpeg_mem_src(&cinfo_, reinterpret_cast<const unsigned char*>(file.data()),
+                   static_cast<unsigned long>(file.size()));
       jpeg_read_header(&cinfo_, TRUE);
     });
   }
@@ -196,7 +197,8 @@ class JpegDecoder {
 // The chunks are walked as stb's decoder walks them: after the 8-byte
 // signature, length, type, data and CRC whatever the type, up to IEND. stb
 // copies an IDAT before it reads the CRC, so a chunk cut short after its
-// type counts too. stb's header read stops at IHDR, so only decoding needs it.
+// type counts too. stb's header read returns before copying any IDAT, so
+// only decoding needs this.
 void check_png_data_chunks(const std::string& path, std::string& file) {
   if (file.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return;
   const auto byte = [&](size_t at) { return uint32_t(static_cast<unsigned char>(file[at])); };

@@ -55,8 +55,8 @@ Pixels ramp(int width, int height, int components) {
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int k = 0; k < components; ++k)
-        p.values[size_t((y * width + x) * components + k)] =
-            static_cast<unsigned char>(40 + (x * 150 / width + y * 60 / height + k * 23 + ((x / 8 + y / 8) % 2) * 10) % 200);
+        p.values[size_t((y * width + x) * components + k)] = static_cast<unsigned char>(
+            40 + (x * 150 / width + y * 60 / height + k * 23 + ((x / 8 + y / 8) % 2) * 10) % 200);
   return p;
 }
 
@@ -86,7 +86,8 @@ std::string encode_libjpeg(const Pixels& p, const LibjpegOptions& o) {
   jpeg_set_colorspace(&cinfo, o.stored);
   jpeg_set_quality(&cinfo, o.quality, TRUE);
   if (o.chroma_444)
-    for (int c = 0; c < cinfo.num_components; ++c) cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
+    for (int c = 0; c < cinfo.num_components; ++c)
+      cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
   if (o.progressive) jpeg_simple_progression(&cinfo);
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
@@ -181,8 +182,8 @@ TEST_F(Jpeg, DecodesAsStbDidWithinThreeLevels) {
 // CMYK scaled by K (RGB = C * K / 255), against the pixels encoded.
 TEST_F(Jpeg, GreyAndCmykBecomeRgb) {
   const Pixels grey = ramp(16, 16, 1);
-  const Tensor g =
-      load_image_rgb(write("grey.jpg", encode_libjpeg(grey, {.input = JCS_GRAYSCALE, .stored = JCS_GRAYSCALE, .quality = 100})));
+  const Tensor g = load_image_rgb(
+      write("grey.jpg", encode_libjpeg(grey, {.input = JCS_GRAYSCALE, .stored = JCS_GRAYSCALE, .quality = 100})));
   ASSERT_EQ(g.shape(), (Shape{1, 3, 16, 16}));
   for (int y = 0; y < 16; ++y)
     for (int x = 0; x < 16; ++x) {
@@ -227,7 +228,8 @@ TEST_F(Jpeg, CorruptFilesAreErrorsNamingTheFile) {
   expect_error_mentioning([&] { load_image_rgb(cut); }, {cut + ": cannot decode image: corrupt JPEG: "});
   expect_error_mentioning([&] { read_image_size(cut); }, {cut + ": cannot decode image: corrupt JPEG: "});
   std::vector<float> chw(3 * 4 * 4);
-  expect_error_mentioning([&] { load_image_file(cut, 3, 4, 4, chw.data()); }, {cut + ": cannot decode image: corrupt JPEG: "});
+  expect_error_mentioning([&] { load_image_file(cut, 3, 4, 4, chw.data()); },
+                          {cut + ": cannot decode image: corrupt JPEG: "});
   // A later scan of a progressive file with Se = 64 (past the 8x8 block):
   // the header reads, decoding fails once libjpeg has allocated its buffers.
   std::string bad_scan = good;
@@ -237,7 +239,8 @@ TEST_F(Jpeg, CorruptFilesAreErrorsNamingTheFile) {
   bad_scan[second + 5 + 2 * size_t(components) + 1] = '\x40';  // Se
   const std::string bad = write("bad-scan.jpg", bad_scan);
   EXPECT_EQ(read_image_size(bad), (std::pair<int, int>{40, 24}));
-  expect_error_mentioning([&] { load_image_rgb(bad); }, {bad + ": cannot decode image: corrupt JPEG: Invalid progressive"});
+  expect_error_mentioning([&] { load_image_rgb(bad); },
+                          {bad + ": cannot decode image: corrupt JPEG: Invalid progressive"});
   // Two components: a colour space with no RGB conversion.
   std::string two = encode_libjpeg(ramp(8, 8, 1), {.input = JCS_GRAYSCALE, .stored = JCS_GRAYSCALE});
   const size_t sof = two.find("\xFF\xC0");
