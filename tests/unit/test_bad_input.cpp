@@ -23,6 +23,7 @@
 #include "cspnet/cspnet.hpp"
 #include "cspnet/data_source.hpp"
 #include "io/image_header.hpp"
+#include "malformed_table.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -283,6 +284,7 @@ TEST_P(MalformedCfg, FailsWithLocationAndExpectation) {
     ADD_FAILURE() << c.name << ": accepted; " << net.size() << " layers";
   } catch (const Error& e) {
     const std::string message = e.what();
+    test::record_malformed_row("cfg", c.name, message);
     EXPECT_EQ(message.rfind("bad.cfg", 0), 0u) << "the message must start with the file name: " << message;
     for (const auto& part : c.expect)
       EXPECT_NE(message.find(part), std::string::npos) << "expected '" << part << "' in:\n  " << message;
@@ -604,6 +606,42 @@ const std::vector<BadWeights> kBadWeights = {
   // Huge version numbers must not overflow the version arithmetic.
   {"HugeVersionNumbers", header_bytes(INT32_MAX, INT32_MAX, 0, false) + floats(132),
    {"bad.weights: 544 bytes, but tiny needs exactly 540", "4 extra bytes"}},
+  // Cuts at the start of each parameter array and inside a float.
+  {"TruncatedInScales", v2() + floats(4),
+   {"bad.weights: truncated at offset 36: layer 0 (conv, tiny.cfg:6: [convolutional]) needs 12 bytes of scales "
+    "at offset 32; the file is 36 bytes, 544 expected"}},
+  {"TruncatedInRollingMean", v2() + floats(7),
+   {"bad.weights: truncated at offset 48: layer 0 (conv, tiny.cfg:6: [convolutional]) needs 12 bytes of "
+    "rolling_mean at offset 44"}},
+  {"TruncatedAtConnectedLayerStart", v2() + floats(66),
+   {"bad.weights: truncated at offset 284: layer 2 (connected, tiny.cfg:17: [connected]) needs 20 bytes of "
+    "biases at offset 284"}},
+  {"TruncatedInConnectedBiases", v2() + floats(68),
+   {"bad.weights: truncated at offset 292: layer 2 (connected, tiny.cfg:17: [connected]) needs 20 bytes of "
+    "biases at offset 284"}},
+  {"TruncatedInsideAFloat", v2() + floats(30) + "ab",
+   {"bad.weights: truncated at offset 142: layer 0 (conv, tiny.cfg:6: [convolutional]) needs 216 bytes of "
+    "weights at offset 68"}},
+  {"Version1HeaderOnly", header_bytes(0, 1, 0, false),
+   {"bad.weights: truncated at offset 16: layer 0 (conv, tiny.cfg:6: [convolutional]) needs 12 bytes of biases "
+    "at offset 16; the file is 16 bytes, 540 expected"}},
+  // A version 0.2 header (64-bit seen) on a file written with a 32-bit one.
+  {"Version2HeaderOnVersion1File", header_bytes(0, 2, 0, false) + floats(131),
+   {"bad.weights: truncated at offset 540: layer 2 (connected, tiny.cfg:17: [connected]) needs 240 bytes of "
+    "weights at offset 304; the file is 540 bytes, 544 expected"}},
+  {"TwiceTheParameters", v2() + floats(262),
+   {"bad.weights: 1068 bytes, but tiny needs exactly 544", "the file has 524 extra bytes"}},
+  {"NanInBatchNormScales", v2() + floats_with(131, 4, std::numeric_limits<float>::quiet_NaN()),
+   {"bad.weights: offset 36: layer 0 (conv, tiny.cfg:6: [convolutional]) scales[1] is nan, expected a finite "
+    "number"}},
+  {"InfInRollingMean", v2() + floats_with(131, 6, std::numeric_limits<float>::infinity()),
+   {"bad.weights: offset 44: layer 0 (conv, tiny.cfg:6: [convolutional]) rolling_mean[0] is inf, expected a "
+    "finite number"}},
+  {"NanBatchNormVariance", v2() + floats_with(131, 9, std::numeric_limits<float>::quiet_NaN()),
+   {"bad.weights: offset 56: layer 0 (conv, tiny.cfg:6: [convolutional]) rolling_variance[0] is nan, expected a "
+    "finite variance >= 0"}},
+  {"InfInLastConnectedWeight", v2() + floats_with(131, 130, std::numeric_limits<float>::infinity()),
+   {"bad.weights: offset 540: layer 2 (connected, tiny.cfg:17: [connected]) weights[59] is inf"}},
 };
 // clang-format on
 
@@ -665,6 +703,7 @@ TEST_P(MalformedWeights, FailsWithOffsetAndLeavesParametersUntouched) {
     ADD_FAILURE() << c.name << ": accepted";
   } catch (const Error& e) {
     const std::string message = e.what();
+    test::record_malformed_row("weights", c.name, message, dir.path().string());
     EXPECT_EQ(message.rfind(path, 0), 0u) << "the message must start with the path: " << message;
     for (const auto& part : c.expect)
       EXPECT_NE(message.find(part), std::string::npos) << "expected '" << part << "' in:\n  " << message;
@@ -674,6 +713,9 @@ TEST_P(MalformedWeights, FailsWithOffsetAndLeavesParametersUntouched) {
 
 INSTANTIATE_TEST_SUITE_P(Table, MalformedWeights, ::testing::ValuesIn(kBadWeights),
                          [](const ::testing::TestParamInfo<BadWeights>& info) { return std::string(info.param.name); });
+
+// docs/reliability.md promises at least 30 malformed inputs per reader.
+TEST(MalformedWeightsTable, HasEnoughCases) { EXPECT_GE(kBadWeights.size(), 30u); }
 
 TEST(WeightsIO, ExpectedSizes) {
   Network net = tiny_network();
