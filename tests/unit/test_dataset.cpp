@@ -18,6 +18,7 @@
 
 #include "cspnet/dataset.hpp"
 #include "cspnet/error.hpp"
+#include "malformed_table.hpp"
 
 namespace fs = std::filesystem;
 using namespace cspnet;
@@ -275,6 +276,11 @@ const std::vector<BadIdx> kBadIdx = {
    {"labels.idx: trailing data: 1 bytes after the 11 the header declares (3 labels)"}},
   {"GzipInsideGzip", gzip(gzip(good_images())), good_labels(), "images.idx.gz", "labels.idx", 3,
    {"images.idx.gz: offset 0: magic 0x1F8B0800 is not an unsigned-byte IDX magic", "a gzip file inside a gzip file?"}},
+  // IDX labels are bytes: a class count outside 1..256 is refused before any file is opened.
+  {"ZeroClasses", good_images(), good_labels(), "images.idx", "labels.idx", 0,
+   {"labels.idx: classes = 0; expected 1..256 (IDX labels are unsigned bytes)"}},
+  {"MoreClassesThanAByteHolds", good_images(), good_labels(), "images.idx", "labels.idx", 257,
+   {"labels.idx: classes = 257; expected 1..256 (IDX labels are unsigned bytes)"}},
 };
 // clang-format on
 
@@ -290,6 +296,7 @@ TEST_P(MalformedIdx, FailsWithFileNameAndExpectation) {
   const std::string message = error_of([&] {
     load_idx_dataset((dir.path() / c.images_name).string(), (dir.path() / c.labels_name).string(), c.classes);
   });
+  test::record_malformed_row("idx", c.name, message, dir.path().string());
   for (const auto& part : c.expect) EXPECT_NE(message.find(part), std::string::npos) << "expected: " << part
                                                                                      << "\n     got: " << message;
   // The full path of the file at fault leads the message.
@@ -299,7 +306,8 @@ TEST_P(MalformedIdx, FailsWithFileNameAndExpectation) {
 INSTANTIATE_TEST_SUITE_P(Table, MalformedIdx, ::testing::ValuesIn(kBadIdx),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(MalformedIdxTable, HasEnoughCases) { EXPECT_GE(kBadIdx.size(), 10u); }
+// docs/reliability.md promises at least 30 malformed inputs per reader.
+TEST(MalformedIdxTable, HasEnoughCases) { EXPECT_GE(kBadIdx.size(), 30u); }
 
 // ---- Debian's Fashion-MNIST ----
 
