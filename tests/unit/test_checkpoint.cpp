@@ -23,6 +23,7 @@
 #include "cspnet/network.hpp"
 #include "cspnet/optimizer.hpp"
 #include "cspnet/weights.hpp"
+#include "malformed_table.hpp"
 
 namespace {
 
@@ -161,8 +162,9 @@ class Checkpoint : public ::testing::Test {
 
   // Expects load_checkpoint to throw a cspnet::Error mentioning every fragment,
   // and the network and optimizer to be exactly as they were.
+  // With `case_name`, the message is also a row of docs/malformed-inputs.md.
   void expect_load_error(const std::string& path, Network& net, Optimizer& optimizer,
-                         const std::vector<std::string>& fragments) {
+                         const std::vector<std::string>& fragments, const char* case_name = nullptr) {
     const auto params_before = snapshot(net);
     const auto state_before = optimizer.state();
     try {
@@ -170,6 +172,7 @@ class Checkpoint : public ::testing::Test {
       ADD_FAILURE() << "expected an error loading " << path;
     } catch (const cspnet::Error& e) {
       const std::string message = e.what();
+      if (case_name) cspnet::test::record_malformed_row("checkpoint", case_name, message, dir_);
       for (const auto& fragment : fragments) EXPECT_NE(message.find(fragment), std::string::npos) << message;
     }
     EXPECT_TRUE(bit_equal(snapshot(net), params_before));
@@ -387,6 +390,100 @@ TEST_F(Checkpoint, NotACheckpointIsReportedAsSuch) {
   fix_checksum(future);
   write_bytes(path_, future);
   expect_load_error(path_, net, optimizer, {path_, "offset 8", "version 2"});
+}
+
+// One named case per kind of damage, each with the text it must give: the
+// checkpoint table of docs/malformed-inputs.md (the tests above sweep every
+// byte and cut; these are the representatives, with their messages).
+TEST_F(Checkpoint, MalformedTable) {
+  Network net = build(small_cfg(8), 1);
+  Optimizer optimizer(OptimizerConfig{});
+  const Bytes good = save_after_one_step(net, optimizer);
+  const size_t network_at = 24;
+  const size_t optimizer_at = network_at + 16 + get_u64(good, network_at + 8);
+  const size_t trainer_at = optimizer_at + 16 + get_u64(good, optimizer_at + 8);
+  auto cut = [&](size_t keep) { return Bytes(good.begin(), good.begin() + std::ptrdiff_t(keep)); };
+  auto edited = [&](auto edit, bool checksum) {
+    Bytes b = good;
+    edit(b);
+    if (checksum) fix_checksum(b);
+    return b;
+  };
+  auto lie = [&](size_t at, uint64_t value) { return edited([&](Bytes& b) { set_u64(b, at, value); }, true); };
+  auto flip = [&](size_t at) { return edited([&](Bytes& b) { b[at] ^= 0x10; }, false); };
+  const std::string text = "this is a text file, not a cspnet checkpoint\n";
+  auto says = [&](size_t size) {
+    return "offset 16: the header says the checkpoint is " + std::to_string(good.size()) + " bytes, the file has " +
+           std::to_string(size);
+  };
+  struct Case {
+    const char* name;
+    Bytes bytes;
+    std::vector<std::string> expect;
+  };
+  const std::vector<Case> cases = {
+      {"EmptyFile", {}, {"offset 0: 0 bytes is too short for a cspnet checkpoint"}},
+      {"FourBytes", cut(4), {"offset 0: 4 bytes is too short for a cspnet checkpoint"}},
+      {"HeaderOnly", cut(24), {"offset 0: 24 bytes is too short for a cspnet checkpoint"}},
+      {"TextFile", Bytes(text.begin(), text.end()), {"offset 0: expected the magic 'CSPNCKPT'", "got 'this is '"}},
+      {"CutInNetworkSection", cut(network_at + 100), {says(network_at + 100) + " (truncated)"}},
+      {"CutInOptimizerSection", cut(optimizer_at + 20), {says(optimizer_at + 20) + " (truncated)"}},
+      {"CutInTrainerSection", cut(trainer_at + 20), {says(trainer_at + 20) + " (truncated)"}},
+      {"CutBeforeChecksum", cut(good.size() - 4), {says(good.size() - 4) + " (truncated)"}},
+      {"CutInsideChecksum", cut(good.size() - 1), {says(good.size() - 1) + " (truncated)"}},
+      {"ExtraByteAppended", [&] { Bytes b = good; b.push_back(0); return b; }(), {says(good.size() + 1) + " (extra bytes)"}},
+      {"FlippedByteInWeights", flip(500), {"checksum mismatch", "offset " + std::to_string(good.size() - 4)}},
+      {"FlippedMagicByte", flip(0), {"offset 0", "magic"}},
+      {"FlippedChecksumByte", flip(good.size() - 1), {"checksum mismatch: stored 0x", "(the checkpoint is corrupt)"}},
+      {"FutureVersion", edited([](Bytes& b) { b[8] = 2; }, true), {"offset 8: checkpoint format version 2, this build reads version 1"}},
+      {"HeaderSizeOneShort", lie(16, good.size() - 1), {"offset 16: the header says the checkpoint is " + std::to_string(good.size() - 1) + " bytes, the file has " + std::to_string(good.size()) + " (extra bytes)"}},
+      {"HeaderSizeHuge", lie(16, uint64_t{1} << 40), {"offset 16: the header says the checkpoint is 1099511627776 bytes"}},
+      {"WrongSectionTag", edited([&](Bytes& b) { b[optimizer_at + 3] = 'X'; }, true),
+       {"no OPTM (optimizer state) section"}},
+      {"NetworkSectionHugeLength", lie(network_at + 8, uint64_t{1} << 62), {"offset", "NETW claims"}},
+      {"LayerTypeHugeLength", lie(network_at + 16 + 4, uint64_t{1} << 63), {"offset", "layer 0 type"}},
+      {"OptimizerSlotCountHuge", lie(optimizer_at + 16 + 12, uint64_t{1} << 61), {"offset", "slot count"}},
+      {"OptimizerSlotFloatsHuge", lie(optimizer_at + 16 + 20, uint64_t{1} << 60), {"offset", "optimizer slot 0"}},
+      {"RngStateHugeLength", lie(trainer_at + 16 + 40, uint64_t{1} << 61), {"offset", "rng state"}},
+      {"OptimizerStepHuge", lie(optimizer_at + 16 + 4, uint64_t{1} << 62),
+       {"offset " + std::to_string(optimizer_at + 16 + 4), "optimizer step 4611686018427387904 is beyond"}},
+      {"TrainerStepMinusOne", lie(trainer_at + 16, UINT64_MAX),
+       {"offset " + std::to_string(trainer_at + 16), "trainer step 18446744073709551615 is beyond"}},
+      {"TrainerEpochHuge", lie(trainer_at + 16 + 8, uint64_t{1} << 62), {"trainer epoch 4611686018427387904 is beyond"}},
+      {"TrainerBatchInEpochHuge", lie(trainer_at + 16 + 16, uint64_t{1} << 62),
+       {"trainer batch_in_epoch 4611686018427387904 is beyond"}},
+      {"TrainerSeenHuge", lie(trainer_at + 16 + 24, UINT64_MAX), {"trainer seen 18446744073709551615 is beyond"}},
+  };
+  // With the 8 below: at least 30, as docs/reliability.md promises per reader.
+  EXPECT_GE(cases.size() + 8, 30u);
+  const std::string bad = dir_ + "/bad.ckpt";
+  for (const auto& c : cases) {
+    write_bytes(bad, c.bytes);
+    std::vector<std::string> expect = c.expect;
+    expect.insert(expect.begin(), bad);
+    expect_load_error(bad, net, optimizer, expect, c.name);
+    if (HasFailure()) {
+      ADD_FAILURE() << c.name;
+      break;
+    }
+  }
+  // Files that are not there, or not files, and checkpoints of another model.
+  expect_load_error(dir_ + "/absent.ckpt", net, optimizer, {"absent.ckpt", "cannot open"}, "MissingFile");
+  expect_load_error(dir_, net, optimizer, {dir_, "not a regular file"}, "Directory");
+  expect_load_error("/dev/zero", net, optimizer, {"/dev/zero", "not a regular file"}, "DeviceFile");
+  cspnet::save_weights(net, bad);
+  expect_load_error(bad, net, optimizer, {bad, "offset 0", "magic"}, "DarknetWeightsFile");
+  write_bytes(bad, good);
+  Network wider = build(small_cfg(16), 1);
+  expect_load_error(bad, wider, optimizer, {bad, "layer 0", "biases", "8 values, expected 16"}, "WiderNetwork");
+  Network other_type = build(small_cfg(8, "avgpool"), 1);
+  expect_load_error(bad, other_type, optimizer, {bad, "layer 1", "'max'", "'avg'"}, "OtherLayerType");
+  Network longer = build(small_cfg(8) + "\n[dropout]\nprobability=.5\n", 1);
+  expect_load_error(bad, longer, optimizer, {bad, "4 layers", "has 5"}, "MoreLayers");
+  OptimizerConfig adamw_config;
+  adamw_config.kind = OptimizerKind::adamw;
+  Optimizer adamw(adamw_config);
+  expect_load_error(bad, net, adamw, {bad, "sgd", "adamw"}, "OtherOptimizer");
 }
 
 // --- Killed writers -----------------------------------------------------------
