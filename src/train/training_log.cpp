@@ -106,7 +106,19 @@ int64_t parse_integer(const std::string& text, const std::string& where, const c
   double v = parse_number(text, where, column);
   if (v != std::floor(v) || std::fabs(v) > 9e15)
     throw Error(where + ": column '" + column + "': expected an integer, got '" + text + "'");
+  // Steps and image counts only grow from 0; a negative one is a damaged row.
+  if (v < 0) throw Error(where + ": column '" + column + "': expected an integer >= 0, got '" + text + "'");
   return int64_t(v);
+}
+
+// epoch, lr and seconds are always written, finite and >= 0 (stod would
+// take "nan", "inf" and "-1"); losses and accuracies may be nan (a diverged
+// run) and stay optional.
+double parse_required(const std::string& text, const std::string& where, const char* column) {
+  const double v = parse_number(text, where, column);
+  if (!std::isfinite(v) || v < 0)
+    throw Error(where + ": column '" + column + "': expected a finite number >= 0, got '" + text + "'");
+  return v;
 }
 
 std::optional<double> parse_optional(const std::string& text, const std::string& where, const char* column) {
@@ -135,16 +147,16 @@ std::vector<TrainingLogRow> read_training_log(const std::string& path) {
     if (f.size() != fields)
       throw Error(where + ": " + std::to_string(f.size()) + " fields, expected " + std::to_string(fields));
     TrainingLogRow row;
-    row.epoch = parse_number(f[0], where, "epoch");
+    row.epoch = parse_required(f[0], where, "epoch");
     row.step = parse_integer(f[1], where, "step");
     row.images = parse_integer(f[2], where, "images");
-    row.lr = parse_number(f[3], where, "lr");
+    row.lr = parse_required(f[3], where, "lr");
     row.train_loss = parse_optional(f[4], where, "train_loss");
     row.train_accuracy = parse_optional(f[5], where, "train_accuracy");
     row.test_loss = parse_optional(f[6], where, "test_loss");
     row.test_accuracy = parse_optional(f[7], where, "test_accuracy");
     row.images_per_second = parse_optional(f[8], where, "images_per_second");
-    row.seconds = parse_number(f[9], where, "seconds");
+    row.seconds = parse_required(f[9], where, "seconds");
     if (fields == 12) {
       row.test_map50 = parse_optional(f[10], where, "test_map50");
       row.test_map = parse_optional(f[11], where, "test_map");

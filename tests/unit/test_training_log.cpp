@@ -10,8 +10,12 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "cspnet/error.hpp"
+#include "malformed_table.hpp"
 #include "test_helpers.hpp"
 
 // Declarations only: the implementation is compiled into the library (src/io/image.cpp).
@@ -169,6 +173,90 @@ TEST_F(TrainingLogTest, AppendToAFileThatIsNotALogIsAnErrorNamingIt) {
 TEST_F(TrainingLogTest, MalformedRowIsAnErrorWithItsLine) {
   std::ofstream(path("log.csv")) << kTrainingLogHeaderV1 << "\n1,10,640,0.01,0.5,,,,,3\n1,11,x,0.01,,,,,,3\n";
   expect_error_mentioning([&] { read_training_log(path("log.csv")); }, {"log.csv:3", "images"});
+}
+
+// A good 12-field row with column `column` replaced by `value`.
+std::string row_with(size_t column, const std::string& value) {
+  std::vector<std::string> f = {"1", "10", "640", "0.01", "0.5", "0.9", "0.6", "0.8", "1234.5", "3", "0.4", "0.3"};
+  f.at(column) = value;
+  std::string row;
+  for (size_t i = 0; i < f.size(); ++i) row += (i ? "," : "") + f[i];
+  return row + "\n";
+}
+
+// Malformed logs, each with the text it must give: the log.csv table of
+// docs/malformed-inputs.md. Rows marked "damaged" were accepted before
+// (stod reads nan, inf and negatives; a resumed run then plotted them).
+TEST_F(TrainingLogTest, MalformedTable) {
+  const std::string header = std::string(kTrainingLogHeader) + "\n";
+  const std::string good = row_with(0, "1");
+  struct Case {
+    const char* name;
+    std::string text;
+    std::vector<std::string> expect;
+  };
+  const std::string expected_header = "log.csv:1: expected the header '" + std::string(kTrainingLogHeader) + "'";
+  const std::vector<Case> cases = {
+      {"EmptyFile", "", {expected_header}},
+      {"OtherCsv", "a,b,c\n1,2,3\n", {expected_header}},
+      {"RowsWithoutHeader", good + good, {expected_header}},
+      {"HeaderWithExtraColumn", std::string(kTrainingLogHeader) + ",extra\n" + good, {expected_header}},
+      {"HeaderInCapitals", "EPOCH,STEP\n", {expected_header}},
+      {"HeaderWithCarriageReturn", std::string(kTrainingLogHeader) + "\r\n" + good, {expected_header}},
+      {"TooFewFields", header + "1,10,640\n", {"log.csv:2: 3 fields, expected 12"}},
+      {"TooManyFields", header + "1,10,640,0.01,0.5,0.9,0.6,0.8,1234.5,3,0.4,0.3,7\n", {"log.csv:2: 13 fields, expected 12"}},
+      {"SemicolonSeparated", header + "1;10;640;0.01;0.5;0.9;0.6;0.8;1234.5;3;0.4;0.3\n", {"log.csv:2: 1 fields, expected 12"}},
+      {"DecimalComma", header + row_with(3, "0,01"), {"log.csv:2: 13 fields, expected 12"}},
+      {"TwelveFieldsUnderVersion1Header", std::string(kTrainingLogHeaderV1) + "\n" + good, {"log.csv:2: 12 fields, expected 10"}},
+      {"BadRowAfterBlankLines", header + good + "\n\n" + row_with(2, "x"), {"log.csv:5: column 'images': expected a number, got 'x'"}},
+      {"EpochBlank", header + row_with(0, ""), {"log.csv:2: column 'epoch' is blank, expected a number"}},
+      {"EpochText", header + row_with(0, "one"), {"log.csv:2: column 'epoch': expected a number, got 'one'"}},
+      {"EpochNan", header + row_with(0, "nan"), {"log.csv:2: column 'epoch': expected a finite number >= 0, got 'nan'"}},  // damaged
+      {"EpochNegative", header + row_with(0, "-1"), {"log.csv:2: column 'epoch': expected a finite number >= 0, got '-1'"}},  // damaged
+      {"StepFractional", header + row_with(1, "10.5"), {"log.csv:2: column 'step': expected an integer, got '10.5'"}},
+      {"StepNegative", header + row_with(1, "-10"), {"log.csv:2: column 'step': expected an integer >= 0, got '-10'"}},  // damaged
+      {"StepHuge", header + row_with(1, "1e300"), {"log.csv:2: column 'step': expected an integer, got '1e300'"}},
+      {"StepInfinite", header + row_with(1, "inf"), {"log.csv:2: column 'step': expected an integer, got 'inf'"}},
+      {"StepNan", header + row_with(1, "nan"), {"log.csv:2: column 'step': expected an integer, got 'nan'"}},
+      {"ImagesBlank", header + row_with(2, ""), {"log.csv:2: column 'images' is blank, expected a number"}},
+      {"ImagesNegative", header + row_with(2, "-640"), {"log.csv:2: column 'images': expected an integer >= 0, got '-640'"}},  // damaged
+      {"LrInfinite", header + row_with(3, "inf"), {"log.csv:2: column 'lr': expected a finite number >= 0, got 'inf'"}},  // damaged
+      {"LrNegative", header + row_with(3, "-0.01"), {"log.csv:2: column 'lr': expected a finite number >= 0, got '-0.01'"}},  // damaged
+      {"LrTrailingJunk", header + row_with(3, "0.01x"), {"log.csv:2: column 'lr': expected a number, got '0.01x'"}},
+      {"LrBeyondDouble", header + row_with(3, "1e999"), {"log.csv:2: column 'lr': expected a number, got '1e999'"}},
+      {"TrainLossText", header + row_with(4, "abc"), {"log.csv:2: column 'train_loss': expected a number, got 'abc'"}},
+      {"TestAccuracyPercent", header + row_with(7, "80%"), {"log.csv:2: column 'test_accuracy': expected a number, got '80%'"}},
+      {"ImagesPerSecondText", header + row_with(8, "fast"), {"log.csv:2: column 'images_per_second': expected a number, got 'fast'"}},
+      {"SecondsBlank", header + row_with(9, ""), {"log.csv:2: column 'seconds' is blank, expected a number"}},
+      {"SecondsNegative", header + row_with(9, "-3"), {"log.csv:2: column 'seconds': expected a finite number >= 0, got '-3'"}},  // damaged
+      {"TestMap50Text", header + row_with(10, "x"), {"log.csv:2: column 'test_map50': expected a number, got 'x'"}},
+  };
+  EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
+  for (const auto& c : cases) {
+    std::ofstream(path("log.csv"), std::ios::binary | std::ios::trunc) << c.text;
+    std::string message = "(no error)";
+    try {
+      read_training_log(path("log.csv"));
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    test::record_malformed_row("log-csv", c.name, message, dir_.string());
+    for (const auto& part : c.expect) EXPECT_NE(message.find(part), std::string::npos) << c.name << ": " << message;
+  }
+  // Not a file: missing, or a directory.
+  for (const auto& [name, file, part] :
+       std::vector<std::tuple<const char*, std::string, std::string>>{
+           {"MissingFile", "absent.csv", "absent.csv: cannot open training log"},
+           {"Directory", "", ": is a directory, not a regular file"}}) {
+    std::string message = "(no error)";
+    try {
+      read_training_log(file.empty() ? dir_.string() : path(file));
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    test::record_malformed_row("log-csv", name, message, dir_.string());
+    EXPECT_NE(message.find(part), std::string::npos) << name << ": " << message;
+  }
 }
 
 TEST_F(TrainingLogTest, UnwritableLogPathIsAnErrorNamingIt) {
