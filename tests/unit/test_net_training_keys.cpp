@@ -2,12 +2,15 @@
 // its file:line, a bad override names --set, and an override wins.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "cspnet/cfg.hpp"
 #include "cspnet/lr_schedule.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/optimizer.hpp"
+#include "malformed_table.hpp"
 #include "test_helpers.hpp"
 #include "train/net_training_keys.hpp"
 
@@ -76,6 +79,71 @@ TEST(NetTrainingKeys, TheKeyListLivesWithTraining) {
   EXPECT_TRUE(cspnet::is_net_training_key("translate"));
   EXPECT_FALSE(cspnet::is_net_training_key("width"));
   EXPECT_FALSE(cspnet::is_net_training_key("learning_rat"));
+}
+
+// Bad [net] training keys and --set overrides, each with the text it must
+// give: the training-keys table of docs/malformed-inputs.md. Each case is
+// read as training reads it: the schedule, then the optimizer.
+TEST(NetTrainingKeys, MalformedTable) {
+  struct Case {
+    const char* name;
+    const char* extra;  // [net] lines from line 5 of bad.cfg
+    std::map<std::string, std::string> set;  // --set overrides
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"LearningRateText", "learning_rate=abc", {}, "bad.cfg:5: [net] key 'learning_rate'"},
+      {"LearningRateNegative", "learning_rate=-1", {}, "bad.cfg:5: [net] key 'learning_rate'"},
+      {"LearningRateNan", "learning_rate=nan", {}, "bad.cfg:5: [net] key 'learning_rate'"},
+      {"LearningRateInfinite", "learning_rate=inf", {}, "bad.cfg:5: [net] key 'learning_rate'"},
+      {"LearningRateEmpty", "learning_rate=", {}, "bad.cfg:5: [net] key 'learning_rate'"},
+      {"UnknownPolicy", "policy=linear", {}, "bad.cfg:5: [net] key 'policy'"},
+      {"StepsPolicyWithoutSteps", "policy=steps\nscales=.1", {}, "[net] key 'steps'"},
+      {"StepsPolicyWithoutScales", "policy=steps\nsteps=100", {}, "[net] key 'scales'"},
+      {"StepsNotNumbers", "policy=steps\nsteps=100,x\nscales=.1,.1", {}, "bad.cfg:6: [net] key 'steps'"},
+      {"StepsDecreasing", "policy=steps\nsteps=200,100\nscales=.1,.1", {}, "bad.cfg:6: [net] key 'steps'"},
+      {"StepsAndScalesCountsDiffer", "policy=steps\nsteps=100,200\nscales=.1", {}, "[net] key 's"},
+      {"ScalesNegative", "policy=steps\nsteps=100\nscales=-0.1", {}, "bad.cfg:7: [net] key 'scales': expected finite numbers >= 0 (policy=steps), got"},
+      {"BurnInNegative", "burn_in=-5", {}, "bad.cfg:5: [net] key 'burn_in'"},
+      {"BurnInFractional", "burn_in=1.5", {}, "bad.cfg:5: [net] key 'burn_in'"},
+      {"MaxBatchesNegative", "max_batches=-1", {}, "bad.cfg:5: [net] key 'max_batches'"},
+      {"MaxBatchesBeyondInt64", "max_batches=99999999999999999999", {}, "bad.cfg:5: [net] key 'max_batches'"},
+      {"PowerText", "power=abc", {}, "bad.cfg:5: [net] key 'power'"},
+      {"StepPolicyStepZero", "policy=step\nstep=0", {}, "bad.cfg:6: [net] key 'step'"},
+      {"StepPolicyScaleNegative", "policy=step\nscale=-1", {}, "bad.cfg:6: [net] key 'scale'"},
+      {"ExpPolicyGammaText", "policy=exp\ngamma=abc", {}, "bad.cfg:6: [net] key 'gamma'"},
+      {"SgdrCycleZero", "policy=sgdr\nsgdr_cycle=0", {}, "bad.cfg:6: [net] key 'sgdr_cycle'"},
+      {"SgdrMultZero", "policy=sgdr\nmax_batches=1000\nsgdr_mult=0", {}, "bad.cfg:7: [net] key 'sgdr_mult'"},
+      {"CosineMinimumNegative", "policy=cosine\nmax_batches=1000\nlearning_rate_min=-1", {}, "bad.cfg:7: [net] key 'learning_rate_min'"},
+      {"MomentumOne", "momentum=1", {}, "bad.cfg:5: [net] key 'momentum'"},
+      {"MomentumNegative", "momentum=-0.1", {}, "bad.cfg:5: [net] key 'momentum'"},
+      {"MomentumTwoDots", "momentum=0.9.1", {}, "bad.cfg:5: [net] key 'momentum'"},
+      {"DecayNegative", "decay=-0.0005", {}, "bad.cfg:5: [net] key 'decay'"},
+      {"UnknownOptimizer", "optimizer=adam", {}, "bad.cfg:5: [net] key 'optimizer'"},
+      {"DarknetAdam", "adam=1", {}, "bad.cfg:5: [net] key 'adam'"},
+      {"AdamWBeta1One", "optimizer=adamw\nB1=1", {}, "bad.cfg:6: [net] key 'B1'"},
+      {"AdamWBeta2Negative", "optimizer=adamw\nB2=-0.5", {}, "bad.cfg:6: [net] key 'B2'"},
+      {"AdamWEpsilonZero", "optimizer=adamw\neps=0", {}, "bad.cfg:6: [net] key 'eps'"},
+      {"NesterovTwo", "nesterov=2", {}, "bad.cfg:5: [net] key 'nesterov'"},
+      {"NesterovWithAdamW", "optimizer=adamw\nnesterov=1", {}, "bad.cfg:6: [net] key 'nesterov'"},
+      {"SetLearningRateText", "learning_rate=0.1", {{"learning_rate", "abc"}}, "--set learning_rate"},
+      {"SetMomentumTwo", "", {{"momentum", "2"}}, "--set momentum"},
+      {"SetPolicyUnknown", "", {{"policy", "linear"}}, "--set policy"},
+  };
+  EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
+  for (const auto& c : cases) {
+    std::string message = "(no error)";
+    try {
+      cspnet::Network net = net_with(c.extra);
+      cspnet::NetTrainingKeys keys(net.config(), cspnet::override_entries(c.set, "--set"));
+      cspnet::parse_lr_schedule(keys.options());
+      cspnet::parse_optimizer_config(keys.options());
+    } catch (const cspnet::Error& e) {
+      message = e.what();
+    }
+    cspnet::test::record_malformed_row("training-keys", c.name, message);
+    EXPECT_NE(message.find(c.expect), std::string::npos) << c.name << ": " << message;
+  }
 }
 
 }  // namespace
