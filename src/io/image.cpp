@@ -223,6 +223,26 @@ void check_png_data_chunks(const std::string& path, std::string& file) {
   }
 }
 
+// stb reads past the end of an uncompressed BMP as zeros: a file cut short
+// decoded, its missing rows black. Refused when the pixel data the header
+// implies (offset + padded rows) is not all there.
+void check_bmp_pixel_data(const std::string& path, const std::string& file, int w, int h) {
+  if (file.size() < 34 || file.compare(0, 2, "BM") != 0) return;
+  const auto le = [&](size_t at, int bytes) {
+    uint32_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(file[at + size_t(i)]);
+    return v;
+  };
+  const uint32_t offset = le(10, 4), bpp = le(28, 2), compression = le(30, 4);
+  if (compression != 0 || bpp == 0 || bpp > 32) return;  // RLE and bitfields: stb checks those itself
+  const uint64_t row = (uint64_t(w) * bpp + 31) / 32 * 4;
+  const uint64_t end = uint64_t(offset) + row * uint64_t(h);
+  if (end > file.size())
+    throw Error(path + ": cannot decode image: corrupt BMP: " + std::to_string(w) + "x" + std::to_string(h) + " at " +
+                std::to_string(bpp) + " bits per pixel ends at byte " + std::to_string(end) + "; the file has " +
+                std::to_string(file.size()));
+}
+
 // stb for PNG and BMP: its failure reason, or the header's size.
 std::pair<int, int> stb_image_size(const std::string& path, const std::string& file) {
   int w = 0, h = 0, c = 0;
@@ -252,6 +272,7 @@ Tensor load_image_rgb(const std::string& path) {
   auto [w, h] = stb_image_size(path, file);
   check_pixel_count(path, w, h);
   check_png_data_chunks(path, file);
+  check_bmp_pixel_data(path, file, w, h);
   int c = 0;
   std::unique_ptr<unsigned char, decltype(&stbi_image_free)> pixels(
       stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(file.data()), int(file.size()), &w, &h, &c, 3),

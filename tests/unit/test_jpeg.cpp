@@ -12,12 +12,14 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cspnet/data_source.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/image.hpp"
 #include "io/image_header.hpp"
+#include "malformed_table.hpp"
 #include "test_helpers.hpp"
 
 #include <jpeglib.h>
@@ -250,6 +252,114 @@ TEST_F(Jpeg, CorruptFilesAreErrorsNamingTheFile) {
   two[sof + 3] = char(two[sof + 3] + 3);  // the segment's length: one more component
   const std::string two_path = write("two-components.jpg", two);
   expect_error_mentioning([&] { load_image_rgb(two_path); }, {two_path + ": cannot decode image: corrupt JPEG: "});
+}
+
+// A 24-bit BMP of `width` x `height` (rows padded to 4 bytes); `bpp`
+// and the sizes as given, so that a case can lie about them.
+std::string bmp(int32_t width, int32_t height, uint16_t bpp = 24) {
+  const uint32_t row = (uint32_t(std::abs(width)) * 3 + 3) & ~3u;
+  const uint32_t pixels = row * uint32_t(std::abs(height));
+  std::string b = "BM";
+  auto put = [&](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b += char((v >> (8 * i)) & 0xFF);
+  };
+  for (uint32_t v : {54 + pixels, 0u, 54u}) put(v, 4);  // file header: size, reserved, pixel offset
+  for (uint32_t v : {40u, uint32_t(width), uint32_t(height)}) put(v, 4);  // BITMAPINFOHEADER
+  put(1, 2);  // planes
+  put(bpp, 2);
+  for (uint32_t v : {0u, pixels, 2835u, 2835u, 0u, 0u}) put(v, 4);  // compression, size, resolution, palette
+  b += std::string(pixels, '\x80');
+  return b;
+}
+
+// Malformed images (PNG, JPEG, BMP and not images at all), each with the
+// text it must give: the images table of docs/malformed-inputs.md.
+TEST_F(Jpeg, MalformedImageTable) {
+  Tensor image(Shape{1, 3, 5, 7});
+  for (int64_t i = 0; i < image.shape().count(); ++i) image.data()[i] = float(i % 13) / 12.f;
+  save_png((dir_ / "good.png").string(), image);
+  std::string png;
+  {
+    std::ifstream in(dir_ / "good.png", std::ios::binary);
+    png.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  const std::string jpeg = encode_libjpeg(ramp(16, 16, 3), {});
+  const size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  auto with = [](std::string bytes, size_t at, const std::string& replacement) {
+    return bytes.replace(at, replacement.size(), replacement);
+  };
+  const std::string be_max("\x7F\xFF\xFF\xFF", 4), be_zero(4, '\0');
+  std::string huffman = {'\xFF', '\xD8', '\xFF', '\xC4', '\x01', '\x13', '\x00'};
+  huffman += std::string(16, '\x20') + std::string(512, '\x01') + "\xFF\xD9";
+  struct Case {
+    const char* name;
+    const char* file;
+    std::string bytes;
+    std::string expect;  // after "<path>: "
+  };
+  const std::vector<Case> cases = {
+      {"EmptyFile", "empty.png", "", "cannot decode image: Image not of any known type, or corrupt"},
+      {"TextFile", "text.png", "hello, not an image\n", "cannot decode image: Image not of any known type, or corrupt"},
+      {"GifFile", "anim.gif", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngSignatureOnly", "sig.png", png.substr(0, 8), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngCutInHeaderChunk", "cut-ihdr.png", png.substr(0, 20), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngCutAfterHeaderChunk", "cut-after-ihdr.png", png.substr(0, 33), "cannot decode image: PNG not supported: unknown PNG chunk type"},
+      {"PngCutInImageData", "cut-idat.png", png.substr(0, idat + 10), "cannot decode image: corrupt PNG: the IDAT chunk at byte 33 declares"},
+      {"PngWrongSignatureByte", "bad-sig.png", with(png, 1, "Q"), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngZeroWidth", "zero-width.png", with(png, 16, be_zero), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngHugeDimensions", "huge.png", with(with(png, 16, be_max), 20, be_max), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngBitDepthThree", "depth3.png", with(png, 24, "\x03"), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngColourTypeFive", "colour5.png", with(png, 25, "\x05"), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngInterlaceMethodTwo", "interlace2.png", with(png, 28, "\x02"), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngCompressionMethodOne", "compression1.png", with(png, 26, "\x01"), "cannot decode image: Image not of any known type, or corrupt"},
+      {"PngImageDataHugeLength", "huge-idat.png", with(png, idat - 4, be_max), "cannot decode image: corrupt PNG"},
+      {"PngCorruptDeflateStream", "bad-zlib.png", with(png, idat + 4, "\xFF\xFF\xFF\xFF"), "cannot decode image: Corrupt PNG"},
+      {"JpegStartMarkerOnly", "soi.jpg", "\xFF\xD8", "cannot decode image: corrupt JPEG: JPEG datastream contains no image"},
+      {"JpegStartAndEndOnly", "soi-eoi.jpg", "\xFF\xD8\xFF\xD9", "cannot decode image: corrupt JPEG: JPEG datastream contains no image"},
+      {"JpegCutInHeader", "cut40.jpg", jpeg.substr(0, 40), "cannot decode image: corrupt JPEG: JPEG datastream contains no image"},
+      {"JpegCutBeforeFrame", "cut-sof.jpg", jpeg.substr(0, sof), "cannot decode image: corrupt JPEG: JPEG datastream contains no image"},
+      {"JpegZeroWidth", "zero-width.jpg", with(jpeg, sof + 7, std::string(2, '\0')), "cannot decode image: corrupt JPEG: Empty JPEG image (DNL not supported)"},
+      {"JpegHugeDimensions", "huge.jpg", with(jpeg, sof + 5, "\x4E\x20\x4E\x20"), "image header says 20000x20000"},
+      {"JpegPrecisionTwelve", "precision12.jpg", with(jpeg, sof + 4, "\x0C"), "cannot decode image: corrupt JPEG: Unsupported JPEG data precision 12"},
+      {"JpegHuffmanTableOver256Codes", "huffman.jpg", huffman, "cannot decode image: corrupt JPEG: Bogus Huffman table"},
+      {"JpegFrameLengthWrong", "sof-length.jpg", with(jpeg, sof + 2, std::string("\x00\x02", 2)), "cannot decode image: corrupt JPEG: Bogus marker length"},
+      {"BmpHeaderOnly", "header.bmp", bmp(2, 2).substr(0, 14), "cannot decode image: Image not of any known type, or corrupt"},
+      {"BmpCutInPixels", "cut.bmp", bmp(4, 4).substr(0, 60), "cannot decode image: corrupt BMP: 4x4 at 24 bits per pixel ends at byte 102; the file has 60"},
+      {"BmpZeroWidth", "zero-width.bmp", bmp(0, 2), "image header says 0x2, outside the supported 1..268435456 pixels"},
+      {"BmpSevenBitsPerPixel", "bpp7.bmp", bmp(2, 2, 7), "cannot decode image: Corrupt BMP"},
+      {"BmpNegativeWidthAndHeight", "negative.bmp", bmp(2, 2).replace(18, 8, be_max + be_max),
+       "image header says -129x-129, outside the supported"},
+  };
+  EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
+  for (const auto& c : cases) {
+    const std::string path = write(c.file, c.bytes);
+    std::string message = "(no error)";
+    try {
+      load_image_rgb(path);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    test::record_malformed_row("images", c.name, message, dir_.string());
+    EXPECT_NE(message.find(path + ": " + c.expect), std::string::npos) << c.name << ": " << message;
+  }
+  // Not files that can be read as images.
+  for (const auto& [name, path, expect] : std::vector<std::tuple<const char*, std::string, std::string>>{
+           {"MissingFile", (dir_ / "absent.png").string(),
+            "absent.png: cannot decode image: cannot open image: No such file or directory"},
+           {"Directory", dir_.string(), dir_.string() + ": cannot decode image: is a directory, not a regular file"},
+           {"DeviceFile", "/dev/zero", "/dev/zero: cannot decode image: not a regular file"}}) {
+    std::string message = "(no error)";
+    try {
+      load_image_rgb(path);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    test::record_malformed_row("images", name, message, dir_.string());
+    EXPECT_NE(message.find(expect), std::string::npos) << name << ": " << message;
+  }
 }
 
 // fuzz_image's finding: corrupt entropy-coded data on which Debian's
