@@ -421,6 +421,7 @@ TEST_F(Checkpoint, MalformedTable) {
     Bytes bytes;
     std::vector<std::string> expect;
   };
+  // clang-format off
   const std::vector<Case> cases = {
       {"EmptyFile", {}, {"offset 0: 0 bytes is too short for a cspnet checkpoint"}},
       {"FourBytes", cut(4), {"offset 0: 4 bytes is too short for a cspnet checkpoint"}},
@@ -454,6 +455,7 @@ TEST_F(Checkpoint, MalformedTable) {
        {"trainer batch_in_epoch 4611686018427387904 is beyond"}},
       {"TrainerSeenHuge", lie(trainer_at + 16 + 24, UINT64_MAX), {"trainer seen 18446744073709551615 is beyond"}},
   };
+  // clang-format on
   // With the 8 below: at least 30, as docs/reliability.md promises per reader.
   EXPECT_GE(cases.size() + 8, 30u);
   const std::string bad = dir_ + "/bad.ckpt";

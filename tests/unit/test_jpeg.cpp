@@ -300,6 +300,7 @@ TEST_F(Jpeg, MalformedImageTable) {
     std::string bytes;
     std::string expect;  // after "<path>: "
   };
+  // clang-format off
   const std::vector<Case> cases = {
       {"EmptyFile", "empty.png", "", "cannot decode image: Image not of any known type, or corrupt"},
       {"TextFile", "text.png", "hello, not an image\n", "cannot decode image: Image not of any known type, or corrupt"},
@@ -333,6 +334,7 @@ TEST_F(Jpeg, MalformedImageTable) {
       {"BmpNegativeWidthAndHeight", "negative.bmp", bmp(2, 2).replace(18, 8, be_max + be_max),
        "image header says -129x-129, outside the supported"},
   };
+  // clang-format on
   EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
   for (const auto& c : cases) {
     const std::string path = write(c.file, c.bytes);

@@ -196,6 +196,7 @@ TEST_F(TrainingLogTest, MalformedTable) {
     std::vector<std::string> expect;
   };
   const std::string expected_header = "log.csv:1: expected the header '" + std::string(kTrainingLogHeader) + "'";
+  // clang-format off
   const std::vector<Case> cases = {
       {"EmptyFile", "", {expected_header}},
       {"OtherCsv", "a,b,c\n1,2,3\n", {expected_header}},
@@ -231,6 +232,7 @@ TEST_F(TrainingLogTest, MalformedTable) {
       {"SecondsNegative", header + row_with(9, "-3"), {"log.csv:2: column 'seconds': expected a finite number >= 0, got '-3'"}},  // damaged
       {"TestMap50Text", header + row_with(10, "x"), {"log.csv:2: column 'test_map50': expected a number, got 'x'"}},
   };
+  // clang-format on
   EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
   for (const auto& c : cases) {
     std::ofstream(path("log.csv"), std::ios::binary | std::ios::trunc) << c.text;
