@@ -20,7 +20,7 @@ trap 'rm -rf "$rows"' EXIT
 # The table tests only; a failing case fails the script, so the document is
 # only ever made from a table that passes.
 CSPNET_MALFORMED_TABLE_DIR=$rows "$binary" \
-  --gtest_filter='Table/MalformedCfg.*:Table/MalformedWeights.*:Table/DetectionBadInput.*:Table/MalformedIdx.*:Checkpoint.MalformedTable:TrainingLogTest.MalformedTable:NetTrainingKeys.MalformedTable:Jpeg.MalformedImageTable' >"$rows/log.txt" 2>&1 ||
+  --gtest_filter='Table/MalformedCfg.*:Table/MalformedWeights.*:Table/DetectionBadInput.*:Table/MalformedIdx.*:Checkpoint.MalformedTable:TrainingLogTest.MalformedTable:NetTrainingKeys.MalformedTable:Jpeg.MalformedImageTable:CocoJson.MalformedTable' >"$rows/log.txt" 2>&1 ||
   { cat "$rows/log.txt" >&2; echo "the bad-input tables fail; $out not written" >&2; exit 1; }
 
 # Reader file stem, title, what the case's input is given to.
@@ -30,6 +30,7 @@ readers=(
   "darknet-labels|darknet label files (class x y w h)|parse_darknet_labels(text, \"bad.txt\", 3 classes), or the label file of a listed image — tests/unit/test_detection_bad_input.cpp"
   "obj-data|obj.data with its names file and image list|make_detection_source(obj.data) in a folder with names3.txt, list.txt and img.png — tests/unit/test_detection_bad_input.cpp"
   "coco-json|COCO instances JSON|parse_coco_instances(text, \"bad.json\") — tests/unit/test_detection_bad_input.cpp"
+  "coco-eval-json|COCO ground truth and results for evaluation|read_coco_ground_truth(path), or read_coco_results(path) against a two-image ground truth — tests/unit/test_coco_json.cpp"
   "checkpoint|native checkpoints (.ckpt)|load_checkpoint on an 8x8x3 conv+bn / maxpool / connected / softmax network with SGD, from a good checkpoint damaged as named — tests/unit/test_checkpoint.cpp"
   "idx|IDX image and label files (raw and gzip)|load_idx_dataset(images, labels, classes) — tests/unit/test_dataset.cpp"
   "training-keys|\`[net]\` training keys and \`--set\` overrides|parse_lr_schedule then parse_optimizer_config on a [net] section whose keys start at line 5 of bad.cfg — tests/unit/test_net_training_keys.cpp"

@@ -1,5 +1,6 @@
 // COCO ground truth and results JSON for evaluation (nlohmann_json).
 #include "cspnet/coco_json.hpp"
+#include "cspnet/file_input.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -14,13 +15,18 @@ namespace {
 
 using nlohmann::json;
 
+// read_text_file refuses directories and devices by name (an ifstream opened
+// a directory and reported "not valid JSON at byte 1"); COCO files are large,
+// so the cap is that of the instances reader. json::parse throws more than
+// parse_error: a number beyond double's range escaped as out_of_range.
 json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
+  const std::string text = read_text_file(path, "COCO JSON file", uint64_t{1} << 30);
   try {
-    return json::parse(in);
+    return json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(path + ": not valid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
   }
 }
 

@@ -4,10 +4,13 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <vector>
 #include <unistd.h>
 
 #include "cspnet/coco_json.hpp"
 #include "cspnet/error.hpp"
+#include "malformed_table.hpp"
 
 using namespace cspnet;
 namespace fs = std::filesystem;
@@ -87,4 +90,81 @@ TEST(CocoJson, ResultsOfUnknownCategoriesAreNotEvaluated) {
   read_coco_results(temp_file("unk.json", R"([{"image_id": 2, "category_id": 4, "bbox": [0,0,1,1], "score": 0.5}])"), gt);
   ASSERT_EQ(gt.images[1].detections.size(), 1u);
   EXPECT_EQ(gt.images[1].detections[0].cls, -1);
+}
+
+// Malformed ground truth and results files, each with the text it must give:
+// the coco-eval-json table of docs/malformed-inputs.md. Results are read
+// against kGt (images 5 and 2, categories 9 and 3).
+TEST(CocoJson, MalformedTable) {
+  const std::string head = R"({"categories":[{"id":1}],"images":[{"id":1}],"annotations":[)";
+  const std::string box = R"("bbox":[0,0,1,1])";
+  struct Case {
+    const char* name;
+    bool results;  // read_coco_results, else read_coco_ground_truth
+    std::string text;
+    std::string expect;  // after "<path>: "
+  };
+  // clang-format off
+  const std::vector<Case> cases = {
+      {"EmptyFile", false, "", "not valid JSON at byte 1: [json.exception.parse_error.101]"},
+      {"Truncated", false, R"({"images": [)", "not valid JSON at byte 13"},
+      {"NumberBeyondDouble", false, R"({"images":[1e999]})", "not valid JSON: [json.exception.out_of_range.406] number overflow"},
+      {"TopLevelArray", false, "[]", "expected a COCO object with images, annotations, categories"},
+      {"TopLevelString", false, R"("coco")", "expected a COCO object with images, annotations, categories"},
+      {"NoCategories", false, R"({"images":[],"annotations":[]})", "missing \"categories\""},
+      {"CategoriesNotArray", false, R"({"categories":{},"images":[],"annotations":[]})", "\"categories\" must be an array"},
+      {"CategoryNotObject", false, R"({"categories":[1],"images":[],"annotations":[]})", "categories[0]: missing \"id\""},
+      {"CategoryIdString", false, R"({"categories":[{"id":"1"}],"images":[],"annotations":[]})", "categories[0]: \"id\" must be an integer"},
+      {"CategoryIdFractional", false, R"({"categories":[{"id":1.5}],"images":[],"annotations":[]})", "categories[0]: \"id\" must be an integer"},
+      {"NoImages", false, R"({"categories":[],"annotations":[]})", "missing \"images\""},
+      {"ImagesNotArray", false, R"({"categories":[],"images":7,"annotations":[]})", "\"images\" must be an array"},
+      {"ImageWithoutId", false, R"({"categories":[],"images":[{"file_name":"a.jpg"}],"annotations":[]})", "images[0]: missing \"id\""},
+      {"ImageIdString", false, R"({"categories":[],"images":[{"id":"a"}],"annotations":[]})", "images[0]: \"id\" must be an integer"},
+      {"NoAnnotations", false, R"({"categories":[],"images":[]})", "missing \"annotations\""},
+      {"AnnotationsNotArray", false, R"({"categories":[],"images":[],"annotations":{}})", "\"annotations\" must be an array"},
+      {"AnnotationNotObject", false, head + "5]}", "annotations[0]: missing \"image_id\""},
+      {"AnnotationWithoutCategory", false, head + R"({"image_id":1,)" + box + R"(,"area":1}]})", "annotations[0]: missing \"category_id\""},
+      {"AnnotationImageIdString", false, head + R"({"image_id":"1","category_id":1,)" + box + R"(,"area":1}]})", "annotations[0]: \"image_id\" must be an integer"},
+      {"UnknownImage", false, head + R"({"image_id":9,"category_id":1,)" + box + R"(,"area":1}]})", "annotations[0]: image_id 9 is not in \"images\""},
+      {"UnknownCategory", false, head + R"({"image_id":1,"category_id":4,)" + box + R"(,"area":1}]})", "annotations[0]: category_id 4 is not in \"categories\""},
+      {"BboxMissing", false, head + R"({"image_id":1,"category_id":1,"area":1}]})", "annotations[0]: missing \"bbox\""},
+      {"BboxThreeNumbers", false, head + R"({"image_id":1,"category_id":1,"bbox":[0,0,1],"area":1}]})", "annotations[0]: \"bbox\" must be an array of 4 numbers"},
+      {"BboxStringElement", false, head + R"({"image_id":1,"category_id":1,"bbox":[0,"0",1,1],"area":1}]})", "annotations[0]: \"bbox\" must be an array of 4 numbers"},
+      {"BboxObject", false, head + R"({"image_id":1,"category_id":1,"bbox":{"x":0},"area":1}]})", "annotations[0]: \"bbox\" must be an array of 4 numbers"},
+      {"AreaMissing", false, head + R"({"image_id":1,"category_id":1,)" + box + "}]}", "annotations[0]: missing \"area\""},
+      {"AreaString", false, head + R"({"image_id":1,"category_id":1,)" + box + R"(,"area":"1"}]})", "annotations[0]: \"area\" must be a number"},
+      {"ResultsNotArray", true, R"({"image_id": 2})", "expected a JSON array of {image_id, category_id, bbox, score}"},
+      {"ResultsInvalidJson", true, "[{]", "not valid JSON at byte 3"},
+      {"ResultsUnknownImage", true, R"([{"image_id":77,"category_id":3,"bbox":[0,0,1,1],"score":0.5}])", "[0]: image_id 77 is not in the ground truth"},
+      {"ResultsCategoryIdString", true, R"([{"image_id":2,"category_id":"3","bbox":[0,0,1,1],"score":0.5}])", "[0]: \"category_id\" must be an integer"},
+      {"ResultsWithoutScore", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,1,1]}])", "[0]: missing \"score\""},
+      {"ResultsScoreString", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,1,1],"score":"high"}])", "[0]: \"score\" must be a number"},
+      {"ResultsBboxNull", true, R"([{"image_id":2,"category_id":3,"bbox":null,"score":0.5}])", "[0]: \"bbox\" must be an array of 4 numbers"},
+  };
+  // clang-format on
+  EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
+  const std::string dir = (fs::temp_directory_path() / ("cspnet_coco_table_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  for (const auto& c : cases) {
+    const std::string path = dir + "/" + c.name + ".json";
+    write_text_file(path, c.text);
+    const std::string message = error_of([&] {
+      if (c.results) {
+        CocoGroundTruth gt = read_coco_ground_truth(temp_file("table_gt.json", kGt));
+        read_coco_results(path, gt);
+      } else {
+        read_coco_ground_truth(path);
+      }
+    });
+    test::record_malformed_row("coco-eval-json", c.name, message, dir);
+    EXPECT_NE(message.find(path + ": " + c.expect), std::string::npos) << c.name << ": " << message;
+  }
+  const std::string missing = dir + "/absent.json";
+  std::string message = error_of([&] { read_coco_ground_truth(missing); });
+  test::record_malformed_row("coco-eval-json", "MissingFile", message, dir);
+  EXPECT_NE(message.find(missing + ": cannot open COCO JSON file: No such file or directory"), std::string::npos) << message;
+  message = error_of([&] { read_coco_ground_truth(dir); });
+  test::record_malformed_row("coco-eval-json", "Directory", message, dir);
+  EXPECT_NE(message.find(dir + ": is a directory, not a regular file"), std::string::npos) << message;
+  fs::remove_all(dir);
 }
