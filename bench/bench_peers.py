@@ -53,18 +53,18 @@ NETWORKS = [("csdarknet53", 256), ("csresnext50", 256), ("csdarknet53-panet-spp"
             ("csresnext50-panet-spp", 512)]
 
 
-def run_cspnet(cspnet, cfg, size, weights, threads, warmup, runs, precision="fp32"):
+def run_cspnet(cspnet, cfg, size, weights, threads, warmup, runs, precision="fp32", batch=1):
     """cspnet's median and OpenCV's (fp32), or cspnet's alone (bf16: None)."""
-    cmd = [cspnet, "--threads", str(threads), "bench", cfg, "--size", f"{size}x{size}", "--batch", "1",
+    cmd = [cspnet, "--threads", str(threads), "bench", cfg, "--size", f"{size}x{size}", "--batch", str(batch),
            "--runs", str(runs), "--warmup", str(warmup), "--weights", weights]
-    cmd += ["--compare", "opencv"] if precision == "fp32" else ["--precision", precision]
+    cmd += ["--compare", "opencv"] if precision == "fp32" and batch == 1 else ["--precision", precision]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` exited {done.returncode}:\n{done.stderr.strip()}")
     out = done.stdout
     ours = re.search(r"cspnet: median ([0-9.]+) ms", out)
     theirs = re.search(r"OpenCV DNN: median ([0-9.]+) ms", out)
-    if precision != "fp32" and ours:
+    if (precision != "fp32" or batch != 1) and ours:
         return float(ours.group(1)), None
     if not ours or not theirs:
         raise RuntimeError(f"cannot read the medians from `{' '.join(cmd)}`:\n{out}")
