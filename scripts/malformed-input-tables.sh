@@ -22,6 +22,13 @@ trap 'rm -rf "$rows"' EXIT
 CSPNET_MALFORMED_TABLE_DIR=$rows "$binary" \
   --gtest_filter='Table/MalformedCfg.*:Table/MalformedWeights.*:Table/DetectionBadInput.*:Table/MalformedIdx.*:Checkpoint.MalformedTable:TrainingLogTest.MalformedTable:NetTrainingKeys.MalformedTable:Jpeg.MalformedImageTable:CocoJson.MalformedTable' >"$rows/log.txt" 2>&1 ||
   { cat "$rows/log.txt" >&2; echo "the bad-input tables fail; $out not written" >&2; exit 1; }
+# ONNX import's table lives in its own binary (built with ONNX support).
+onnx_binary=$build/tests/cspnet_onnx_import_tests
+if [[ -x $onnx_binary ]]; then
+  CSPNET_MALFORMED_TABLE_DIR=$rows "$onnx_binary" --gtest_filter='OnnxImport.MalformedModelsAreErrorsNamingTheProblem' \
+    >"$rows/log-onnx.txt" 2>&1 ||
+    { cat "$rows/log-onnx.txt" >&2; echo "the ONNX import table fails; $out not written" >&2; exit 1; }
+fi
 
 # Reader file stem, title, what the case's input is given to.
 readers=(
@@ -36,6 +43,7 @@ readers=(
   "training-keys|\`[net]\` training keys and \`--set\` overrides|parse_lr_schedule then parse_optimizer_config on a [net] section whose keys start at line 5 of bad.cfg — tests/unit/test_net_training_keys.cpp"
   "images|images (PNG, JPEG, BMP)|load_image_rgb — tests/unit/test_jpeg.cpp"
   "log-csv|training logs (log.csv)|read_training_log(DIR/log.csv) — tests/unit/test_training_log.cpp"
+  "onnx-import|ONNX models (\`cspnet import\`)|import_onnx(DIR/bad.onnx), the exporter's model of tests/cfg/export_every_layer.cfg mutated as named — tests/oracle/test_onnx_import.cpp"
 )
 
 {

@@ -30,6 +30,7 @@
 #include "cspnet/onnx_import.hpp"
 #include "cspnet/weights.hpp"
 #include "cspnet/zoo.hpp"
+#include "../unit/malformed_table.hpp"
 #include "randomized_weights.hpp"
 
 namespace cspnet {
@@ -48,6 +49,7 @@ class TempDir {
   }
   ~TempDir() { fs::remove_all(path_); }
   fs::path operator/(const std::string& name) const { return path_ / name; }
+  std::string path() const { return path_.string(); }
 
  private:
   fs::path path_;
@@ -324,6 +326,75 @@ std::vector<Malformed> malformed_cases() {
                         [](M& m) { initializer(m, "conv_0_weight").set_data_location(onnx::TensorProto::EXTERNAL); });
        },
        "external file"},
+      {"no nodes", [](const std::string& v) { return mutated(v, [](M& m) { m.mutable_graph()->clear_node(); }); },
+       "not an ONNX model with a graph (no nodes)"},
+      {"no graph input",
+       [](const std::string& v) { return mutated(v, [](M& m) { m.mutable_graph()->clear_input(); }); },
+       "reads 'input', which is no initialiser, graph input or earlier node's output"},
+      {"output of no node",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { m.mutable_graph()->mutable_output(0)->set_name("nowhere"); });
+       },
+       "graph output 'nowhere' is never computed"},
+      {"input of three dims",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()->RemoveLast();
+         });
+       },
+       "has rank 3, expected N x C x H x W"},
+      {"input of integers",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+               onnx::TensorProto::INT64);
+         });
+       },
+       "graph input 'input' is not a float tensor"},
+      {"half-precision initialiser",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { initializer(m, "conv_0_weight").set_data_type(onnx::TensorProto::FLOAT16); });
+       },
+       "is FLOAT16, expected FLOAT"},
+      {"negative dim",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { initializer(m, "conv_0_weight").set_dims(0, -16); });
+       },
+       "weight dims [-16,3,3,3] are not [filters, channels/groups, k, k]"},
+      {"no opset",
+       [](const std::string& v) { return mutated(v, [](M& m) { m.clear_opset_import(); }); },
+       "ONNX opset -1 is outside the supported 11..21"},
+      {"opset from the future",
+       [](const std::string& v) { return mutated(v, [](M& m) { m.mutable_opset_import(0)->set_version(99); }); },
+       "ONNX opset 99 is outside the supported 11..21"},
+      {"conv stride zero",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           for (auto& a : *m.mutable_graph()->mutable_node(0)->mutable_attribute())
+             if (a.name() == "strides") a.set_ints(0, 0);
+         });
+       },
+       "key 'stride_y': expected"},
+      {"conv groups that do not divide the channels",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           for (auto& a : *m.mutable_graph()->mutable_node(0)->mutable_attribute())
+             if (a.name() == "group") a.set_i(2);
+         });
+       },
+       "with group 2 do not fit an input of 3 channels"},
+      {"node without outputs",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { m.mutable_graph()->mutable_node(0)->clear_output(); });
+       },
+       "a node without an output"},
+      {"node without inputs",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) { m.mutable_graph()->mutable_node(0)->clear_input(); });
+       },
+       "reads '', which no mapped node produces"},
+      {"bytes after a valid model", [](const std::string& v) { return v + std::string("\x07garbage", 8); },
+       "not an ONNX model (the protobuf does not parse"},
   };
 }
 
@@ -334,7 +405,9 @@ TEST(OnnxImport, MalformedModelsAreErrorsNamingTheProblem) {
   export_onnx(net, (dir / "valid.onnx").string());
   const std::string valid = read_bytes(dir / "valid.onnx");
   ASSERT_NO_THROW(import_onnx((dir / "valid.onnx").string()));
-  for (const Malformed& c : malformed_cases()) {
+  const std::vector<Malformed> cases = malformed_cases();
+  EXPECT_GE(cases.size(), 30u);
+  for (const Malformed& c : cases) {
     SCOPED_TRACE(c.name);
     const fs::path path = dir / "bad.onnx";
     write_bytes(path, c.make(valid));
@@ -343,6 +416,7 @@ TEST(OnnxImport, MalformedModelsAreErrorsNamingTheProblem) {
       ADD_FAILURE() << "no error";
     } catch (const Error& e) {
       const std::string message = e.what();
+      test::record_malformed_row("onnx-import", c.name, message, dir.path());
       EXPECT_NE(message.find(c.message), std::string::npos) << message;
       EXPECT_NE(message.find(path.string()), std::string::npos) << "the file is not named: " << message;
     }
