@@ -126,6 +126,14 @@ uint64_t get_u64(const Bytes& b, size_t at) {
   return v;
 }
 
+// Where a checkpoint's sections start: header 24 bytes, then per section
+// tag(4) zero(4) length(8) payload.
+struct SectionOffsets {
+  size_t network = 24, optimizer = 0, trainer = 0;
+  explicit SectionOffsets(const Bytes& b)
+      : optimizer(network + 16 + get_u64(b, network + 8)), trainer(optimizer + 16 + get_u64(b, optimizer + 8)) {}
+};
+
 void set_u64(Bytes& b, size_t at, uint64_t v) {
   for (int i = 0; i < 8; ++i) b[at + i] = static_cast<unsigned char>(v >> (8 * i));
 }
@@ -301,10 +309,8 @@ TEST_F(Checkpoint, HugeLengthsAreRejectedBeforeAllocating) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
   const Bytes good = save_after_one_step(net, optimizer);
-  // Section layout: header 24 bytes, then tag(4) zero(4) length(8) payload.
-  const size_t network_at = 24;
-  const size_t optimizer_at = network_at + 16 + get_u64(good, network_at + 8);
-  const size_t trainer_at = optimizer_at + 16 + get_u64(good, optimizer_at + 8);
+  const SectionOffsets sections(good);
+  const size_t network_at = sections.network, optimizer_at = sections.optimizer, trainer_at = sections.trainer;
   ASSERT_EQ(std::string(good.begin() + std::ptrdiff_t(optimizer_at), good.begin() + std::ptrdiff_t(optimizer_at) + 4),
             "OPTM");
   ASSERT_EQ(std::string(good.begin() + std::ptrdiff_t(trainer_at), good.begin() + std::ptrdiff_t(trainer_at) + 4),
@@ -339,8 +345,8 @@ TEST_F(Checkpoint, HugeStepAndEpochCountersAreRejected) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
   const Bytes good = save_after_one_step(net, optimizer);
-  const size_t optimizer_at = 24 + 16 + get_u64(good, 24 + 8);
-  const size_t trainer_at = optimizer_at + 16 + get_u64(good, optimizer_at + 8);
+  const SectionOffsets sections(good);
+  const size_t optimizer_at = sections.optimizer, trainer_at = sections.trainer;
   const std::vector<std::pair<size_t, std::string>> counters = {
       {optimizer_at + 16 + 4, "optimizer step"}, {trainer_at + 16, "trainer step"},
       {trainer_at + 16 + 8, "trainer epoch"},    {trainer_at + 16 + 16, "trainer batch_in_epoch"},
@@ -399,9 +405,8 @@ TEST_F(Checkpoint, MalformedTable) {
   Network net = build(small_cfg(8), 1);
   Optimizer optimizer(OptimizerConfig{});
   const Bytes good = save_after_one_step(net, optimizer);
-  const size_t network_at = 24;
-  const size_t optimizer_at = network_at + 16 + get_u64(good, network_at + 8);
-  const size_t trainer_at = optimizer_at + 16 + get_u64(good, optimizer_at + 8);
+  const SectionOffsets sections(good);
+  const size_t network_at = sections.network, optimizer_at = sections.optimizer, trainer_at = sections.trainer;
   auto cut = [&](size_t keep) { return Bytes(good.begin(), good.begin() + std::ptrdiff_t(keep)); };
   auto edited = [&](auto edit, bool checksum) {
     Bytes b = good;
