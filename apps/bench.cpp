@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_parse.hpp"
 #include "cspnet/cspnet.hpp"
 #include "cspnet/file_output.hpp"
 #include "cspnet/optimizer.hpp"
@@ -252,11 +253,12 @@ int run_bench(Network& net, const BenchOptions& o) {
     load_weights(net, weights);
   }
   if (o.train) {
-    if (o.compare_opencv || o.exec.precision != Precision::fp32)
+    if (o.compare_opencv || o.precision != "fp32")
       throw UsageError("--train times fp32 training steps: --compare and --precision do not apply");
     return run_train_bench(net, o);
   }
   ExecOptions exec = o.exec;
+  set_precision(exec, o.precision, o.quantization);
   exec.profile_layers = o.per_layer;
   Executor executor(net, exec);
   Tensor input(net.input_shape(), 0.5f);
@@ -284,7 +286,7 @@ int run_bench(Network& net, const BenchOptions& o) {
   const double achieved = gflop / (stats.median / 1e3);
   const Shape in = net.input_shape();
   std::printf("%s: %lldx%lld batch %lld, %d threads, %s, %d runs (+%d warm-up)\n", net.name().c_str(), (long long)in.w,
-              (long long)in.h, (long long)in.n, threads, exec.precision == Precision::bf16 ? "bf16" : "fp32", o.runs,
+              (long long)in.h, (long long)in.n, threads, precision_name(exec.precision), o.runs,
               o.warmup);
   std::printf("  cspnet: median %.2f ms, min %.2f, max %.2f; %.1f images/s; %.1f GFLOP/s = %.0f%% of the measured "
               "fp32 FMA peak %.1f GFLOP/s (%.3f BFLOPs/image)\n",
@@ -301,7 +303,7 @@ int run_bench(Network& net, const BenchOptions& o) {
                 int(winograd_layers));
   if (o.per_layer) print_layer_table(net, layer_ms, o.runs, implementations);
   if (exec.precision != Precision::fp32)
-    report_agreement(net, executor, exec, o.accuracy_inputs, "bf16");
+    report_agreement(net, executor, exec, o.accuracy_inputs, precision_name(exec.precision));
   else if (winograd_layers > 0)
     report_agreement(net, executor, exec, o.accuracy_inputs, "Winograd");
 

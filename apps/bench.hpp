@@ -17,6 +17,8 @@ struct BenchOptions {
   std::string cfg_path;
   std::string weights;  // empty: deterministic random weights
   ExecOptions exec;
+  // --precision and --quantization, applied once the weights are loaded.
+  std::string precision = "fp32", quantization;
   int accuracy_inputs = 50;  // bf16 or Winograd: random inputs compared against direct fp32
   int boxes_per_image = 8;   // --train on a detector: random truth boxes per image
   std::string dump_batch;    // --train: write the batch (PREFIX.npy, PREFIX.json) for a peer

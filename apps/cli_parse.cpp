@@ -9,6 +9,7 @@
 
 #include "cspnet/error.hpp"
 #include "cspnet/necks.hpp"
+#include "cspnet/quantization.hpp"
 #include "cspnet/zoo.hpp"
 
 namespace cspnet::cli {
@@ -88,6 +89,25 @@ Network load_cfg_or_zoo(const std::string& model, int width, int height) {
   NetInput input = zoo->input;
   if (width > 0) std::tie(input.width, input.height) = std::pair{width, height};
   return zoo->build(input).build();
+}
+
+void set_precision(ExecOptions& exec, const std::string& precision, const std::string& quantization) {
+  exec.precision = precision == "int8" ? Precision::int8 : precision == "bf16" ? Precision::bf16 : Precision::fp32;
+  if (exec.precision == Precision::int8 && quantization.empty())
+    throw UsageError("--precision int8 needs --quantization TABLE (write one with `cspnet quantize`)");
+  if (exec.precision != Precision::int8 && !quantization.empty())
+    throw UsageError("--quantization applies to --precision int8 only");
+  if (!quantization.empty())
+    exec.quantization = std::make_shared<const QuantizationTable>(read_quantization_table(quantization));
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::int8: return "int8";
+  }
+  return "?";
 }
 
 }  // namespace cspnet::cli

@@ -23,6 +23,7 @@
 #include "detector_commands.hpp"
 #include "gradients_command.hpp"
 #include "export_command.hpp"
+#include "quantize_command.hpp"
 #include "import_command.hpp"
 #include "partial_command.hpp"
 #include "predict_command.hpp"
@@ -239,10 +240,11 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", bench_cfg.warmup, "untimed warm-up runs")->check(non_negative_number());
   bench->add_flag("--layers", bench_cfg.per_layer, "per-layer time table (waits after every layer)");
   bench->add_option("--compare", compare, "also time a peer in the same process")->check(CLI::IsMember({"opencv"}));
-  std::string precision = "fp32";
-  bench->add_option("--precision", precision, "fp32, or bf16 convolutions (reports agreement with fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs, "random inputs for the bf16 or Winograd vs direct fp32 check")
+  std::string precision = "fp32", quantization;
+  bench->add_option("--precision", precision, cli::kPrecisionHelp)->check(CLI::IsMember(cli::kPrecisions));
+  bench->add_option("--quantization", quantization, cli::kQuantizationHelp);
+  bench->add_option("--accuracy-inputs", bench_cfg.accuracy_inputs,
+                    "random inputs for the bf16, int8 or Winograd vs direct fp32 check")
       ->check(positive_number());
   bench->add_option("--boxes", bench_cfg.boxes_per_image, "--train on a detector: random truth boxes per image")
       ->check(positive_number());
@@ -276,6 +278,8 @@ int main(int argc, char** argv) {
   export_command.add_to(app);
   cli::ImportCommand import_command;
   import_command.add_to(app);
+  cli::QuantizeCommand quantize_command;
+  quantize_command.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -319,6 +323,7 @@ int main(int argc, char** argv) {
     if (gradients_command.selected()) return gradients_command.run();
     if (demo_command.selected()) return demo_command.run();
     if (export_command.selected()) return export_command.run();
+    if (quantize_command.selected()) return quantize_command.run();
     if (import_command.selected()) return import_command.run();
     if (*bench) {
       Network net = load_network(bench_opts);
@@ -330,7 +335,8 @@ int main(int argc, char** argv) {
       bench_cfg.exec.blocked_layout = !no_blocked;
       bench_cfg.exec.fuse_residual = !no_residual;
       bench_cfg.exec.winograd = !no_winograd;
-      bench_cfg.exec.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
+      bench_cfg.precision = precision;
+      bench_cfg.quantization = quantization;
       return cli::run_bench(net, bench_cfg);
     }
   } catch (const UsageError& e) {

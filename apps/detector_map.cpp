@@ -26,7 +26,7 @@ std::vector<int64_t> category_ids(int classes) {
 
 // What map and valid share: the data, the network, the weights, the run.
 struct Evaluation {
-  std::string data, cfg, weights;
+  std::string data, cfg, weights, precision = "fp32", quantization;
   DetectorEvalOptions options;
 
   void add_to(CLI::App& command) {
@@ -35,10 +35,13 @@ struct Evaluation {
     command.add_option("--weights", weights, "darknet .weights")->required();
     command.add_option("--limit", options.limit, "the first N validation images only")->check(non_negative_number());
     command.add_option("--batch", options.batch, "images per forward pass")->check(positive_number());
+    command.add_option("--precision", precision, kPrecisionHelp)->check(CLI::IsMember(kPrecisions));
+    command.add_option("--quantization", quantization, kQuantizationHelp);
   }
   std::pair<DetectorEvaluation, int> run() {
     Network net = load_cfg_or_zoo(cfg);
     load_weights(net, weights);
+    set_precision(options.exec, precision, quantization);
     const auto source = make_detection_source(data, false);
     options.progress = true;
     options.progress_out = &std::cerr;

@@ -31,8 +31,8 @@ void TrainCommands::add_to(CLI::App& app) {
   eval_->add_option("--batch", eval_batch_, "images per forward pass")->check(positive_number());
   eval_->add_option("--limit", eval_limit_, "evaluate the first N images only")->check(non_negative_number());
   eval_->add_flag("--json", eval_json_, "machine-readable output");
-  eval_->add_option("--precision", eval_precision_, "fp32, or bf16 (also reports top-1 agreement with fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  eval_->add_option("--precision", eval_precision_, kPrecisionHelp)->check(CLI::IsMember(kPrecisions));
+  eval_->add_option("--quantization", eval_quantization_, kQuantizationHelp);
 }
 
 bool TrainCommands::selected() const { return *train_ || *eval_; }
@@ -56,12 +56,12 @@ int TrainCommands::run_eval() const {
   const NetConfig& c = net.config();
   auto source = make_data_source(eval_data_, eval_split_ == "train", c.channels, c.height, c.width);
   ExecOptions exec;
-  exec.precision = eval_precision_ == "bf16" ? Precision::bf16 : Precision::fp32;
+  set_precision(exec, eval_precision_, eval_quantization_);
   EvalReport r = evaluate(net, *source, eval_batch_, eval_limit_, exec);
   const std::vector<double> per_class = r.class_accuracy();
-  // bf16 against fp32 on the same images: how often the top-1 class agrees.
+  // bf16 or int8 against fp32 on the same images: how often the top-1 class agrees.
   double agreement = -1, fp32_top1 = 0;
-  if (exec.precision == Precision::bf16) {
+  if (exec.precision != Precision::fp32) {
     EvalReport fp32 = evaluate(net, *source, eval_batch_, eval_limit_);
     int64_t same = 0;
     for (size_t i = 0; i < r.predictions.size(); ++i) same += r.predictions[i] == fp32.predictions[i];
@@ -80,8 +80,8 @@ int TrainCommands::run_eval() const {
   std::printf("top-1 %.2f%%  top-5 %.2f%%  loss %.4f (%s)\n", 100 * r.top1, 100 * r.top5, r.loss,
               eval_precision_.c_str());
   if (agreement >= 0)
-    std::printf("bf16 against fp32: top-1 agreement %.2f%% of %zu images (fp32 top-1 %.2f%%)\n", 100 * agreement,
-                r.predictions.size(), 100 * fp32_top1);
+    std::printf("%s against fp32: top-1 agreement %.2f%% of %zu images (fp32 top-1 %.2f%%)\n",
+                eval_precision_.c_str(), 100 * agreement, r.predictions.size(), 100 * fp32_top1);
   std::printf("\n");
   std::printf("%-16s %8s\n", "class", "accuracy");
   for (size_t i = 0; i < per_class.size(); ++i)

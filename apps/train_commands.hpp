@@ -32,7 +32,7 @@ class TrainCommands {
   int eval_batch_ = 200;
   int64_t eval_limit_ = 0;
   bool eval_json_ = false;
-  std::string eval_precision_ = "fp32";
+  std::string eval_precision_ = "fp32", eval_quantization_;
 };
 
 }  // namespace cspnet::cli

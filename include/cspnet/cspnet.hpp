@@ -16,6 +16,7 @@
 #include "cspnet/necks.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/peak.hpp"
+#include "cspnet/quantization.hpp"
 #include "cspnet/tensor.hpp"
 #include "cspnet/version.hpp"
 #include "cspnet/weights.hpp"

@@ -10,7 +10,11 @@ namespace cspnet {
 enum class Precision {
   fp32,
   bf16,  // convolutions take bf16 inputs and weights (fp32 accumulation and outputs)
+  int8,  // convolutions of ExecOptions::quantization take uint8/int8 inputs and int8 weights
+         // (int32 accumulation, fp32 outputs); see cspnet/quantization.hpp
 };
+
+struct QuantizationTable;
 
 struct ExecOptions {
   bool fold_batchnorm = true;    // fold BN into conv/connected weights at inference
@@ -22,6 +26,10 @@ struct ExecOptions {
   Precision precision = Precision::fp32;
   bool fuse_residual = true;     // darknet shortcut as a sum post-op of the conv before it
   bool winograd = true;          // fp32 3x3/1 convolutions by Winograd where the backend has it
+  // precision int8: the calibration table (cspnet quantize); it must fit the
+  // network and its weights (check_table), and convolutions it does not list
+  // run in fp32.
+  std::shared_ptr<const QuantizationTable> quantization;
 };
 
 // Where every tensor lives. Tensor ids: 0..L-1 are layer outputs, L is the

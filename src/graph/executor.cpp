@@ -6,6 +6,7 @@
 
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
+#include "cspnet/quantization.hpp"
 
 namespace cspnet {
 
@@ -43,10 +44,17 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
   if (!s.arena) throw Error(net.name() + ": cannot allocate " + std::to_string(bytes) + " bytes of activations");
   std::memset(s.arena.get(), 0, bytes);
   for (int t = 0; t <= net.size(); ++t) s.views.push_back(s.view_of(t));
+  const QuantizationTable* table = options.quantization.get();
+  if (options.precision == Precision::int8) {
+    if (!table)
+      throw Error(net.name() + ": int8 needs a quantization table (ExecOptions::quantization; `cspnet quantize`)");
+    check_table(*table, net, "the quantization table");
+  }
   for (int i = 0; i < net.size(); ++i) {
     Layer& layer = net.layer(i);
     CompileContext ctx{s.engine, s.options, {}, s.views[size_t(i)]};
     ctx.scratchpad = &s.scratchpad;
+    if (options.precision == Precision::int8) ctx.int8_input = table->find(i);
     const int shortcut = s.plan.accumulates_for[size_t(i)];
     if (shortcut >= 0) {
       ctx.accumulate = true;

@@ -1,6 +1,8 @@
 // [convolutional] on oneDNN: direct or Winograd convolution with folded or
 // separate batch norm, activation and residual-sum post-ops; training on
 // oneDNN's forward/backward primitives (weighted_train.hpp).
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "backends/onednn/kernel_util.hpp"
@@ -83,6 +85,19 @@ struct ConvGeometry {
   }
 };
 
+// Symmetric per-output-channel int8 scales: 127 / max|w| over each output's
+// weights (1 for an all-zero output).
+std::vector<float> int8_weight_scales(const std::vector<float>& weights, int64_t outputs) {
+  const size_t per_output = weights.size() / size_t(outputs);
+  std::vector<float> scales(size_t(outputs), 1.f);
+  for (size_t o = 0; o < scales.size(); ++o) {
+    float largest = 0;
+    for (size_t k = 0; k < per_output; ++k) largest = std::max(largest, std::fabs(weights[o * per_output + k]));
+    if (largest > 0) scales[o] = 127.f / largest;
+  }
+  return scales;
+}
+
 class ConvolutionalKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer&) const override { return LayoutRule::any; }
@@ -146,22 +161,47 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
 
   dims strides{a.stride_y, a.stride_x}, dilates{a.dilation - 1, a.dilation - 1};
   dims pad_l{a.padding, a.padding}, pad_rb{pad_b, pad_r};
-  auto make_pd = [&](algorithm algo, const post_ops& ops, const memory::desc& src, const memory::desc& dst) {
-    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, bias_md,
-                                                      dst, strides, dilates, pad_l, pad_rb)
-                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights_any, dst,
+  auto make_pd = [&](algorithm algo, const primitive_attr& attr, const memory::desc& src, const memory::desc& dst,
+                     const memory::desc& weights) {
+    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, bias_md, dst,
+                                                      strides, dilates, pad_l, pad_rb)
+                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, dst,
                                                       strides, dilates, pad_l, pad_rb);
-    return convolution_forward::primitive_desc(desc, primitive_attributes(ctx, ops), ctx.engine);
+    return convolution_forward::primitive_desc(desc, attr, ctx.engine);
   };
+  auto any = [](const memory::desc& md, memory::data_type type) {
+    return memory::desc(md.dims(), type, memory::format_tag::any);
+  };
+  const auto direct = algorithm::convolution_direct;
 
   // Steps left to run as our own in-place passes after the primitive.
   std::vector<Activation> after;
   std::optional<convolution_forward::primitive_desc> chosen;
-  if (ctx.options.winograd && !bf16 && g.winograd()) {
+  // int8 (batch norm folded): the input quantized on its way in, per-channel
+  // int8 weights, the int32 result scaled back to fp32 with the post-ops.
+  std::optional<Int8Scales> int8;
+  if (ctx.int8_input && with_bias) {
+    const QuantizedInput& q = *ctx.int8_input;
+    int8 = Int8Scales{int8_weight_scales(InferenceArrays(arrays, batch_norm, fold).weights, a.filters),
+                      (q.is_unsigned ? 255.f : 127.f) / q.threshold};
+    std::vector<float> output_scales(size_t(a.filters));
+    for (size_t o = 0; o < output_scales.size(); ++o) output_scales[o] = 1.f / (int8->input * int8->weights[o]);
+    primitive_attr attr = primitive_attributes(ctx, direct_post_ops(steps));
+    attr.set_output_scales(1 << 1, output_scales);  // per output channel
+    const memory::desc src_q = any(src_md, q.is_unsigned ? memory::data_type::u8 : memory::data_type::s8);
+    const memory::desc weights_q(weight_dims, memory::data_type::s8, memory::format_tag::any);
+    // oneDNN 2.6's int8 kernels want channels-last on both sides: the output
+    // in the arena's layout only when a JIT kernel takes it, else staged.
+    chosen = make_pd(direct, attr, src_q, dst_md, weights_q);
+    if (is_reference_impl(chosen->impl_info_str()))
+      chosen = make_pd(direct, attr, src_q, any(dst_md, memory::data_type::f32), weights_q);
+  }
+  if (!chosen && ctx.options.winograd && !bf16 && g.winograd()) {
     PostOpSplit split = split_for_winograd(steps);
     if (split.possible) {
       try {
-        chosen = make_pd(algorithm::convolution_winograd, split.fused, src_md, dst_md);
+        chosen = make_pd(algorithm::convolution_winograd, primitive_attributes(ctx, split.fused), src_md, dst_md,
+                         weights_any);
         after = split.after;
       } catch (const dnnl::error&) {
         // No Winograd kernel for these channels or this ISA: direct below.
@@ -169,10 +209,7 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
     }
   }
   if (!chosen) {
-    const post_ops ops = direct_post_ops(steps);
-    auto any = [](const memory::desc& md, memory::data_type type) {
-      return memory::desc(md.dims(), type, memory::format_tag::any);
-    };
+    const primitive_attr attr = primitive_attributes(ctx, direct_post_ops(steps));
     // bf16: first try the input's own layout in bf16 (the conversion is then
     // elementwise, not a transposition), else oneDNN's choice.
     auto same_layout = [](const memory::desc& md, memory::data_type type) {
@@ -180,15 +217,14 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
       converted.data.data_type = static_cast<dnnl_data_type_t>(type);
       return converted;
     };
-    const auto direct = algorithm::convolution_direct;
-    chosen = make_pd(direct, ops, bf16 ? same_layout(src_md, compute_type) : src_md, dst_md);
+    chosen = make_pd(direct, attr, bf16 ? same_layout(src_md, compute_type) : src_md, dst_md, weights_any);
     if (bf16 && is_reference_impl(chosen->impl_info_str()))
-      chosen = make_pd(direct, ops, any(src_md, compute_type), dst_md);
+      chosen = make_pd(direct, attr, any(src_md, compute_type), dst_md, weights_any);
     if (is_reference_impl(chosen->impl_info_str())) {
       // e.g. a blocked input feeding a plain output whose channels are not a
       // multiple of the block: let oneDNN choose both layouts and stage them.
       convolution_forward::primitive_desc staged =
-          make_pd(direct, ops, any(src_md, compute_type), any(dst_md, memory::data_type::f32));
+          make_pd(direct, attr, any(src_md, compute_type), any(dst_md, memory::data_type::f32), weights_any);
       if (!is_reference_impl(staged.impl_info_str())) chosen = staged;
     }
   }
@@ -198,16 +234,17 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   // reordered now and on reload_weights().
   auto memories = std::make_shared<WeightMemories>(ctx.engine, arrays, batch_norm, fold,
                                                    memory::desc{weight_dims, memory::data_type::f32, user_weights_tag},
-                                                   pd.weights_desc());
+                                                   pd.weights_desc(), int8);
   std::unordered_map<int, memory> args =
       scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}});
   if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
-  sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
-                                                      std::vector<ViewArg>{ViewArg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false},
-                                                                           ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true,
-                                                                                   ctx.accumulate}},
-                                                      each_image, ctx.engine));
+  ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
+  if (int8) src_arg.stage_scale = int8->input;
+  sequence->add(std::make_unique<ViewPrimitiveKernel>(
+      convolution_forward(pd), std::move(args),
+      std::vector<ViewArg>{src_arg, ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true, ctx.accumulate}},
+      each_image, ctx.engine));
 
   if (batch_norm && !fold) {
     auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |

@@ -16,6 +16,7 @@
 #include "cspnet/activation.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/layer.hpp"
+#include "cspnet/quantization.hpp"
 #include "cspnet/training.hpp"
 
 namespace cspnet {
@@ -71,6 +72,8 @@ struct CompileContext {
   bool accumulate = false;
   Activation accumulate_then = Activation::linear;
   SharedScratchpad* scratchpad = nullptr;  // null: each primitive keeps its own
+  // precision int8: this convolution's input quantization (null: fp32).
+  const QuantizedInput* int8_input = nullptr;
 };
 
 class Kernel {

@@ -23,7 +23,9 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
     dnnl::memory staged(a.staged, engine);
     args_.insert_or_assign(a.arg, staged);
     Staging stage{view_memory, staged, std::nullopt, std::nullopt};
-    if (!a.output || a.accumulate) stage.load = dnnl::reorder(view_memory, staged);
+    dnnl::primitive_attr quantize;
+    if (a.stage_scale != 1.f) quantize.set_output_scales(0, {a.stage_scale});
+    if (!a.output || a.accumulate) stage.load = dnnl::reorder(view_memory, staged, quantize);
     if (a.output) stage.store = dnnl::reorder(staged, view_memory);
     staging_.push_back(stage);
   }
@@ -109,9 +111,20 @@ dnnl::memory::desc TensorView::desc() const {
   return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dims{stride, plane(), shape.w, 1});
 }
 
+InferenceArrays::InferenceArrays(const WeightArrays& arrays, bool batch_norm, bool fold)
+    : weights(arrays.weights), bias(arrays.biases) {
+  if (batch_norm && fold) fold_batch_norm(weights, bias, arrays.scales, arrays.rolling_mean, arrays.rolling_variance);
+}
+
 WeightMemories::WeightMemories(const dnnl::engine& engine, const WeightArrays& arrays, bool batch_norm, bool fold,
-                               const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights)
-    : engine_(engine), arrays_(arrays), batch_norm_(batch_norm), fold_(fold), user_weights_(user_weights) {
+                               const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights,
+                               std::optional<Int8Scales> int8)
+    : engine_(engine),
+      arrays_(arrays),
+      batch_norm_(batch_norm),
+      fold_(fold),
+      user_weights_(user_weights),
+      int8_(std::move(int8)) {
   const dnnl::memory::desc vector_md({dnnl::memory::dim(arrays.biases.size())}, dnnl::memory::data_type::f32,
                                      dnnl::memory::format_tag::x);
   weights = dnnl::memory(primitive_weights, engine);
@@ -122,17 +135,21 @@ WeightMemories::WeightMemories(const dnnl::engine& engine, const WeightArrays& a
 }
 
 void WeightMemories::load() {
-  std::vector<float> folded_weights = arrays_.weights, folded_bias = arrays_.biases;
-  if (batch_norm_ && fold_)
-    fold_batch_norm(folded_weights, folded_bias, arrays_.scales, arrays_.rolling_mean, arrays_.rolling_variance);
-  dnnl::memory user(user_weights_, engine_, folded_weights.data());
+  InferenceArrays folded(arrays_, batch_norm_, fold_);
+  dnnl::memory user(user_weights_, engine_, folded.weights.data());
   dnnl::stream setup(engine_);
-  dnnl::reorder(user, weights).execute(setup, user, weights);
+  dnnl::primitive_attr quantize;
+  // Per output channel: dims 0 (oihw) or 0 and 1 (goihw: groups, outputs per group).
+  if (int8_) {
+    quantize.set_output_scales(user_weights_.dims().size() == 5 ? 3 : 1, int8_->weights);
+    for (size_t o = 0; o < folded.bias.size(); ++o) folded.bias[o] *= int8_->input * int8_->weights[o];
+  }
+  dnnl::reorder(user, weights, quantize).execute(setup, user, weights);
   setup.wait();
   auto copy = [](const std::vector<float>& from, const dnnl::memory& to) {
     std::copy(from.begin(), from.end(), static_cast<float*>(to.get_data_handle()));
   };
-  copy(folded_bias, bias);
+  copy(folded.bias, bias);
   if (batch_norm_ && !fold_) {
     copy(arrays_.rolling_mean, mean);
     copy(arrays_.rolling_variance, variance);

@@ -44,6 +44,9 @@ struct ViewArg {
   dnnl::memory::desc staged{};
   bool output = false;
   bool accumulate = false;  // an output the primitive adds to: staged in and out
+  // An input staged into an integer type: the reorder multiplies by this
+  // (int8 quantization: 127/T or 255/T) and saturates.
+  float stage_scale = 1.f;
 };
 
 class ViewPrimitiveKernel final : public Kernel {
@@ -125,10 +128,22 @@ std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx,
 // primitive's layout (batch norm folded in when `fold`), the bias, and for
 // unfolded batch norm its four vectors. load() copies them from the layer's
 // arrays: at compile time and again on Kernel::reload_weights().
+// int8 weights: the factors the weights (per output channel) and the input
+// were multiplied by. oneDNN 2.x adds the bias to the int32 accumulator
+// before the output scale, so the bias is stored multiplied by both.
+struct Int8Scales {
+  std::vector<float> weights;
+  float input = 1.f;
+};
+
 class WeightMemories {
  public:
+  // With `int8`, the weights are quantized with its scales on every load()
+  // (scales fixed at compile time: weights reloaded later saturate beyond
+  // the range they were computed from).
   WeightMemories(const dnnl::engine& engine, const WeightArrays& arrays, bool batch_norm, bool fold,
-                 const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights);
+                 const dnnl::memory::desc& user_weights, const dnnl::memory::desc& primitive_weights,
+                 std::optional<Int8Scales> int8 = std::nullopt);
   void load();
 
   dnnl::memory weights, bias;                 // bias: the folded shift, or the layer's biases
@@ -139,6 +154,14 @@ class WeightMemories {
   const WeightArrays& arrays_;
   bool batch_norm_, fold_;
   dnnl::memory::desc user_weights_;
+  std::optional<Int8Scales> int8_;
+};
+
+// A weighted layer's weights and bias as inference uses them: batch norm
+// folded in when `fold`, else the layer's own.
+struct InferenceArrays {
+  std::vector<float> weights, bias;
+  InferenceArrays(const WeightArrays& arrays, bool batch_norm, bool fold);
 };
 
 // `kernel` whose reload_weights() runs `reload` (e.g. WeightMemories::load).
