@@ -92,7 +92,7 @@ int QuantizeCommand::run() const {
   options.method = method_ == "minmax" ? CalibrationMethod::minmax : CalibrationMethod::percentile;
   options.percentile = percentile_;
   std::printf("%s: calibrating on %d images of %s (%s)\n", net.name().c_str(), calibration_, described.c_str(),
-              method_ == "minmax" ? "minmax" : ("percentile " + std::to_string(percentile_)).c_str());
+              calibration_method_name(options).c_str());
   std::fflush(stdout);
   ProgressLine progress(stderr_is_terminal(), 10, std::cerr);
   const auto start = std::chrono::steady_clock::now();

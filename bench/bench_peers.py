@@ -6,7 +6,8 @@ PyTorch's ONNX export. Batch 1, the same weights file (`cspnet init`) and the
 same constant input (0.5, as `cspnet bench` uses) for every engine.
 
 Precisions: fp32 for every engine; with `--precision all` also cspnet bf16
-(`cspnet bench --precision bf16`), OpenVINO bf16 (INFERENCE_PRECISION_HINT
+(`cspnet bench --precision bf16`), cspnet int8 (`cspnet quantize --data
+random --calibration N`, then `cspnet bench --precision int8`), OpenVINO bf16 (INFERENCE_PRECISION_HINT
 bf16, where the CPU has it) and OpenVINO int8 (NNCF post-training
 quantization of the same ONNX model, calibrated on `--calibration` inputs of
 uniform noise in [0, 1]: for latency, not accuracy). The fp32 peers must
@@ -53,11 +54,13 @@ NETWORKS = [("csdarknet53", 256), ("csresnext50", 256), ("csdarknet53-panet-spp"
             ("csresnext50-panet-spp", 512)]
 
 
-def run_cspnet(cspnet, cfg, size, weights, threads, warmup, runs, precision="fp32", batch=1):
-    """cspnet's median and OpenCV's (fp32), or cspnet's alone (bf16: None)."""
+def run_cspnet(cspnet, cfg, size, weights, threads, warmup, runs, precision="fp32", batch=1, quantization=None):
+    """cspnet's median and OpenCV's (fp32), or cspnet's alone (bf16, int8: None)."""
     cmd = [cspnet, "--threads", str(threads), "bench", cfg, "--size", f"{size}x{size}", "--batch", str(batch),
            "--runs", str(runs), "--warmup", str(warmup), "--weights", weights]
     cmd += ["--compare", "opencv"] if precision == "fp32" and batch == 1 else ["--precision", precision]
+    if quantization:
+        cmd += ["--quantization", quantization, "--accuracy-inputs", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` exited {done.returncode}:\n{done.stderr.strip()}")
@@ -264,7 +267,8 @@ def main(argv=None):
     ap.add_argument("--no-opt", action="store_true", help="skip TorchScript optimize_for_inference")
     ap.add_argument("--precision", choices=("fp32", "all"), default="fp32",
                     help="all: also cspnet bf16, OpenVINO bf16 and OpenVINO int8 (NNCF)")
-    ap.add_argument("--calibration", type=int, default=32, help="NNCF calibration inputs for OpenVINO int8")
+    ap.add_argument("--calibration", type=int, default=32,
+                    help="calibration inputs for OpenVINO int8 (NNCF) and cspnet int8 (cspnet quantize)")
     ap.add_argument("--layers", action="store_true",
                     help="also print OpenVINO's per-layer time by layer type and kernel (compare `cspnet bench --layers`)")
     ap.add_argument("networks", nargs="*", help="NAME:SIZE (default: the four of the issue)")
@@ -289,6 +293,12 @@ def main(argv=None):
             weights = os.path.join(work, name + ".weights")
             subprocess.run([args.cspnet, "init", cfg, weights, "--seed", str(args.seed), "--size",
                             f"{size}x{size}"], check=True, capture_output=True)
+            table = None
+            if args.precision == "all":
+                table = os.path.join(work, name + ".q")
+                subprocess.run([args.cspnet, "quantize", cfg, "--weights", weights, "--size", f"{size}x{size}",
+                                "--data", "random", "--calibration", str(args.calibration), "--out", table],
+                               check=True, capture_output=True)
             profilers = {} if args.layers else None
             model, x, peers, skipped = make_peers(cfg, size, weights, args.threads, work, not args.no_opt,
                                                   args.precision, args.calibration, profilers)
@@ -311,6 +321,9 @@ def main(argv=None):
                 if args.precision == "all":
                     medians.setdefault("cspnet bf16", []).append(
                         run_cspnet(args.cspnet, cfg, size, weights, args.threads, args.warmup, args.runs, "bf16")[0])
+                    medians.setdefault("cspnet int8", []).append(
+                        run_cspnet(args.cspnet, cfg, size, weights, args.threads, args.warmup, args.runs, "int8",
+                                   quantization=table)[0])
                 for peer, t in time_peers(peers, args.warmup, args.runs).items():
                     medians.setdefault(peer, []).append(statistics.median(t))
                 print(f"  {name} {size} round {r + 1}: " +
@@ -328,10 +341,13 @@ def main(argv=None):
     engines = []
     for _, _, m in rows:
         engines += [k for k in m if k not in engines]
-    # A bf16 peer against cspnet bf16 (when measured), every other engine
-    # against cspnet fp32.
+    # A bf16 or int8 peer against cspnet at that precision (when measured),
+    # every other engine against cspnet fp32.
     def base(e):
-        return "cspnet bf16" if e.endswith(" bf16") and e != "cspnet bf16" and "cspnet bf16" in engines else "cspnet"
+        for p in ("bf16", "int8"):
+            if e.endswith(" " + p) and e != "cspnet " + p and "cspnet " + p in engines:
+                return "cspnet " + p
+        return "cspnet"
 
     compared = [e for e in engines if e != "cspnet"]
     print("\n| network | size | " + " | ".join(f"{e} ms" for e in engines) + " | " +

@@ -22,7 +22,7 @@ locked() { if command -v flock >/dev/null; then flock "$lock" "$@"; else "$@"; f
 
 locked env CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCSPNET_FUZZ=ON -DCSPNET_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-all_targets="cfg weights labels coco_json checkpoint idx image list_files training_log training_keys obj_data"
+all_targets="cfg weights labels coco_json checkpoint idx image list_files training_log training_keys obj_data quantization_table"
 # The ONNX importer's target exists when the build found protobuf and onnx.proto.
 if grep -q 'fuzz_onnx_import' build-fuzz/build.ninja; then all_targets="$all_targets onnx_import"; fi
 targets=${FUZZ_TARGETS:-$all_targets}
@@ -87,7 +87,8 @@ declare -A seeds=([cfg]=fuzz/corpus/cfg [weights]="$work/seeds-weights" [labels]
                [coco_json]=fuzz/corpus/coco_json [checkpoint]="$work/seeds-checkpoint" [idx]="$work/seeds-idx"
                [image]="$work/seeds-image" [list_files]=fuzz/corpus/list_files
                [training_log]=fuzz/corpus/training_log [training_keys]=fuzz/corpus/training_keys
-               [obj_data]=fuzz/corpus/obj_data [onnx_import]="$work/seeds-onnx_import")
+               [obj_data]=fuzz/corpus/obj_data [onnx_import]="$work/seeds-onnx_import"
+               [quantization_table]=fuzz/corpus/quantization_table)
 
 for target in $targets; do
   mkdir -p "$work/$target"

@@ -44,6 +44,8 @@ step "**train**: Fashion-MNIST (Debian's dataset-fashion-mnist) by default; the 
   "build/cspnet --threads 2 train cspdarknet-small --epochs 1 --out out/tour/run --exist-ok --progress plain --log-seconds 15"
 step "**eval**: top-1/top-5, per-class accuracy and the confusion matrix on the test split, with the run's class names." \
   "build/cspnet eval out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights"
+step "**quantize**: int8 inference. Calibrate the input range of every convolution on 200 training images, then evaluate in int8 (docs/quantization.md)." \
+  "build/cspnet quantize out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights --calibration 200 --out out/tour/run/int8.q && build/cspnet eval out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights --precision int8 --quantization out/tour/run/int8.q"
 step "**predict**: one image through the network. Here a generated detection scene (\`detector scenes\`), classified by the run's weights." \
   "rm -rf out/tour/scenes && build/cspnet detector scenes --out out/tour/scenes --train 1 --val 1 --size 96 && build/cspnet predict out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights out/tour/scenes/images/train/000000.png"
 step "**bench**: inference time (median, min, max), images/s and the share of the machine's measured FMA peak." \

@@ -20,7 +20,7 @@ trap 'rm -rf "$rows"' EXIT
 # The table tests only; a failing case fails the script, so the document is
 # only ever made from a table that passes.
 CSPNET_MALFORMED_TABLE_DIR=$rows "$binary" \
-  --gtest_filter='Table/MalformedCfg.*:Table/MalformedWeights.*:Table/DetectionBadInput.*:Table/MalformedIdx.*:Checkpoint.MalformedTable:TrainingLogTest.MalformedTable:NetTrainingKeys.MalformedTable:Jpeg.MalformedImageTable:CocoJson.MalformedTable' >"$rows/log.txt" 2>&1 ||
+  --gtest_filter='Table/MalformedCfg.*:Table/MalformedWeights.*:Table/DetectionBadInput.*:Table/MalformedIdx.*:Checkpoint.MalformedTable:TrainingLogTest.MalformedTable:NetTrainingKeys.MalformedTable:Jpeg.MalformedImageTable:CocoJson.MalformedTable:QuantizationTableFile.MalformedTablesNameTheLine' >"$rows/log.txt" 2>&1 ||
   { cat "$rows/log.txt" >&2; echo "the bad-input tables fail; $out not written" >&2; exit 1; }
 # ONNX import's table lives in its own binary (built with ONNX support).
 onnx_binary=$build/tests/cspnet_onnx_import_tests
@@ -43,6 +43,7 @@ readers=(
   "training-keys|\`[net]\` training keys and \`--set\` overrides|parse_lr_schedule then parse_optimizer_config on a [net] section whose keys start at line 5 of bad.cfg — tests/unit/test_net_training_keys.cpp"
   "images|images (PNG, JPEG, BMP)|load_image_rgb — tests/unit/test_jpeg.cpp"
   "log-csv|training logs (log.csv)|read_training_log(DIR/log.csv) — tests/unit/test_training_log.cpp"
+  "quantization-table|int8 quantization tables (\`cspnet quantize\`)|read_quantization_table(DIR/t.q) — tests/unit/test_quantization.cpp"
   "onnx-import|ONNX models (\`cspnet import\`)|import_onnx(DIR/bad.onnx), the exporter's model of tests/cfg/export_every_layer.cfg mutated as named — tests/oracle/test_onnx_import.cpp"
 )
 

@@ -33,6 +33,9 @@ struct CalibrationOptions {
   int bins = 2048;            // histogram bins over [0, max|x|] (percentile method)
 };
 
+// "minmax" or "percentile 99.99": the table's method line.
+std::string calibration_method_name(const CalibrationOptions& options);
+
 // One quantized convolution input.
 struct QuantizedInput {
   int layer = 0;             // index of a [convolutional] layer
@@ -95,6 +98,7 @@ QuantizationTable calibrate(Network& net, int64_t batches, const std::function<T
 // Reading checks every line (errors name the file and line) and that the
 // entries are in ascending, distinct layer order; check_table() then checks
 // it against a network.
+std::string quantization_table_text(const QuantizationTable& table);
 void write_quantization_table(const std::string& path, const QuantizationTable& table);
 QuantizationTable parse_quantization_table(const std::string& text, const std::string& path);
 QuantizationTable read_quantization_table(const std::string& path);

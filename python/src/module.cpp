@@ -24,6 +24,7 @@
 #include "cspnet/layer.hpp"
 #include "cspnet/network.hpp"
 #include "cspnet/onnx_export.hpp"
+#include "cspnet/quantization.hpp"
 #include "cspnet/tensor.hpp"
 #include "cspnet/trainer.hpp"
 #include "cspnet/version.hpp"
@@ -39,7 +40,8 @@ using cspnet::Error;
 cspnet::Precision parse_precision(const std::string& name) {
   if (name == "fp32") return cspnet::Precision::fp32;
   if (name == "bf16") return cspnet::Precision::bf16;
-  throw nb::value_error(("precision must be \"fp32\" or \"bf16\", got \"" + name + "\"").c_str());
+  if (name == "int8") return cspnet::Precision::int8;
+  throw nb::value_error(("precision must be \"fp32\", \"bf16\" or \"int8\", got \"" + name + "\"").c_str());
 }
 
 // A float32 NumPy array that owns the tensor's storage (no copy of outputs).
@@ -94,6 +96,49 @@ class PyNetwork {
   void save_weights(const std::string& path) { cspnet::save_weights(*net_, path); }
   void init_weights(uint64_t seed) {
     cspnet::init_weights(*net_, seed);
+    executor_.reset();
+  }
+
+  // int8: the table from float32 NxCxHxW calibration images (one forward
+  // per image at their size), kept for forward(precision="int8").
+  nb::dict quantize(const nb::ndarray<nb::ro>& images, const std::string& method, double percentile) {
+    check_input(images);
+    const cspnet::Shape one{1, int64_t(images.shape(1)), int64_t(images.shape(2)), int64_t(images.shape(3))};
+    if (one.c != net_->config().channels)
+      throw nb::value_error(("images have " + std::to_string(one.c) + " channels, the network takes " +
+                             std::to_string(net_->config().channels)).c_str());
+    cspnet::CalibrationOptions options;
+    if (method == "minmax")
+      options.method = cspnet::CalibrationMethod::minmax;
+    else if (method != "percentile")
+      throw nb::value_error(("method must be \"percentile\" or \"minmax\", got \"" + method + "\"").c_str());
+    if (!(percentile > 0 && percentile <= 100)) throw nb::value_error("percentile must be in (0, 100]");
+    options.percentile = percentile;
+    const auto* data = static_cast<const float*>(images.data());
+    const int64_t count = int64_t(images.shape(0));
+    {
+      nb::gil_scoped_release release;
+      executor_.reset();
+      net_->reshape(int(one.w), int(one.h), 1);
+      auto image = [&](int64_t i) {
+        cspnet::Tensor t(one);
+        std::memcpy(t.data(), data + i * one.per_image(), size_t(one.per_image()) * sizeof(float));
+        return t;
+      };
+      table_ = std::make_shared<const cspnet::QuantizationTable>(cspnet::calibrate(*net_, count, image, options));
+    }
+    nb::dict d;
+    d["convolutions"] = table_->inputs.size();
+    d["method"] = table_->method;
+    d["images"] = table_->images;
+    return d;
+  }
+  void save_quantization(const std::string& path) const {
+    if (!table_) throw nb::value_error("no quantization table: call quantize() or load_quantization() first");
+    cspnet::write_quantization_table(path, *table_);
+  }
+  void load_quantization(const std::string& path) {
+    table_ = std::make_shared<const cspnet::QuantizationTable>(cspnet::read_quantization_table(path));
     executor_.reset();
   }
 
@@ -218,10 +263,13 @@ class PyNetwork {
       executor_.reset();
       net_->reshape(int(shape.w), int(shape.h), int(shape.n));
     }
+    if (precision == cspnet::Precision::int8 && !table_)
+      throw nb::value_error("precision \"int8\" needs a quantization table: call quantize() or load_quantization()");
     if (!executor_ || precision_ != precision) {
       executor_.reset();
       cspnet::ExecOptions options;
       options.precision = precision;
+      if (precision == cspnet::Precision::int8) options.quantization = table_;
       executor_ = std::make_unique<cspnet::Executor>(*net_, options);
       precision_ = precision;
     }
@@ -262,6 +310,7 @@ class PyNetwork {
   std::unique_ptr<cspnet::Network> net_;
   std::unique_ptr<cspnet::Executor> executor_;
   cspnet::Precision precision_ = cspnet::Precision::fp32;
+  std::shared_ptr<const cspnet::QuantizationTable> table_;  // int8: from quantize() or load_quantization()
 };
 
 std::vector<std::string> zoo_names() {
@@ -353,6 +402,13 @@ NB_MODULE(_cspnet, m) {
       .def("save_weights", &PyNetwork::save_weights, nb::arg("path"), "Saves darknet .weights.")
       .def("init_weights", &PyNetwork::init_weights, nb::arg("seed"),
            "Random parameters, as `cspnet predict` does without --weights.")
+      .def("quantize", &PyNetwork::quantize, nb::arg("images").noconvert(), nb::arg("method") = "percentile",
+           nb::arg("percentile") = 99.99,
+           "Calibrates int8 inference on float32 NxCxHxW images (as `cspnet quantize`); then precision=\"int8\".")
+      .def("save_quantization", &PyNetwork::save_quantization, nb::arg("path"),
+           "Writes the int8 table (the `cspnet quantize` format).")
+      .def("load_quantization", &PyNetwork::load_quantization, nb::arg("path"),
+           "Reads an int8 table written by `cspnet quantize` or save_quantization().")
       .def("info", &PyNetwork::info, "A dict: name, layers, params, bflops, memory (bytes), input (C, H, W).")
       .def("forward", &PyNetwork::forward, nb::arg("x").noconvert(), nb::arg("threads") = nb::none(),
            nb::arg("precision") = "fp32",

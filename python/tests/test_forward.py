@@ -91,6 +91,38 @@ def test_bf16_precision_is_close_to_fp32(small_cfg):
     np.testing.assert_allclose(bf16, fp32, atol=2e-2)
 
 
+def test_int8_after_calibration_is_close_to_fp32_and_matches_the_cli_table(small_cfg, cli, tmp_path):
+    net = cspnet.Network.from_cfg(str(small_cfg))
+    net.init_weights(4)
+    rng = np.random.default_rng(5)
+    images = rng.random((4, 3, 32, 32), dtype=np.float32)
+    with pytest.raises(ValueError, match="quantization table"):
+        net(images[:1], precision="int8")
+    summary = net.quantize(images, method="minmax")
+    assert summary["images"] == 4 and summary["method"] == "minmax" and summary["convolutions"] > 0
+    fp32 = net(images[:1])[0]
+    int8 = net(images[:1], precision="int8")[0]
+    scale = np.abs(fp32).max()
+    assert np.abs(int8 - fp32).max() <= 0.05 * scale
+    assert not np.array_equal(int8, fp32)  # the int8 path really ran
+    # The table written from Python is the CLI's format: --precision int8 reads it.
+    table = tmp_path / "small.q"
+    net.save_quantization(str(table))
+    weights = tmp_path / "small.weights"
+    net.save_weights(str(weights))
+    done = subprocess.run([str(cli), "bench", str(small_cfg), "--size", "32x32", "--weights", str(weights), "--runs", "1",
+                           "--warmup", "0", "--precision", "int8", "--quantization", str(table),
+                           "--accuracy-inputs", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "int8 vs direct fp32" in done.stdout
+    # Other weights: the table no longer fits, and says so.
+    other = cspnet.Network.from_cfg(str(small_cfg))
+    other.init_weights(5)
+    other.load_quantization(str(table))
+    with pytest.raises(cspnet.Error, match="calibrated with other weights"):
+        other(images[:1], precision="int8")
+
+
 def test_analyze_stages_add_up_to_the_network_totals(small_cfg):
     net = cspnet.Network.from_cfg(str(small_cfg))
     info = net.info()

@@ -65,16 +65,12 @@ float RangeObserver::threshold() const {
   return max_abs_;
 }
 
-namespace {
-
-std::string method_name(const CalibrationOptions& options) {
+std::string calibration_method_name(const CalibrationOptions& options) {
   if (options.method == CalibrationMethod::minmax) return "minmax";
   char text[64];
   std::snprintf(text, sizeof text, "percentile %.6g", options.percentile);
   return text;
 }
-
-}  // namespace
 
 QuantizationTable calibrate(Network& net, int64_t batches, const std::function<Tensor(int64_t)>& batch,
                             const CalibrationOptions& options, const std::function<void(int64_t, int64_t)>& progress) {
@@ -114,7 +110,7 @@ QuantizationTable calibrate(Network& net, int64_t batches, const std::function<T
   QuantizationTable table;
   table.layers = net.size();
   table.parameters_crc32 = parameters_crc32(net);
-  table.method = method_name(options);
+  table.method = calibration_method_name(options);
   table.images = batches * net.batch();
   for (int i = 0; i < net.size(); ++i) {
     if (net.layer(i).kind() != LayerKind::convolutional) continue;

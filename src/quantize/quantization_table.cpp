@@ -84,7 +84,7 @@ const QuantizedInput* QuantizationTable::find(int layer) const {
   return nullptr;
 }
 
-void write_quantization_table(const std::string& path, const QuantizationTable& table) {
+std::string quantization_table_text(const QuantizationTable& table) {
   std::ostringstream out;
   char line[160];
   out << "# cspnet int8 quantization table: written by `cspnet quantize`, read by --quantization\n";
@@ -101,7 +101,11 @@ void write_quantization_table(const std::string& path, const QuantizationTable& 
                   q.is_unsigned ? "unsigned" : "signed");
     out << line;
   }
-  write_file_atomically(path, out.str());
+  return out.str();
+}
+
+void write_quantization_table(const std::string& path, const QuantizationTable& table) {
+  write_file_atomically(path, quantization_table_text(table));
 }
 
 QuantizationTable parse_quantization_table(const std::string& text, const std::string& path) {
