@@ -22,16 +22,25 @@ bool initialised() {
   return flag && !finalised;
 }
 
+// MPI counts are int: a large array goes in chunks of at most INT_MAX / 2
+// elements, `reduce(offset, chunk)` once per chunk in order. The one split
+// for the blocking and the started sums.
+template <class Reduce>
+void for_each_chunk(size_t count, Reduce&& reduce) {
+  for (size_t done = 0; done < count;) {
+    const int chunk = int(std::min<size_t>(count - done, size_t(INT_MAX / 2)));
+    reduce(done, chunk);
+    done += size_t(chunk);
+  }
+}
+
 template <class T>
 void allreduce(T* values, size_t count, MPI_Datatype type) {
   if (world_size() == 1 || count == 0) return;
-  // MPI counts are int: large arrays go in chunks.
-  for (size_t done = 0; done < count;) {
-    const int chunk = int(std::min<size_t>(count - done, size_t(INT_MAX / 2)));
-    if (MPI_Allreduce(MPI_IN_PLACE, values + done, chunk, type, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+  for_each_chunk(count, [&](size_t offset, int chunk) {
+    if (MPI_Allreduce(MPI_IN_PLACE, values + offset, chunk, type, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
       throw Error("MPI_Allreduce failed (" + describe_world() + ")");
-    done += size_t(chunk);
-  }
+  });
 }
 
 }  // namespace
@@ -116,15 +125,13 @@ PendingSum start_allreduce_sum(float* values, size_t count) {
   PendingSum sum;
   if (world_size() == 1 || count == 0) return sum;
   sum.requests_ = std::make_unique<PendingSum::Requests>();
-  for (size_t done = 0; done < count;) {
-    const int chunk = int(std::min<size_t>(count - done, size_t(INT_MAX / 2)));
+  for_each_chunk(count, [&](size_t offset, int chunk) {
     MPI_Request request;
-    if (MPI_Iallreduce(MPI_IN_PLACE, values + done, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request) !=
+    if (MPI_Iallreduce(MPI_IN_PLACE, values + offset, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request) !=
         MPI_SUCCESS)
       throw Error("MPI_Iallreduce failed (" + describe_world() + ")");
     sum.requests_->pending.push_back(request);
-    done += size_t(chunk);
-  }
+  });
   return sum;
 }
 

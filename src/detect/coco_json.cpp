@@ -32,11 +32,16 @@ json read_json(const std::string& path) {
 
 json box_json(const PixelBox& b) { return json::array({b.x, b.y, b.w, b.h}); }
 
-// Reads a [x, y, w, h] array of 4 numbers.
+// Reads a [x, y, w, h] array of 4 numbers; a negative width or height has
+// no meaning (its area, and so its IoU, would be negative).
 PixelBox read_box(const json& v, const std::string& where) {
   if (!v.is_array() || v.size() != 4) throw Error(where + ": \"bbox\" must be an array of 4 numbers");
   for (const auto& x : v)
     if (!x.is_number()) throw Error(where + ": \"bbox\" must be an array of 4 numbers");
+  for (size_t k : {size_t(2), size_t(3)})
+    if (v[k].get<double>() < 0)
+      throw Error(where + ": \"bbox\" " + (k == 2 ? "width" : "height") + " is " + v[k].dump() +
+                  "; expected a width and height >= 0");
   return {v[0].get<double>(), v[1].get<double>(), v[2].get<double>(), v[3].get<double>()};
 }
 
@@ -111,8 +116,14 @@ CocoGroundTruth read_coco_ground_truth(const std::string& path) {
   std::map<int64_t, size_t> image_at;
   const json& imgs = array_field(doc, "images", path);
   for (size_t i = 0; i < imgs.size(); ++i) {
-    const int64_t id = integer(imgs[i], "id", path + ": images[" + std::to_string(i) + "]");
-    if (image_at.emplace(id, gt.images.size()).second) gt.images.push_back({id, {}, {}});
+    const std::string where = path + ": images[" + std::to_string(i) + "]";
+    const int64_t id = integer(imgs[i], "id", where);
+    // Merging two entries of one id would pool their annotations silently.
+    const auto [at, added] = image_at.emplace(id, i);
+    if (!added)
+      throw Error(where + ": duplicate image id " + std::to_string(id) + " (first at images[" +
+                  std::to_string(at->second) + "])");
+    gt.images.push_back({id, {}, {}});
   }
   const json& anns = array_field(doc, "annotations", path);
   for (size_t i = 0; i < anns.size(); ++i) {
@@ -127,6 +138,8 @@ CocoGroundTruth read_coco_ground_truth(const std::string& path) {
     t.box = read_box(field(anns[i], "bbox", where), where);
     t.cls = int(c - gt.category_ids.begin());
     t.area = number(anns[i], "area", where);
+    if (t.area < 0)  // it decides the small/medium/large range a truth counts in
+      throw Error(where + ": \"area\" is " + anns[i]["area"].dump() + "; expected a number >= 0");
     t.crowd = anns[i].contains("iscrowd") && anns[i]["iscrowd"].is_number() && anns[i]["iscrowd"].get<double>() != 0;
     gt.images[im->second].truths.push_back(t);
   }

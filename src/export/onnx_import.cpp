@@ -372,6 +372,12 @@ class Importer {
       const onnx::NodeProto& n = graph_.node(i);
       index_of_[&n] = i;
       if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(i) + ": a node without an output");
+      // find_attr takes the first of a name, another reader may take the last:
+      // a repeated attribute has no one meaning.
+      std::unordered_set<std::string> attributes;
+      for (const auto& a : n.attribute())
+        if (!attributes.insert(a.name()).second)
+          throw Error(where(i) + ": attribute '" + cfg_excerpt(a.name()) + "' appears twice");
       for (int k = 0; k < n.input_size(); ++k) {
         const std::string& name = n.input(k);
         if (name.empty()) continue;
@@ -388,6 +394,10 @@ class Importer {
         producer_[out] = i;
       }
     }
+    // Without outputs nothing says which tensor is the network's result.
+    if (graph_.output_size() == 0)
+      throw Error(path_ + ": the graph declares no outputs; expected at least one graph output (the tensor the "
+                          "network computes)");
     for (const auto& o : graph_.output()) {
       if (!defined.count(o.name()))
         throw Error(path_ + ": graph output '" + cfg_excerpt(o.name()) + "' is never computed");

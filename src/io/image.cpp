@@ -4,6 +4,9 @@
 #include <climits>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cspnet/error.hpp"
@@ -223,6 +226,84 @@ void check_png_data_chunks(const std::string& path, std::string& file) {
   }
 }
 
+// The PNG signature's first byte is not ASCII and starts no other format the
+// library reads, so a file that starts with it is taken for a PNG.
+bool is_png(const std::string& file) { return !file.empty() && static_cast<unsigned char>(file[0]) == 0x89; }
+
+std::string hex_bytes(const std::string& bytes) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char b : bytes) {
+    if (!out.empty()) out += ' ';
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+// A chunk type as text: printable ASCII as such, other bytes as \xNN.
+std::string chunk_type_text(const std::string& type) {
+  std::string out;
+  for (unsigned char b : type)
+    out += b > 0x20 && b < 0x7F ? std::string(1, char(b)) : "\\x" + hex_bytes(std::string(1, char(b)));
+  return out;
+}
+
+// stb reports every malformed PNG header as "Image not of any known type, or
+// corrupt" (stbi_info tries each decoder and, when none accepts the file,
+// gives that rather than the PNG decoder's reason), so the signature and the
+// IHDR chunk are checked here first, field by field, as the PNG
+// specification defines them: IHDR first and 13 bytes long, width and height
+// 1..2^31-1, a bit depth allowed for the colour type, compression and filter
+// method 0, interlace method 0 or 1. The CRC is not checked (stb does not
+// check CRCs either). Returns {width, height}.
+std::pair<int64_t, int64_t> check_png_header(const std::string& path, const std::string& file) {
+  static const std::string signature("\x89PNG\r\n\x1a\n", 8);
+  const std::string corrupt = path + ": cannot decode image: corrupt PNG: ";
+  if (file.size() < signature.size())
+    throw Error(corrupt + "the file is " + hex_bytes(file) + " (" + std::to_string(file.size()) +
+                " bytes), not the 8-byte PNG signature " + hex_bytes(signature));
+  if (file.compare(0, 8, signature) != 0)
+    throw Error(corrupt + "the file starts " + hex_bytes(file.substr(0, 8)) + ", not the PNG signature " +
+                hex_bytes(signature));
+  const auto byte = [&](size_t at) { return uint32_t(static_cast<unsigned char>(file[at])); };
+  const auto be32 = [&](size_t at) { return byte(at) << 24 | byte(at + 1) << 16 | byte(at + 2) << 8 | byte(at + 3); };
+  if (file.size() >= 16 && file.compare(12, 4, "IHDR") != 0)
+    throw Error(corrupt + "the first chunk (byte 8) is '" + chunk_type_text(file.substr(12, 4)) + "', expected IHDR");
+  if (file.size() >= 16 && be32(8) != 13)
+    throw Error(corrupt + "IHDR length " + std::to_string(be32(8)) + " (byte 8) is not valid (expected 13)");
+  if (file.size() < 33)
+    throw Error(corrupt + "the file ends at byte " + std::to_string(file.size()) +
+                "; expected the IHDR chunk at byte 8: 25 bytes (length, type, 13 data bytes, CRC)");
+  const uint32_t width = be32(16), height = be32(20);
+  for (const auto& [name, value, at] : {std::tuple{"width", width, 16}, std::tuple{"height", height, 20}})
+    if (value == 0 || value > uint32_t(INT32_MAX))
+      throw Error(corrupt + "IHDR " + name + " " + std::to_string(value) + " (byte " + std::to_string(at) +
+                  ") is outside 1..2147483647");
+  const uint32_t depth = byte(24), colour = byte(25);
+  const char* depths = colour == 0 ? "1, 2, 4, 8 or 16"
+                       : colour == 3 ? "1, 2, 4 or 8"
+                       : colour == 2 || colour == 4 || colour == 6 ? "8 or 16"
+                                                                   : nullptr;
+  if (!depths)
+    throw Error(corrupt + "IHDR colour type " + std::to_string(colour) +
+                " (byte 25) is not a PNG colour type (expected 0, 2, 3, 4 or 6)");
+  const bool depth_valid = depth == 8 || (depth == 16 && colour != 3) ||
+                           ((depth == 1 || depth == 2 || depth == 4) && (colour == 0 || colour == 3));
+  if (!depth_valid)
+    throw Error(corrupt + "IHDR bit depth " + std::to_string(depth) + " (byte 24) is not valid for colour type " +
+                std::to_string(colour) + " (expected " + depths + ")");
+  if (byte(26) != 0)
+    throw Error(corrupt + "IHDR compression method " + std::to_string(byte(26)) +
+                " (byte 26) is not valid (expected 0)");
+  if (byte(27) != 0)
+    throw Error(corrupt + "IHDR filter method " + std::to_string(byte(27)) + " (byte 27) is not valid (expected 0)");
+  if (byte(28) > 1)
+    throw Error(corrupt + "IHDR interlace method " + std::to_string(byte(28)) +
+                " (byte 28) is not valid (expected 0 or 1)");
+  return {width, height};
+}
+
 // stb reads past the end of an uncompressed BMP as zeros: a file cut short
 // decoded, its missing rows black. Refused when the pixel data the header
 // implies (offset + padded rows) is not all there.
@@ -259,6 +340,7 @@ std::pair<int, int> read_image_size(const std::string& path) {
     JpegDecoder jpeg(path, file);
     return {jpeg.width(), jpeg.height()};
   }
+  if (is_png(file)) check_png_header(path, file);
   return stb_image_size(path, file);
 }
 
@@ -268,6 +350,11 @@ Tensor load_image_rgb(const std::string& path) {
     JpegDecoder jpeg(path, file);
     check_pixel_count(path, jpeg.width(), jpeg.height());
     return jpeg.decode();
+  }
+  if (is_png(file)) {
+    // The cap first: stb refuses large PNG headers with its generic message.
+    const auto [png_w, png_h] = check_png_header(path, file);
+    check_pixel_count(path, png_w, png_h);
   }
   auto [w, h] = stb_image_size(path, file);
   check_pixel_count(path, w, h);

@@ -395,6 +395,25 @@ std::vector<Malformed> malformed_cases() {
        "reads '', which no mapped node produces"},
       {"bytes after a valid model", [](const std::string& v) { return v + std::string("\x07garbage", 8); },
        "not an ONNX model (the protobuf does not parse"},
+      {"graph without outputs",
+       [](const std::string& v) { return mutated(v, [](M& m) { m.mutable_graph()->clear_output(); }); },
+       "the graph declares no outputs; expected at least one graph output"},
+      {"attribute given twice",
+       [](const std::string& v) {
+         return mutated(v, [](M& m) {
+           // A second `group` (2, which does not divide the 3 channels): which one a
+           // reader takes is unspecified, so the model is refused whatever the values.
+           onnx::NodeProto* conv = m.mutable_graph()->mutable_node(0);
+           for (const auto& a : conv->attribute())
+             if (a.name() == "group") {
+               onnx::AttributeProto twice = a;
+               twice.set_i(2);
+               *conv->add_attribute() = twice;
+               return;
+             }
+         });
+       },
+       "node #0 'conv_0_conv_1' (Conv): attribute 'group' appears twice"},
   };
 }
 

@@ -436,6 +436,118 @@ TEST(Images, PngDataChunksStbMishandledAreDecodedOrRefused) {
   fs::remove_all(dir);
 }
 
+std::string be32(uint32_t v) {
+  return {char(v >> 24), char(v >> 16 & 0xFF), char(v >> 8 & 0xFF), char(v & 0xFF)};
+}
+
+// CRC-32 of a PNG chunk's type and data, bit by bit: the files here are tiny.
+uint32_t png_crc(const std::string& bytes) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  return be32(uint32_t(data.size())) + type + data + be32(png_crc(type + data));
+}
+
+// A well-formed PNG whose samples are all zero, in any colour type, bit depth
+// and interlace method (the Adam7 passes' rows when interlaced); its data in
+// one stored deflate block, so that no encoder decides what is written.
+std::string generated_png(uint32_t width, uint32_t height, int depth, int colour, int interlace) {
+  const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
+  const uint64_t bits_per_pixel = uint64_t(channels[colour]) * uint64_t(depth);
+  std::string raw;  // filter byte 0 and the samples, row by row
+  const auto add_rows = [&](uint64_t w, uint64_t h) {
+    if (w > 0 && h > 0) raw.append(h * (1 + (w * bits_per_pixel + 7) / 8), '\0');
+  };
+  if (interlace) {
+    const uint32_t x0[7] = {0, 4, 0, 2, 0, 1, 0}, y0[7] = {0, 0, 4, 0, 2, 0, 1};
+    const uint32_t dx[7] = {8, 8, 4, 4, 2, 2, 1}, dy[7] = {8, 8, 8, 4, 4, 2, 2};
+    for (int p = 0; p < 7; ++p)
+      add_rows(width > x0[p] ? (width - x0[p] + dx[p] - 1) / dx[p] : 0,
+               height > y0[p] ? (height - y0[p] + dy[p] - 1) / dy[p] : 0);
+  } else {
+    add_rows(width, height);
+  }
+  EXPECT_LT(raw.size(), 65536u) << "one stored block";
+  std::string zlib("\x78\x01\x01", 3);  // zlib header, then the final stored block
+  const uint16_t n = uint16_t(raw.size());
+  zlib += {char(n & 0xFF), char(n >> 8), char(~n & 0xFF), char((~n >> 8) & 0xFF)};
+  zlib += raw;
+  uint32_t a = 1, b = 0;  // Adler-32
+  for (unsigned char c : raw) a = (a + c) % 65521, b = (b + a) % 65521;
+  zlib += be32(b << 16 | a);
+  std::string ihdr = be32(width) + be32(height);
+  ihdr += {char(depth), char(colour), '\0', '\0', char(interlace)};
+  std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr);
+  if (colour == 3) png += png_chunk("PLTE", "\x10\x20\x30");
+  return png + png_chunk("IDAT", zlib) + png_chunk("IEND", "");
+}
+
+// stb said "Image not of any known type, or corrupt" for every malformed PNG
+// header. The signature and the IHDR chunk are now checked before stb sees
+// the file, by the header reader as by the decoder, each field named with
+// its byte; every valid colour type / bit depth pair, plain or interlaced,
+// still decodes.
+TEST(Images, PngHeadersAreCheckedFieldByFieldBeforeDecoding) {
+  char dir_template[] = "/tmp/cspnet-image-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const fs::path dir = dir_template;
+  const std::vector<std::pair<int, std::vector<int>>> valid = {
+      {0, {1, 2, 4, 8, 16}}, {2, {8, 16}}, {3, {1, 2, 4, 8}}, {4, {8, 16}}, {6, {8, 16}}};
+  for (const auto& [colour, depths] : valid)
+    for (int depth : depths)
+      for (int interlace : {0, 1}) {
+        SCOPED_TRACE("colour type " + std::to_string(colour) + ", bit depth " + std::to_string(depth) +
+                     ", interlace " + std::to_string(interlace));
+        const std::string path = (dir / "valid.png").string();
+        { std::ofstream(path, std::ios::binary) << generated_png(5, 3, depth, colour, interlace); }
+        EXPECT_EQ(read_image_size(path), (std::pair<int, int>{5, 3}));
+        EXPECT_EQ(load_image_rgb(path).shape(), (Shape{1, 3, 3, 5}));
+      }
+  const std::string good = generated_png(5, 3, 8, 2, 0);
+  const auto with = [&](size_t at, const std::string& bytes) {
+    return std::string(good).replace(at, bytes.size(), bytes);
+  };
+  const std::vector<std::pair<std::string, std::string>> malformed = {
+      {with(1, "p"), "the file starts 89 70 4E 47 0D 0A 1A 0A, not the PNG signature 89 50 4E 47 0D 0A 1A 0A"},
+      {good.substr(0, 6), "the file is 89 50 4E 47 0D 0A (6 bytes), not the 8-byte PNG signature"},
+      {good.substr(0, 32),
+       "the file ends at byte 32; expected the IHDR chunk at byte 8: 25 bytes (length, type, 13 data bytes, CRC)"},
+      {with(12, "iCCP"), "the first chunk (byte 8) is 'iCCP', expected IHDR"},
+      {with(12, std::string("\x01HD\xFF", 4)), "the first chunk (byte 8) is '\\x01HD\\xFF', expected IHDR"},
+      {with(8, be32(14)), "IHDR length 14 (byte 8) is not valid (expected 13)"},
+      {with(16, be32(0)), "IHDR width 0 (byte 16) is outside 1..2147483647"},
+      {with(20, be32(0xFFFFFFFFu)), "IHDR height 4294967295 (byte 20) is outside 1..2147483647"},
+      {with(24, "\x07"), "IHDR bit depth 7 (byte 24) is not valid for colour type 2 (expected 8 or 16)"},
+      {generated_png(5, 3, 16, 3, 0),
+       "IHDR bit depth 16 (byte 24) is not valid for colour type 3 (expected 1, 2, 4 or 8)"},
+      {generated_png(5, 3, 4, 6, 0), "IHDR bit depth 4 (byte 24) is not valid for colour type 6 (expected 8 or 16)"},
+      {generated_png(5, 3, 8, 1, 0),
+       "IHDR colour type 1 (byte 25) is not a PNG colour type (expected 0, 2, 3, 4 or 6)"},
+      {with(26, "\x08"), "IHDR compression method 8 (byte 26) is not valid (expected 0)"},
+      {with(27, "\x01"), "IHDR filter method 1 (byte 27) is not valid (expected 0)"},
+      {generated_png(5, 3, 8, 2, 2), "IHDR interlace method 2 (byte 28) is not valid (expected 0 or 1)"},
+  };
+  for (const auto& [bytes, expect] : malformed) {
+    const std::string path = (dir / "bad.png").string();
+    { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; }
+    const std::string expected = path + ": cannot decode image: corrupt PNG: " + expect;
+    std::string message = error_of([&] { load_image_rgb(path); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+    message = error_of([&] { read_image_size(path); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+    std::vector<float> chw(3 * 4 * 4);
+    message = error_of([&] { load_image_file(path, 3, 4, 4, chw.data()); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(TextFiles, TextFilesLargerThanTheCapAreRefused) {
   char dir_template[] = "/tmp/cspnet-text-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);

@@ -140,6 +140,12 @@ TEST(CocoJson, MalformedTable) {
       {"ResultsWithoutScore", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,1,1]}])", "[0]: missing \"score\""},
       {"ResultsScoreString", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,1,1],"score":"high"}])", "[0]: \"score\" must be a number"},
       {"ResultsBboxNull", true, R"([{"image_id":2,"category_id":3,"bbox":null,"score":0.5}])", "[0]: \"bbox\" must be an array of 4 numbers"},
+      {"BboxNegativeWidth", false, head + R"({"image_id":1,"category_id":1,"bbox":[0,0,-1,1],"area":1}]})", "annotations[0]: \"bbox\" width is -1; expected a width and height >= 0"},
+      {"BboxNegativeHeight", false, head + R"({"image_id":1,"category_id":1,"bbox":[0,0,1,1],"area":1},{"image_id":1,"category_id":1,"bbox":[3,4,5,-2.5],"area":1}]})", "annotations[1]: \"bbox\" height is -2.5; expected a width and height >= 0"},
+      {"AreaNegative", false, head + R"({"image_id":1,"category_id":1,)" + box + R"(,"area":-4}]})", "annotations[0]: \"area\" is -4; expected a number >= 0"},
+      {"ImageIdTwice", false, R"({"categories":[],"images":[{"id":1},{"id":7},{"id":1}],"annotations":[]})", "images[2]: duplicate image id 1 (first at images[0])"},
+      {"ResultsBboxNegativeWidth", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,-0.5,1],"score":0.5}])", "[0]: \"bbox\" width is -0.5; expected a width and height >= 0"},
+      {"ResultsBboxNegativeHeight", true, R"([{"image_id":2,"category_id":3,"bbox":[0,0,1,1],"score":0.5},{"image_id":5,"category_id":9,"bbox":[1,1,2,-7],"score":0.5}])", "[1]: \"bbox\" height is -7; expected a width and height >= 0"},
   };
   // clang-format on
   EXPECT_GE(cases.size(), 30u);  // docs/reliability.md promises at least 30 per reader
