@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from darknet_torch import build_model  # noqa: E402
+from nncf_import import import_nncf  # noqa: E402
 
 NETWORKS = [("csdarknet53", 256), ("csresnext50", 256), ("csdarknet53-panet-spp", 512),
             ("csresnext50-panet-spp", 512)]
@@ -174,7 +175,7 @@ def add_openvino_peers(onnx_path, x, threads, precisions, calibration, peers, sk
     else:
         skipped["OpenVINO bf16"] = "the CPU has no bf16 (OPTIMIZATION_CAPABILITIES)"
     try:
-        import nncf
+        nncf = import_nncf()
     except ImportError as e:
         skipped["OpenVINO int8"] = f"nncf not importable ({e})"
         return
@@ -226,7 +227,7 @@ def versions(cspnet):
     info = {"torch": torch.__version__}
     for module in ("onnxruntime", "openvino", "nncf"):
         try:
-            info[module] = __import__(module).__version__
+            info[module] = (import_nncf() if module == "nncf" else __import__(module)).__version__
         except ImportError:
             info[module] = "missing"
     for key, pkg in (("OpenCV (cspnet's peer)", "libopencv-dev"), ("oneDNN (cspnet)", "libdnnl-dev")):

@@ -63,7 +63,8 @@ def main(argv=None):
     ap.add_argument("networks", nargs="*", help="NAME:SIZE (default csdarknet53:256)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    import nncf
+    from nncf_import import import_nncf
+    nncf = import_nncf()
     import openvino as ov
     core = ov.Core()
     print(f"threads {args.threads}; cspnet batch {args.batch}; openvino {ov.__version__}, nncf {nncf.__version__}")

@@ -30,6 +30,11 @@ struct ExecOptions {
   // network and its weights (check_table), and convolutions it does not list
   // run in fp32.
   std::shared_ptr<const QuantizationTable> quantization;
+  // precision int8: tensors that only convolutions and equal-shape
+  // shortcuts touch are kept channels-last (nhwc), the layout oneDNN's int8
+  // kernels take, so those convolutions read and write them without a
+  // layout reorder (MemoryPlan::channels_last).
+  bool int8_channels_last = true;
 };
 
 // Where every tensor lives. Tensor ids: 0..L-1 are layer outputs, L is the
@@ -39,6 +44,7 @@ struct MemoryPlan {
   std::vector<int> root;               // per tensor: the tensor whose buffer holds it
   std::vector<int64_t> root_channel;   // per tensor: first channel inside the root
   std::vector<bool> blocked;           // per tensor: nChw16c (else plain NCHW)
+  std::vector<bool> channels_last;     // per tensor: nhwc (int8 executors; never also blocked)
   std::vector<int> accumulates_for;    // per layer: the shortcut it performs in place (-1 none)
   std::vector<bool> folded;            // per layer: a shortcut done by its producer (no kernel)
   std::vector<bool> overwritten;       // per tensor: its buffer is reused in place (residual fusion),

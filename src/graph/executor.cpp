@@ -31,7 +31,7 @@ struct Executor::State {
     const Shape& root_shape = root == net.size() ? net.input_shape() : net.layer(root).output_shape();
     float* base = arena.get() + plan.slot_offset[size_t(plan.slot[size_t(root)])];
     return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w, shape, root_shape.per_image(),
-                      plan.blocked[size_t(tensor)]};
+                      plan.blocked[size_t(tensor)], plan.channels_last[size_t(tensor)]};
   }
 };
 
@@ -117,12 +117,12 @@ Tensor Executor::layer_output(int layer) const {
   const TensorView& view = s.views[size_t(layer)];
   Tensor out(view.shape);
   const int64_t per_image = view.shape.per_image();
-  if (!view.blocked) {
+  if (!view.blocked && !view.channels_last) {
     for (int64_t n = 0; n < view.shape.n; ++n)
       std::memcpy(out.data() + n * per_image, view.image(n), size_t(per_image) * sizeof(float));
     return out;
   }
-  // Blocked: reorder each image to plain NCHW.
+  // Blocked or channels-last: reorder each image to plain NCHW.
   TensorView one = view.first_image();
   TensorView plain{nullptr, one.shape, per_image, false};
   dnnl::memory src(one.desc(), s.engine, view.data), dst(plain.desc(), s.engine, out.data());

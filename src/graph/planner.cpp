@@ -125,6 +125,46 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
   plan.blocked = classes.blocked();
 }
 
+// int8 executors: oneDNN 2.6's int8 convolutions take channels-last (nhwc)
+// operands only. A class of tensors (one root buffer; the operands of a
+// layer other than a convolution) is kept channels-last when every member is
+// a whole dense tensor (no channel slice of a concat, no view into another
+// shape), none is the network's input or an output, and every layer touching
+// it takes channels-last operands (convolutions; shortcuts over equal
+// shapes). Such classes leave the blocked layout.
+void choose_channels_last(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
+  const int count = net.size() + 1, input_id = net.size();
+  plan.channels_last.assign(size_t(count), false);
+  if (options.precision != Precision::int8 || !options.int8_channels_last) return;
+  LayoutClasses classes(count);
+  auto shape_of = [&](int t) { return t == input_id ? net.input_shape() : net.layer(t).output_shape(); };
+  for (int t = 0; t < count; ++t) {
+    const int root = plan.root[size_t(t)];
+    if (plan.root_channel[size_t(t)] != 0 || !(shape_of(t) == shape_of(root))) classes.mark_plain(t);
+    classes.unite(t, root);
+  }
+  classes.mark_plain(input_id);
+  for (int o : net.output_layers()) classes.mark_plain(o);
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    const bool computes = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)];
+    if (computes && layer.kind() == LayerKind::convolutional) continue;  // each side its own layout
+    // Views and folded shortcuts run nothing; a concat's copies move NCHW
+    // channel ranges, so a concat rules its operands out.
+    const bool runs_nothing = layer.output_kind() == OutputKind::view || plan.folded[size_t(i)];
+    const bool takes = runs_nothing || (computes && onednn_kernels(layer).takes_channels_last(layer));
+    for (int in : layer.inputs()) {
+      const int t = in < 0 ? input_id : in;
+      classes.unite(t, i);
+      if (!takes) classes.mark_plain(t);
+    }
+    if (!takes) classes.mark_plain(i);
+  }
+  plan.channels_last = classes.blocked();  // "no member ruled out"
+  for (int t = 0; t < count; ++t)
+    if (plan.channels_last[size_t(t)]) plan.blocked[size_t(t)] = false;
+}
+
 // Each tensor's root buffer and channel offset in it. Memoised: a walk stops
 // at the first tensor already resolved and then resolves the tensors it
 // passed, so long chains of views cost linear time, not quadratic.
@@ -162,6 +202,7 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   resolve_roots(parent, offset, plan);
 
   choose_layouts(net, options, plan);
+  choose_channels_last(net, options, plan);
 
   // Lifetimes of root buffers in steps: the input is written at step 0,
   // layer i runs at step i+1.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -200,6 +201,51 @@ TEST(Quantization, Int8ResidualSumFusedEqualsUnfused) {
   Executor a(net, fused), b(net, unfused);
   ASSERT_EQ(a.plan().accumulates_for[2], 3) << "the conv should perform the shortcut";
   EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+}
+
+TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
+  // int8 keeps the tensors that only convolutions and equal-shape shortcuts
+  // touch channels-last; the pooling, the concat and its slices, the input
+  // and the output stay as they were. The outputs of every layer are the
+  // same either way (the same quantized arithmetic; only layouts change).
+  NetSpec spec{12, 12, 3, 2,
+               {conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),             // 0
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),       // 1
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::linear}),            // 2
+                shortcut({-3}, Activation::leaky),                                                  // 3
+                conv({.filters = 32, .size = 3, .bn = true, .act = Activation::mish}),              // 4
+                maxpool({.size = 2, .stride_x = 2, .stride_y = 2}),                                 // 5
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),       // 6
+                route({-1, -2}),                                                                    // 7: 16+32 channels
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};     // 8
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 5, 0, 1);
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions last;
+  last.precision = Precision::int8;
+  last.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  last.reuse_memory = false;
+  ExecOptions first = last;
+  first.int8_channels_last = false;
+  Executor a(net, last), b(net, first);
+  const MemoryPlan& plan = a.plan();
+  std::vector<int> channels_last;
+  for (int t = 0; t <= net.size(); ++t) {
+    if (!plan.channels_last[size_t(t)]) continue;
+    channels_last.push_back(t);
+    EXPECT_FALSE(plan.blocked[size_t(t)]) << t;
+    EXPECT_EQ(plan.root_channel[size_t(t)], 0) << t;
+  }
+  // 0..4 (the residual block and the conv after it) only feed convolutions
+  // or the fused shortcut; 4 is read by the maxpool, which rules its class out.
+  EXPECT_EQ(channels_last, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_FALSE(std::any_of(b.plan().channels_last.begin(), b.plan().channels_last.end(), [](bool v) { return v; }));
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  for (int i = 0; i < net.size(); ++i)
+    if (!plan.overwritten[size_t(i)]) {
+      EXPECT_TRUE(same_tensor(a.layer_output(i), b.layer_output(i), 1e-5)) << i;
+    }
 }
 
 TEST(Quantization, Int8NetworkStaysCloseToFp32) {

@@ -102,6 +102,7 @@ class ConvolutionalKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer&) const override { return LayoutRule::any; }
   LayoutRule training_layout_rule(const Layer&) const override { return LayoutRule::any; }
+  bool takes_channels_last(const Layer&) const override { return true; }
   bool can_accumulate_into_output(const Layer& layer, const ExecOptions& options, Activation then) const override {
     // oneDNN 2.6's JIT convolutions (blocked or not) take a sum post-op only
     // as the first one: an activation before the sum sends them to the

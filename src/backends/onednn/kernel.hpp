@@ -32,6 +32,9 @@ struct TensorView {
   Shape shape{};
   int64_t image_stride = 0;  // floats from one image to the next
   bool blocked = false;
+  // Channels last ([H][W][C] per image, dense: never a channel slice); int8
+  // executors only (MemoryPlan::channels_last).
+  bool channels_last = false;
 
   float* image(int64_t n) const { return data + n * image_stride; }
   int64_t plane() const { return shape.h * shape.w; }
@@ -175,6 +178,10 @@ class LayerKernels {
     return false;
   }
   virtual bool is_fusable_residual_sum(const Layer&, Activation* /*then*/) const { return false; }
+  // Whether the inference kernel runs on channels-last (nhwc) operands that
+  // are whole dense tensors (see the planner's int8 channels-last pass):
+  // oneDNN layers, and loops that are elementwise over equal shapes.
+  virtual bool takes_channels_last(const Layer&) const { return false; }
 };
 
 // The oneDNN kernels of a layer's kind.

@@ -101,9 +101,10 @@ std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view
 dnnl::memory::desc TensorView::desc() const {
   using dims = dnnl::memory::dims;
   const dims shape_dims{shape.n, shape.c, shape.h, shape.w};
-  if (blocked) {
-    if (!dense()) throw Error("internal: a blocked view strided across images has no oneDNN descriptor");
-    return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
+  if (blocked || channels_last) {
+    if (!dense()) throw Error("internal: a blocked or channels-last view strided across images has no oneDNN descriptor");
+    return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32,
+                              blocked ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nhwc);
   }
   // With one image the image stride is irrelevant; describing the view as
   // dense lets oneDNN pick its fast kernels (it treats any gap as non-dense).

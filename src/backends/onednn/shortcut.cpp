@@ -28,6 +28,8 @@ class ShortcutKernels final : public LayerKernels {
   LayoutRule layout_rule(const Layer& layer) const override {
     return same_plane(layer) ? LayoutRule::same : LayoutRule::plain;
   }
+  // Elementwise over whole images when every operand has the output's shape.
+  bool takes_channels_last(const Layer& layer) const override { return same_shapes(layer); }
   // Elementwise when every operand has the output's shape.
   LayoutRule training_layout_rule(const Layer& layer) const override {
     return same_shapes(layer) ? LayoutRule::same : LayoutRule::plain;
