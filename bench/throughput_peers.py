@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Batch throughput: cspnet at batch 8 (`cspnet bench --batch 8`, fp32 and
-bf16) against OpenVINO's THROUGHPUT mode (as many streams and parallel
+"""Batch throughput: cspnet at batch 8 (`cspnet bench --batch 8`, fp32,
+bf16 and int8 from `cspnet quantize --data random`) against OpenVINO's THROUGHPUT mode (as many streams and parallel
 requests as it chooses for the thread count, batch-1 requests kept in
 flight by an AsyncInferQueue) at f32, bf16 and NNCF int8, on the same ONNX
 export of the same weights. Images per second, the best of `--rounds`.
@@ -59,7 +59,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=10, help="cspnet's timed runs per round")
     ap.add_argument("--seconds", type=float, default=10, help="OpenVINO's timed seconds per round")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--calibration", type=int, default=32, help="NNCF calibration inputs (uniform noise)")
+    ap.add_argument("--calibration", type=int, default=32,
+                    help="calibration inputs (uniform noise) for NNCF and cspnet quantize")
     ap.add_argument("networks", nargs="*", help="NAME:SIZE (default csdarknet53:256)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -86,11 +87,15 @@ def main(argv=None):
             rng = np.random.default_rng(0)
             samples = [rng.random(tuple(x.shape), dtype=np.float32) for _ in range(args.calibration)]
             quantized = nncf.quantize(ov_model, nncf.Dataset(samples), subset_size=args.calibration)
+            table = os.path.join(work, "int8.q")
+            subprocess.run([args.cspnet, "quantize", cfg, "--weights", weights, "--size", f"{size}x{size}", "--data",
+                            "random", "--calibration", str(args.calibration), "--out", table], check=True,
+                           capture_output=True)
             best, notes = {}, {}
             for r in range(args.rounds):
-                for precision in ("fp32", "bf16"):
+                for precision in ("fp32", "bf16", "int8"):
                     ms = run_cspnet(args.cspnet, cfg, size, weights, args.threads, 3, args.runs, precision,
-                                    args.batch)[0]
+                                    args.batch, quantization=table if precision == "int8" else None)[0]
                     key = f"cspnet {precision} batch {args.batch}"
                     best[key] = max(best.get(key, 0), 1e3 * args.batch / ms)
                 for label, m, precision in (("f32", ov_model, "f32"), ("bf16", ov_model, "bf16"),
