@@ -38,7 +38,8 @@ std::function<Tensor(int64_t)> calibration_images(Network& net, const std::strin
     };
   }
   if (!net.output_layers().empty() && yolo_attrs(net.layer(net.output_layers().front()))) {
-    std::shared_ptr<const DetectionSource> source = make_detection_source(data, true);
+    std::shared_ptr<const DetectionSource> source =
+        make_detection_source(data.empty() ? "fashion-mnist-scenes" : data, true);
     if (source->size() < count)
       throw UsageError("quantize: --calibration " + std::to_string(count) + " is more than the " +
                        std::to_string(source->size()) + " images of " + source->describe());
@@ -48,7 +49,8 @@ std::function<Tensor(int64_t)> calibration_images(Network& net, const std::strin
     };
   }
   const NetConfig& c = net.config();
-  std::shared_ptr<const DataSource> source = make_data_source(data, true, c.channels, int(shape.h), int(shape.w));
+  std::shared_ptr<const DataSource> source =
+      make_data_source(data.empty() ? "fashion-mnist" : data, true, c.channels, int(shape.h), int(shape.w));
   if (source->size() < count)
     throw UsageError("quantize: --calibration " + std::to_string(count) + " is more than the " +
                      std::to_string(source->size()) + " images of " + source->describe());
@@ -68,7 +70,8 @@ void QuantizeCommand::add_to(CLI::App& app) {
   command_->add_option("model", model_, "darknet .cfg or a zoo model name")->required();
   command_->add_option("--weights", weights_, "darknet .weights (default: random, seed --seed, as bench uses)");
   command_->add_option("--data", data_,
-                       "calibration images: as for train (classifiers), a detection spec (detectors), or random");
+                       "calibration images: as for train (classifiers; default fashion-mnist), a detection spec "
+                       "(detectors; default fashion-mnist-scenes), or random");
   command_->add_option("--out", out_, "the table to write")->required();
   command_->add_option("--calibration", calibration_, "calibration images")->check(positive_number());
   command_->add_option("--method", method_, "percentile (of |x|, clips rare outliers) or minmax")

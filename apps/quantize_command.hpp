@@ -16,7 +16,7 @@ class QuantizeCommand {
 
  private:
   CLI::App* command_ = nullptr;
-  std::string model_, weights_, data_ = "fashion-mnist", out_, method_ = "percentile", size_;
+  std::string model_, weights_, data_, out_, method_ = "percentile", size_;
   int calibration_ = 100;
   double percentile_ = 99.99;
   uint64_t seed_ = 1;

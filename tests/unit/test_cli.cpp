@@ -373,6 +373,41 @@ TEST_F(Cli, InitThenPredictWithDump) {
   EXPECT_EQ(read_file(npy2), bytes);
 }
 
+TEST_F(Cli, QuantizeWritesATableThatBenchRunsInInt8AndBindsToTheWeights) {
+  const std::string weights = (dir_ / "good.weights").string(), other = (dir_ / "other.weights").string();
+  const std::string table = (dir_ / "good.q").string();
+  ASSERT_EQ(cli("init " + quote(good_cfg_) + " " + quote(weights) + " --seed 3").code, 0);
+  ASSERT_EQ(cli("init " + quote(good_cfg_) + " " + quote(other) + " --seed 4").code, 0);
+  Result q = cli("quantize " + quote(good_cfg_) + " --weights " + quote(weights) +
+                 " --data random --calibration 4 --method minmax --out " + quote(table));
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_TRUE(contains(q.out, "wrote " + table + ": ")) << q.out;
+  const cspnet::QuantizationTable t = cspnet::read_quantization_table(table);
+  EXPECT_EQ(t.method, "minmax");
+  EXPECT_EQ(t.images, 4);
+  EXPECT_FALSE(t.inputs.empty());
+  const std::string bench = "bench " + quote(good_cfg_) + " --runs 1 --warmup 0 --accuracy-inputs 2 --weights ";
+  Result int8 = cli(bench + quote(weights) + " --precision int8 --quantization " + quote(table));
+  ASSERT_EQ(int8.code, 0) << int8.err;
+  EXPECT_TRUE(contains(int8.out, ", int8, ")) << int8.out;
+  EXPECT_TRUE(contains(int8.out, "int8 vs direct fp32 on 2 random inputs")) << int8.out;
+  // Misuse is a usage error; a table of other weights is refused by name.
+  Result missing = cli(bench + quote(weights) + " --precision int8");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(contains(missing.err, "--precision int8 needs --quantization")) << missing.err;
+  Result stray = cli(bench + quote(weights) + " --quantization " + quote(table));
+  EXPECT_EQ(stray.code, 2);
+  EXPECT_TRUE(contains(stray.err, "--quantization applies to --precision int8 only")) << stray.err;
+  Result foreign = cli(bench + quote(other) + " --precision int8 --quantization " + quote(table));
+  EXPECT_EQ(foreign.code, 1);
+  EXPECT_TRUE(contains(foreign.err, "calibrated with other weights")) << foreign.err;
+  // A bad table names its line; nothing was written over it.
+  write("bad.q", "cspnet-quantization 1\nlayers x\n");
+  Result bad = cli(bench + quote(weights) + " --precision int8 --quantization " + quote((dir_ / "bad.q").string()));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "bad.q:2: expected the layer count as an integer, got 'x'")) << bad.err;
+}
+
 // --labels /dev/zero read 8.2 GB, dropped the labels and exited 0.
 TEST_F(Cli, PredictWithNonRegularLabelsFileExitsOne) {
   const std::string image = write("gradient.bmp", make_bmp(21, 13));

@@ -230,6 +230,47 @@ TEST(Zoo, ActivationVariantsDifferOnlyInTheirActivation) {
 // ---------------------------------------------------------------------------
 // Acceptance 3: the PeleeNet ablation (paper Table 1).
 
+TEST(Zoo, SmallDenseNetFusionVariantsKeepTheBaselineStageWidths) {
+  // The stage outputs (what each maxpool and the classifier's avgpool read)
+  // have the baseline's channel counts in every CSP variant. What a stage
+  // ends with tells the variants apart: fusion first ends with a transition
+  // reading the concat ('T'), fusion last with the concat itself ('C', its
+  // transition being on the block path), the csp recipe with fusion last in
+  // its first two stages and a transition after the concat in the last.
+  auto stage_widths = [](const Network& net) {
+    std::vector<int64_t> widths;
+    for (int i = 0; i < net.size(); ++i)
+      if (net.layer(i).kind() == LayerKind::maxpool || net.layer(i).kind() == LayerKind::avgpool)
+        widths.push_back(net.layer(i).input_shapes()[0].c);
+    return widths;
+  };
+  auto stage_ends = [](const Network& net) {
+    std::string ends;
+    for (int i = 0; i < net.size(); ++i) {
+      const LayerKind kind = net.layer(i).kind();
+      if (kind != LayerKind::maxpool && kind != LayerKind::avgpool) continue;
+      const Layer& end = net.layer(net.layer(i).inputs()[0]);
+      if (end.output_kind() == OutputKind::concat)
+        ends += 'C';
+      else if (end.kind() == LayerKind::convolutional && net.layer(end.inputs()[0]).output_kind() == OutputKind::concat)
+        ends += 'T';
+      else
+        ends += '?';
+    }
+    return ends;
+  };
+  const std::vector<int64_t> widths = stage_widths(zoo_network("densenet-small"));
+  ASSERT_EQ(widths.size(), 3u);
+  const std::pair<const char*, const char*> variants[3] = {
+      {"cspdensenet-small", "CCT"}, {"cspdensenet-small-fusion-first", "TTT"}, {"cspdensenet-small-fusion-last", "CCC"}};
+  for (const auto& [name, ends] : variants) {
+    const Network net = zoo_network(name);
+    EXPECT_EQ(stage_widths(net), widths) << name;
+    EXPECT_EQ(stage_ends(net), ends) << name;
+    EXPECT_EQ(zoo_model(name).baseline, "densenet-small");
+  }
+}
+
 TEST(ZooAblation, PeleeNetTableHasTheBaselineAndNineVariantsPerSplit) {
   for (Split split : {Split::channel_slice, Split::convolution}) {
     const auto rows = peleenet_ablation(split);

@@ -13,6 +13,10 @@ struct DenseNetSpec {
   int bottleneck = 4;  // DenseNet-BC: 1x1 to 4k before the 3x3
   bool elastic = false;
   bool csp = false;
+  // CSP version: Fusion::csp is the recipe below (fusion last, the last stage
+  // csp); fusion_first or fusion_last use that fusion in every stage, the
+  // variants of the paper's Figure 6 with the same widths.
+  Fusion fusion = Fusion::csp;
   int stem = 64;
   bool imagenet_stem = true;  // 7x7/2 + maxpool; small: one 3x3
   int classes = kImageNetClasses;
@@ -46,9 +50,14 @@ ModelBuilder densenet(const DenseNetSpec& spec, const NetInput& input) {
     if (!spec.csp) {
       stage.fusion = Fusion::none;
       if (!last) stage.transition = ConvSpec{.filters = out};
+    } else if (spec.fusion == Fusion::fusion_first) {
+      // blocks -> concat -> transition to the baseline's width.
+      stage.split = Split::convolution;
+      stage.fusion = Fusion::fusion_first;
+      stage.transition = ConvSpec{.filters = out};
     } else {
       stage.split = Split::convolution;
-      stage.fusion = last ? Fusion::csp : Fusion::fusion_last;
+      stage.fusion = last && spec.fusion == Fusion::csp ? Fusion::csp : Fusion::fusion_last;
       stage.block_transition = ConvSpec{.filters = out - in / 2};
       stage.transition = ConvSpec{.filters = out};
     }
@@ -123,6 +132,13 @@ void add_densenet_family(std::vector<ZooModel>& zoo) {
   small.csp = true;
   zoo.push_back(
       model("cspdensenet-small", "CSPDenseNet (small)", "small", "densenet-small", std::nullopt, small, small_input()));
+  // The fusion variants of Figure 6 at the same widths (for `cspnet gradients`).
+  small.fusion = Fusion::fusion_first;
+  zoo.push_back(model("cspdensenet-small-fusion-first", "CSPDenseNet (small, fusion first)", "small",
+                      "densenet-small", std::nullopt, small, small_input()));
+  small.fusion = Fusion::fusion_last;
+  zoo.push_back(model("cspdensenet-small-fusion-last", "CSPDenseNet (small, fusion last)", "small", "densenet-small",
+                      std::nullopt, small, small_input()));
 }
 
 }  // namespace cspnet::zoo_detail
