@@ -18,6 +18,7 @@
 
 #include "cli_parse.hpp"
 #include "cspnet/detect.hpp"
+#include "cspnet/detector.hpp"
 #include "cspnet/draw_boxes.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
@@ -166,8 +167,6 @@ void save_annotated(Tensor image, const std::vector<Detection>& detections, cons
   draw_boxes(image, boxes, names);
   save_png(path, image);
 }
-
-bool is_detector(const Network& net) { return yolo_attrs(net.layer(net.output_layers()[0])) != nullptr; }
 
 class Predictor {
  public:

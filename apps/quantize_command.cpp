@@ -21,6 +21,14 @@ namespace {
 // `size` images (so that every part of an ordered set is represented).
 int64_t spread_index(int64_t i, int64_t count, int64_t size) { return i * size / count; }
 
+// The source's description, once it is known to hold `count` images.
+std::string describe_enough(int64_t size, int64_t count, const std::string& description) {
+  if (size < count)
+    throw UsageError("quantize: --calibration " + std::to_string(count) + " is more than the " +
+                     std::to_string(size) + " images of " + description);
+  return description;
+}
+
 // The calibration images as a function of their index: uniform noise, a
 // classification source (the training split) or, for a detector, a
 // detection source letterboxed or stretched as detector inference does.
@@ -37,13 +45,10 @@ std::function<Tensor(int64_t)> calibration_images(Network& net, const std::strin
       return t;
     };
   }
-  if (!net.output_layers().empty() && yolo_attrs(net.layer(net.output_layers().front()))) {
+  if (is_detector(net)) {
     std::shared_ptr<const DetectionSource> source =
         make_detection_source(data.empty() ? "fashion-mnist-scenes" : data, true);
-    if (source->size() < count)
-      throw UsageError("quantize: --calibration " + std::to_string(count) + " is more than the " +
-                       std::to_string(source->size()) + " images of " + source->describe());
-    described = source->describe();
+    described = describe_enough(source->size(), count, source->describe());
     return [source, count, &net](int64_t i) {
       return detector_input(net, source->load(spread_index(i, count, source->size())));
     };
@@ -51,10 +56,7 @@ std::function<Tensor(int64_t)> calibration_images(Network& net, const std::strin
   const NetConfig& c = net.config();
   std::shared_ptr<const DataSource> source =
       make_data_source(data.empty() ? "fashion-mnist" : data, true, c.channels, int(shape.h), int(shape.w));
-  if (source->size() < count)
-    throw UsageError("quantize: --calibration " + std::to_string(count) + " is more than the " +
-                     std::to_string(source->size()) + " images of " + source->describe());
-  described = source->describe();
+  described = describe_enough(source->size(), count, source->describe());
   return [source, count, shape](int64_t i) {
     Tensor t(shape);
     int label = 0;

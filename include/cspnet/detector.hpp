@@ -22,6 +22,8 @@ class DetectionSource;
 // Error when the network has no [yolo] layer.
 const YoloAttrs& last_yolo(const Network& net);
 
+// Whether the network's first output is a [yolo] head.
+bool is_detector(const Network& net);
 // Whether the network's input is letterboxed ([net] letter_box=1, darknet's
 // rule for detectors) rather than stretched.
 bool uses_letterbox(const Network& net);

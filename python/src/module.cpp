@@ -18,6 +18,7 @@
 #include "cspnet/analysis.hpp"
 #include "cspnet/data_source.hpp"
 #include "cspnet/detect.hpp"
+#include "cspnet/detector.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/image.hpp"
@@ -253,7 +254,7 @@ class PyNetwork {
     cspnet::export_onnx(*net_, path, options);
   }
 
-  bool is_detector() const { return cspnet::yolo_attrs(net_->layer(net_->output_layers().at(0))) != nullptr; }
+  bool is_detector() const { return cspnet::is_detector(*net_); }
 
  private:
   cspnet::Executor& prepare(const cspnet::Shape& shape, cspnet::Precision precision) {

@@ -39,6 +39,8 @@ const YoloAttrs& last_yolo(const Network& net) {
   return *last;
 }
 
+bool is_detector(const Network& net) { return yolo_attrs(net.layer(net.output_layers().at(0))) != nullptr; }
+
 bool uses_letterbox(const Network& net) {
   NetTrainingKeys keys(net.config(), {});
   return keys.options().get_int("letter_box", 0) != 0;

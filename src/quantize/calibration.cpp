@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/crc32_update.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
 #include "cspnet/quantization.hpp"
@@ -15,17 +16,8 @@ namespace cspnet {
 uint32_t parameters_crc32(Network& net) {
   uLong crc = crc32(0L, Z_NULL, 0);
   for (int i = 0; i < net.size(); ++i)
-    for (const ParamBlob& blob : net.layer(i).darknet_params()) {
-      const auto* bytes = reinterpret_cast<const Bytef*>(blob.values->data());
-      size_t left = blob.values->size() * sizeof(float);
-      // zlib's crc32 takes a uInt length: feed at most 1 GiB at a time.
-      while (left > 0) {
-        const uInt chunk = static_cast<uInt>(std::min<size_t>(left, size_t{1} << 30));
-        crc = crc32(crc, bytes, chunk);
-        bytes += chunk;
-        left -= chunk;
-      }
-    }
+    for (const ParamBlob& blob : net.layer(i).darknet_params())
+      crc = crc32_update(crc, blob.values->data(), blob.values->size() * sizeof(float));
   return static_cast<uint32_t>(crc);
 }
 

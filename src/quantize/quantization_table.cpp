@@ -1,5 +1,5 @@
 // The quantization table as text: what `cspnet quantize` writes and an int8
-// executor reads. Format (docs/deploy.md):
+// executor reads. Format (docs/quantization.md):
 //   cspnet-quantization 1
 //   layers 107
 //   parameters_crc32 1a2b3c4d
@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "cspnet/cfg.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/file_input.hpp"
 #include "cspnet/file_output.hpp"
@@ -41,8 +42,7 @@ class LineParser {
   LineParser(const std::string& path, int line, const std::string& text) : path_(path), line_(line), text_(text) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    std::string excerpt = text_.size() > 80 ? text_.substr(0, 80) + "..." : text_;
-    throw Error(path_ + ":" + std::to_string(line_) + ": " + what + " (line '" + excerpt + "')");
+    throw Error(path_ + ":" + std::to_string(line_) + ": " + what + " (line '" + cfg_excerpt(text_) + "')");
   }
   int64_t integer(const std::string& word, const char* what, int64_t low, int64_t high) const {
     int64_t value = 0;

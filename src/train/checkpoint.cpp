@@ -18,6 +18,7 @@
 
 #include "cspnet/error.hpp"
 #include "cspnet/file_input.hpp"
+#include "core/crc32_update.hpp"
 #include "io/file_output.hpp"
 
 namespace cspnet {
@@ -53,17 +54,6 @@ std::string tag_text(const Tag& tag) {
   return text;
 }
 
-uLong crc_update(uLong crc, const void* data, size_t n) {
-  const auto* bytes = static_cast<const Bytef*>(data);
-  while (n > 0) {  // zlib takes 32-bit lengths
-    const uInt chunk = uInt(std::min<size_t>(n, size_t{1} << 30));
-    crc = crc32(crc, bytes, chunk);
-    bytes += chunk;
-    n -= chunk;
-  }
-  return crc;
-}
-
 std::string layer_label(const Layer& layer) {
   return "layer " + std::to_string(layer.index()) + " (" + std::string(layer.type()) + ", " + layer.where() + ")";
 }
@@ -82,7 +72,7 @@ class FileSink {
   explicit FileSink(AtomicFileWriter& file) : file_(file) {}
   void put(const void* data, size_t n) {
     file_.write(data, n);
-    crc_ = crc_update(crc_, data, n);
+    crc_ = crc32_update(crc_, data, n);
     offset_ += n;
   }
   uLong crc() const { return crc_; }
@@ -209,7 +199,7 @@ class Reader {
            " left in the " + (limit_is_section_ ? "section" : "file"));
     if (n > 0 && std::fread(data, 1, n, file_) != n)
       fail(what + ": read error" + (std::ferror(file_) ? ": " + std::string(std::strerror(errno)) : " (file shrank?)"));
-    crc_ = crc_update(crc_, data, n);
+    crc_ = crc32_update(crc_, data, n);
     offset_ += n;
   }
   uint32_t u32(const std::string& what) {
@@ -451,7 +441,7 @@ TrainerState load_checkpoint(const std::string& path, Network& net, Optimizer& o
       const size_t chunk = size_t(std::min<uint64_t>(left, buffer.size()));
       if (std::fread(buffer.data(), 1, chunk, raw) != chunk)
         in.fail_at(data_end - left, "read error while checksumming (file shrank?)");
-      crc = crc_update(crc, buffer.data(), chunk);
+      crc = crc32_update(crc, buffer.data(), chunk);
       left -= chunk;
     }
     unsigned char b[4];
