@@ -124,6 +124,15 @@ class TrainingExecutor {
   // take the same memory once this one is consumed.
   std::span<const float> gradient(int layer) const;
   void zero_gradients();
+  // What `layer`'s backward adds to its parameter `param` (a trainable_params()
+  // name, e.g. "weights") for `output_gradient` alone, in place of the output
+  // gradient it had (as gradient(layer): its length and layout), at the state of the
+  // last forward(). Every gradient and parameter gradient is as it was on
+  // return. A parameter gradient is linear in the output gradient, so each
+  // reader's contribution to the output gradient has its own share of the
+  // update: what `cspnet gradients` compares.
+  std::vector<float> parameter_gradient_for(int layer, const std::string& param,
+                                            std::span<const float> output_gradient);
 
   // The first layer whose output of the last forward() holds a NaN or an
   // infinity; -1 if none (what a non-finite loss is traced back to).

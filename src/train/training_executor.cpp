@@ -339,6 +339,44 @@ std::span<const float> TrainingExecutor::gradient(int layer) const {
   return {grad, size_t(impl_->outputs[size_t(layer)].size())};
 }
 
+std::vector<float> TrainingExecutor::parameter_gradient_for(int layer, const std::string& param,
+                                                            std::span<const float> output_gradient) {
+  Impl& s = *impl_;
+  float* grad = s.grad_of(layer);
+  if (!grad || layer > s.backward_plan.last)
+    throw Error(s.net.layer(layer).where() + ": backward does not run this layer");
+  if (output_gradient.size() != size_t(s.outputs[size_t(layer)].size()))
+    throw Error(s.net.layer(layer).where() + ": output gradient of " + std::to_string(output_gradient.size()) +
+                " values, the output has " + std::to_string(s.outputs[size_t(layer)].size()));
+  std::vector<float>* target = nullptr;
+  std::vector<std::vector<float>> saved_params;
+  const std::vector<TrainableParam> params = s.net.layer(layer).trainable_params();
+  for (const TrainableParam& p : params) {
+    if (param == p.name) target = p.grads;
+    saved_params.push_back(*p.grads);
+    std::fill(p.grads->begin(), p.grads->end(), 0.f);
+  }
+  if (!target) {
+    for (size_t i = 0; i < params.size(); ++i) *params[i].grads = saved_params[i];
+    throw Error(s.net.layer(layer).where() + ": no trainable parameter named '" + param + "'");
+  }
+  // The backward writes its inputs' gradients (the only ones its kernel
+  // holds besides its own, which it may use in place): they come back.
+  std::vector<int> touched{layer};
+  for (int in : s.net.layer(layer).inputs())
+    if (in >= 0 && s.grad_of(in)) touched.push_back(in);
+  std::vector<std::vector<float>> saved_gradients;
+  for (int t : touched) saved_gradients.emplace_back(gradient(t).begin(), gradient(t).end());
+  std::copy(output_gradient.begin(), output_gradient.end(), grad);
+  s.kernels[size_t(layer)]->backward(s.stream);
+  s.stream.wait();
+  std::vector<float> result = *target;
+  for (size_t i = 0; i < touched.size(); ++i)
+    std::copy(saved_gradients[i].begin(), saved_gradients[i].end(), s.grad_of(touched[i]));
+  for (size_t i = 0; i < params.size(); ++i) *params[i].grads = saved_params[i];
+  return result;
+}
+
 namespace {
 
 bool all_finite(const float* values, int64_t count) {
