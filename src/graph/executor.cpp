@@ -30,8 +30,15 @@ struct Executor::State {
     const Shape& shape = tensor == net.size() ? net.input_shape() : net.layer(tensor).output_shape();
     const Shape& root_shape = root == net.size() ? net.input_shape() : net.layer(root).output_shape();
     float* base = arena.get() + plan.slot_offset[size_t(plan.slot[size_t(root)])];
-    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w, shape, root_shape.per_image(),
-                      plan.blocked[size_t(tensor)], plan.channels_last[size_t(tensor)]};
+    // (An 8-bit tensor is a whole buffer of its own: no channel offset; its
+    // image stride counts bytes, as its elements.)
+    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w,
+                      shape,
+                      root_shape.per_image(),
+                      plan.blocked[size_t(tensor)],
+                      plan.channels_last[size_t(tensor)],
+                      plan.int8_scale[size_t(tensor)],
+                      plan.int8_unsigned[size_t(tensor)]};
   }
 };
 
@@ -122,11 +129,13 @@ Tensor Executor::layer_output(int layer) const {
       std::memcpy(out.data() + n * per_image, view.image(n), size_t(per_image) * sizeof(float));
     return out;
   }
-  // Blocked or channels-last: reorder each image to plain NCHW.
+  // Blocked, channels-last or 8-bit: reorder each image to plain NCHW floats.
   TensorView one = view.first_image();
   TensorView plain{nullptr, one.shape, per_image, false};
   dnnl::memory src(one.desc(), s.engine, view.data), dst(plain.desc(), s.engine, out.data());
-  dnnl::reorder copy(src, dst);
+  dnnl::primitive_attr dequantize;
+  if (view.is_int8()) dequantize.set_output_scales(0, {1.f / view.int8_scale});
+  dnnl::reorder copy(src, dst, dequantize);
   dnnl::stream stream(s.engine);
   for (int64_t n = 0; n < view.shape.n; ++n) {
     src.set_data_handle(view.image(n));

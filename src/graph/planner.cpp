@@ -5,6 +5,7 @@
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/error.hpp"
 #include "cspnet/executor.hpp"
+#include "cspnet/quantization.hpp"
 #include "layout_classes.hpp"
 #include "slot_allocator.hpp"
 
@@ -165,6 +166,55 @@ void choose_channels_last(const Network& net, const ExecOptions& options, Memory
     if (plan.channels_last[size_t(t)]) plan.blocked[size_t(t)] = false;
 }
 
+// int8 executors: a convolution's output stays 8-bit (the convolution
+// requantizes it in its post-ops) when its buffer holds nothing else but
+// whole views of it (a [route] of that one layer: the CSP split), it is
+// channels-last and nothing is accumulated into it, and every reader of it
+// or of those views is an int8 convolution quantizing its input alike (one
+// threshold and signedness: calibration saw the same tensor). So no reader
+// needs it in floats.
+void choose_int8_activations(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
+  const int count = net.size() + 1;
+  plan.int8_scale.assign(static_cast<size_t>(count), 0.f);
+  plan.int8_unsigned.assign(static_cast<size_t>(count), false);
+  const QuantizationTable* table = options.quantization.get();
+  if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
+  std::vector<std::vector<int>> readers(static_cast<size_t>(count)), members(static_cast<size_t>(count));
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? net.size() : in)].push_back(i);
+  for (int t = 0; t < count; ++t) members[size_t(plan.root[size_t(t)])].push_back(t);
+  auto int8_convolution = [&](int layer) {
+    return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)] &&
+           table->find(layer) != nullptr;
+  };
+  for (int t = 0; t < net.size(); ++t) {
+    const Layer& layer = net.layer(t);
+    if (plan.root[size_t(t)] != t || !plan.channels_last[size_t(t)] || plan.accumulates_for[size_t(t)] >= 0 ||
+        plan.overwritten[size_t(t)] || !int8_convolution(t) || !onednn_kernels(layer).can_write_int8(layer, options))
+      continue;
+    std::vector<int> all_readers;
+    bool whole = true;
+    for (int m : members[size_t(t)]) {
+      whole = whole && plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == layer.output_shape() &&
+              (m == t || (net.layer(m).output_kind() == OutputKind::view && !plan.folded[size_t(m)]));
+      for (int r : readers[size_t(m)])
+        if (net.layer(r).output_kind() != OutputKind::view) all_readers.push_back(r);
+    }
+    if (!whole || all_readers.empty()) continue;
+    const QuantizedInput* first = table->find(all_readers.front());
+    bool alike = true;
+    for (int r : all_readers) {
+      const QuantizedInput* q = int8_convolution(r) ? table->find(r) : nullptr;
+      alike = alike && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
+    }
+    if (!alike) continue;
+    for (int m : members[size_t(t)]) {
+      plan.int8_scale[size_t(m)] = (first->is_unsigned ? 255.f : 127.f) / first->threshold;
+      plan.int8_unsigned[size_t(m)] = first->is_unsigned;
+    }
+  }
+}
+
 // Each tensor's root buffer and channel offset in it. Memoised: a walk stops
 // at the first tensor already resolved and then resolves the tensors it
 // passed, so long chains of views cost linear time, not quadratic.
@@ -203,6 +253,7 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
 
   choose_layouts(net, options, plan);
   choose_channels_last(net, options, plan);
+  choose_int8_activations(net, options, plan);
 
   // Lifetimes of root buffers in steps: the input is written at step 0,
   // layer i runs at step i+1.
@@ -228,7 +279,8 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   for (int t = 0; t < count; ++t)
     if (plan.root[size_t(t)] == t) {
       roots.push_back(t);
-      intervals.push_back({start[size_t(t)], end[size_t(t)], tensor_shape(net, t, input).count()});
+      const int64_t elements = tensor_shape(net, t, input).count();
+      intervals.push_back({start[size_t(t)], end[size_t(t)], plan.int8_scale[size_t(t)] != 0.f ? (elements + 3) / 4 : elements});
     }
   SlotAssignment slots = assign_slots(intervals);
   plan.slot.assign(size_t(count), -1);

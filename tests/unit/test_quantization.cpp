@@ -226,6 +226,7 @@ TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
   last.precision = Precision::int8;
   last.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
   last.reuse_memory = false;
+  last.int8_activations = false;  // every layer output in floats, comparable (see Int8Activations...)
   ExecOptions first = last;
   first.int8_channels_last = false;
   Executor a(net, last), b(net, first);
@@ -246,6 +247,55 @@ TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
     if (!plan.overwritten[size_t(i)]) {
       EXPECT_TRUE(same_tensor(a.layer_output(i), b.layer_output(i), 1e-5)) << i;
     }
+}
+
+TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
+  // A convolution whose output only int8 convolutions read (directly or
+  // through a whole-tensor route) writes it as 8-bit integers; its readers
+  // then skip their quantizing reorder. The arithmetic is the same as
+  // writing floats and quantizing them on the way in, so the network output
+  // is too; the 8-bit tensor reads back as its quantized values.
+  NetSpec spec{12, 12, 3, 2,
+               {conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),        // 0 -> 1 only
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::relu}),   // 1 -> 2, 4 (via 3)
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),        // 2 -> concat
+                route({-2}),                                                                   // 3: a view of 1
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::mish}),         // 4 -> concat, 6
+                route({-3, -1}),                                                               // 5: 2 and 4
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 6
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 7, -1, 1);
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions with;
+  with.precision = Precision::int8;
+  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  with.reuse_memory = false;
+  ExecOptions without = with;
+  without.int8_activations = false;
+  Executor a(net, with), b(net, without);
+  std::vector<int> int8_tensors;
+  for (int t = 0; t <= net.size(); ++t)
+    if (a.plan().int8_scale[size_t(t)] != 0.f) int8_tensors.push_back(t);
+  // 2 and 4 are written into the concat's slices; 6 is the output.
+  EXPECT_EQ(int8_tensors, (std::vector<int>{0, 1, 3}));
+  EXPECT_FALSE(a.plan().int8_unsigned[0]);  // leaky: signed
+  EXPECT_TRUE(a.plan().int8_unsigned[1]);   // relu: never negative
+  EXPECT_TRUE(std::all_of(b.plan().int8_scale.begin(), b.plan().int8_scale.end(), [](float v) { return v == 0.f; }));
+  EXPECT_LT(a.plan().peak_bytes, b.plan().peak_bytes);  // every tensor its own buffer: the 8-bit ones a quarter
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  b.forward(input);
+  for (int t : {0, 1}) {
+    const Tensor quantized = a.layer_output(t), floats = b.layer_output(t);
+    const float step = 1.f / a.plan().int8_scale[size_t(t)];
+    float largest_error = 0;
+    for (int64_t k = 0; k < floats.size(); ++k)
+      largest_error = std::max(largest_error, std::fabs(quantized.data()[k] - floats.data()[k]));
+    EXPECT_LE(largest_error, 0.5f * step * 1.001f) << t;  // rounding only: minmax never clips its own input
+    EXPECT_GT(largest_error, 0.f) << t;                     // really quantized
+  }
+  for (const std::string& name : a.layer_implementations())
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "an int8 layer fell back to a reference kernel: " << name;
 }
 
 TEST(Quantization, Int8NetworkStaysCloseToFp32) {

@@ -113,6 +113,12 @@ class ConvolutionalKernels final : public LayerKernels {
     return a.activation == Activation::linear && has_activation_post_op(then) &&
            (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation;
   }
+  bool can_write_int8(const Layer& layer, const ExecOptions& options) const override {
+    // The int8 branch below: bias folded in, every post-op fused.
+    const auto& a = layer.attrs_as<ConvolutionalAttrs>();
+    return (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation &&
+           has_activation_post_op(a.activation);
+  }
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override;
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override;
 };
@@ -181,21 +187,32 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   // int8 (batch norm folded): the input quantized on its way in, per-channel
   // int8 weights, the int32 result scaled back to fp32 with the post-ops.
   std::optional<Int8Scales> int8;
+  if (in.is_int8() && !ctx.int8_input)
+    throw Error(layer.where() + ": internal: an 8-bit input to a convolution without a quantization");
   if (ctx.int8_input && with_bias) {
     const QuantizedInput& q = *ctx.int8_input;
     int8 = Int8Scales{int8_weight_scales(InferenceArrays(arrays, batch_norm, fold).weights, a.filters),
                       (q.is_unsigned ? 255.f : 127.f) / q.threshold};
     std::vector<float> output_scales(size_t(a.filters));
     for (size_t o = 0; o < output_scales.size(); ++o) output_scales[o] = 1.f / (int8->input * int8->weights[o]);
-    primitive_attr attr = primitive_attributes(ctx, direct_post_ops(steps));
+    // An 8-bit output (int8 activations) is requantized for its readers
+    // after the activation: round(scale * act(x)), saturated by oneDNN.
+    post_ops ops = direct_post_ops(steps);
+    if (out.is_int8()) ops.append_eltwise(1.f, algorithm::eltwise_linear, out.int8_scale, 0.f);
+    primitive_attr attr = primitive_attributes(ctx, ops);
     attr.set_output_scales(1 << 1, output_scales);  // per output channel
-    const memory::desc src_q = any(src_md, q.is_unsigned ? memory::data_type::u8 : memory::data_type::s8);
+    // An 8-bit input (an int8 activation) as it lies, else quantized by the
+    // staging reorder.
+    const memory::desc src_q =
+        in.is_int8() ? src_md : any(src_md, q.is_unsigned ? memory::data_type::u8 : memory::data_type::s8);
     const memory::desc weights_q(weight_dims, memory::data_type::s8, memory::format_tag::any);
     // oneDNN 2.6's int8 kernels want channels-last on both sides: the output
     // in the arena's layout only when a JIT kernel takes it, else staged.
     chosen = make_pd(direct, attr, src_q, dst_md, weights_q);
-    if (is_reference_impl(chosen->impl_info_str()))
+    if (is_reference_impl(chosen->impl_info_str()) && !out.is_int8())
       chosen = make_pd(direct, attr, src_q, any(dst_md, memory::data_type::f32), weights_q);
+  } else if (out.is_int8()) {
+    throw Error(layer.where() + ": internal: an 8-bit output planned for a convolution that is not int8");
   }
   if (!chosen && ctx.options.winograd && !bf16 && g.winograd()) {
     PostOpSplit split = split_for_winograd(steps);
@@ -241,7 +258,7 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
   ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
-  if (int8) src_arg.stage_scale = int8->input;
+  if (int8 && !in.is_int8()) src_arg.stage_scale = int8->input;
   sequence->add(std::make_unique<ViewPrimitiveKernel>(
       convolution_forward(pd), std::move(args),
       std::vector<ViewArg>{src_arg, ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true, ctx.accumulate}},

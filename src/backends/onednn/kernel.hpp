@@ -6,6 +6,7 @@
 // looked up per kind by onednn_kernels() (registry.cpp), as Caffe's layer
 // factory looks up a layer per engine: a second backend adds its own
 // directory of kernel files and registry, and edits no layer file.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,8 +36,21 @@ struct TensorView {
   // Channels last ([H][W][C] per image, dense: never a channel slice); int8
   // executors only (MemoryPlan::channels_last).
   bool channels_last = false;
+  // 8-bit integers round(x * int8_scale) instead of floats (channels-last
+  // tensors between int8 convolutions, MemoryPlan::int8_scale): `data` then
+  // points at bytes and image_stride counts bytes.
+  float int8_scale = 0.f;
+  bool int8_unsigned = false;
 
-  float* image(int64_t n) const { return data + n * image_stride; }
+  bool is_int8() const { return int8_scale != 0.f; }
+  dnnl::memory::data_type data_type() const {
+    using type = dnnl::memory::data_type;
+    return !is_int8() ? type::f32 : int8_unsigned ? type::u8 : type::s8;
+  }
+  float* image(int64_t n) const {
+    if (!is_int8()) return data + n * image_stride;
+    return reinterpret_cast<float*>(reinterpret_cast<std::byte*>(data) + n * image_stride);
+  }
   int64_t plane() const { return shape.h * shape.w; }
   bool dense() const { return shape.n == 1 || image_stride == shape.per_image(); }
   TensorView first_image() const {
@@ -182,6 +196,10 @@ class LayerKernels {
   // are whole dense tensors (see the planner's int8 channels-last pass):
   // oneDNN layers, and loops that are elementwise over equal shapes.
   virtual bool takes_channels_last(const Layer&) const { return false; }
+  // Whether the int8 inference kernel can write its output as 8-bit integers
+  // (TensorView::int8_scale) when its own input is quantized: the planner's
+  // int8 activations (convolutions whose post-ops all fuse).
+  virtual bool can_write_int8(const Layer&, const ExecOptions&) const { return false; }
 };
 
 // The oneDNN kernels of a layer's kind.

@@ -103,7 +103,7 @@ dnnl::memory::desc TensorView::desc() const {
   const dims shape_dims{shape.n, shape.c, shape.h, shape.w};
   if (blocked || channels_last) {
     if (!dense()) throw Error("internal: a blocked or channels-last view strided across images has no oneDNN descriptor");
-    return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32,
+    return dnnl::memory::desc(shape_dims, data_type(),
                               blocked ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nhwc);
   }
   // With one image the image stride is irrelevant; describing the view as
