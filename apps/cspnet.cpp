@@ -259,9 +259,9 @@ int main(int argc, char** argv) {
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
   bool no_winograd = false;
   bench->add_flag("--no-winograd", no_winograd, "direct convolutions only (no Winograd 3x3, inference and --train)");
-  bool no_int8_activations = false;
-  bench->add_flag("--no-int8-activations", no_int8_activations,
-                  "--precision int8: every convolution writes floats (its readers quantize them again)");
+  bool fp32_activations = false;
+  bench->add_flag("--fp32-activations", fp32_activations,
+                  "--precision bf16/int8: every layer writes fp32 (the next convolution converts it again)");
 
   cli::ZooCommands zoo_commands;
   zoo_commands.add_to(app);
@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
       bench_cfg.exec.blocked_layout = !no_blocked;
       bench_cfg.exec.fuse_residual = !no_residual;
       bench_cfg.exec.winograd = !no_winograd;
-      bench_cfg.exec.int8_activations = !no_int8_activations;
+      bench_cfg.exec.int8_activations = bench_cfg.exec.bf16_activations = !fp32_activations;
       bench_cfg.precision = precision;
       bench_cfg.quantization = quantization;
       return cli::run_bench(net, bench_cfg);

@@ -40,6 +40,10 @@ struct ExecOptions {
   // in its post-ops, so its readers take it without a quantizing reorder
   // (MemoryPlan::int8_scale). Needs int8_channels_last.
   bool int8_activations = true;
+  // precision bf16: a buffer that only convolutions write (or concatenate
+  // in place) and only convolutions read is kept in bfloat16 (MemoryPlan::bf16):
+  // half the traffic, and its readers skip their f32 -> bf16 reorder.
+  bool bf16_activations = true;
 };
 
 // Where every tensor lives. Tensor ids: 0..L-1 are layer outputs, L is the
@@ -52,12 +56,13 @@ struct MemoryPlan {
   std::vector<bool> channels_last;     // per tensor: nhwc (int8 executors; never also blocked)
   std::vector<float> int8_scale;       // per tensor: 0, or stored as 8-bit integers round(x * scale)
   std::vector<bool> int8_unsigned;     // per tensor with an int8_scale: uint8 (else int8)
+  std::vector<bool> bf16;              // per tensor: stored as bfloat16 (bf16 executors)
   std::vector<int> accumulates_for;    // per layer: the shortcut it performs in place (-1 none)
   std::vector<bool> folded;            // per layer: a shortcut done by its producer (no kernel)
   std::vector<bool> overwritten;       // per tensor: its buffer is reused in place (residual fusion),
                                        // so its value is gone after the step that reads it last
   std::vector<int> slot;               // per root tensor: its buffer slot (-1 if not a root)
-  std::vector<int64_t> slot_floats;    // per slot: size in floats (an 8-bit tensor takes a quarter)
+  std::vector<int64_t> slot_floats;    // per slot: size in floats (8-bit tensors take a quarter, bf16 half)
   std::vector<int64_t> slot_offset;    // per slot: offset in the arena, in floats
   int64_t peak_bytes = 0;              // arena size: the planned peak activation memory
   int64_t naive_bytes = 0;             // every layer output (and the input) in its own buffer

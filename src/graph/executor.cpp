@@ -30,15 +30,16 @@ struct Executor::State {
     const Shape& shape = tensor == net.size() ? net.input_shape() : net.layer(tensor).output_shape();
     const Shape& root_shape = root == net.size() ? net.input_shape() : net.layer(root).output_shape();
     float* base = arena.get() + plan.slot_offset[size_t(plan.slot[size_t(root)])];
-    // (An 8-bit tensor is a whole buffer of its own: no channel offset; its
-    // image stride counts bytes, as its elements.)
-    return TensorView{base + plan.root_channel[size_t(tensor)] * shape.h * shape.w,
-                      shape,
-                      root_shape.per_image(),
-                      plan.blocked[size_t(tensor)],
-                      plan.channels_last[size_t(tensor)],
-                      plan.int8_scale[size_t(tensor)],
-                      plan.int8_unsigned[size_t(tensor)]};
+    TensorView view{base,
+                    shape,
+                    root_shape.per_image(),
+                    plan.blocked[size_t(tensor)],
+                    plan.channels_last[size_t(tensor)],
+                    plan.int8_scale[size_t(tensor)],
+                    plan.int8_unsigned[size_t(tensor)],
+                    plan.bf16[size_t(tensor)]};
+    view.data = view.channel_start(plan.root_channel[size_t(tensor)]);  // a channel slice of its root
+    return view;
   }
 };
 
@@ -124,12 +125,12 @@ Tensor Executor::layer_output(int layer) const {
   const TensorView& view = s.views[size_t(layer)];
   Tensor out(view.shape);
   const int64_t per_image = view.shape.per_image();
-  if (!view.blocked && !view.channels_last) {
+  if (view.is_float() && !view.blocked && !view.channels_last) {
     for (int64_t n = 0; n < view.shape.n; ++n)
       std::memcpy(out.data() + n * per_image, view.image(n), size_t(per_image) * sizeof(float));
     return out;
   }
-  // Blocked, channels-last or 8-bit: reorder each image to plain NCHW floats.
+  // Blocked, channels-last, 8-bit or bf16: reorder each image to plain NCHW floats.
   TensorView one = view.first_image();
   TensorView plain{nullptr, one.shape, per_image, false};
   dnnl::memory src(one.desc(), s.engine, view.data), dst(plain.desc(), s.engine, out.data());

@@ -190,7 +190,7 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
   for (int t = 0; t < net.size(); ++t) {
     const Layer& layer = net.layer(t);
     if (plan.root[size_t(t)] != t || !plan.channels_last[size_t(t)] || plan.accumulates_for[size_t(t)] >= 0 ||
-        plan.overwritten[size_t(t)] || !int8_convolution(t) || !onednn_kernels(layer).can_write_int8(layer, options))
+        plan.overwritten[size_t(t)] || !int8_convolution(t) || !onednn_kernels(layer).can_write_narrow(layer, options))
       continue;
     std::vector<int> all_readers;
     bool whole = true;
@@ -212,6 +212,46 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
       plan.int8_scale[size_t(m)] = (first->is_unsigned ? 255.f : 127.f) / first->threshold;
       plan.int8_unsigned[size_t(m)] = first->is_unsigned;
     }
+  }
+}
+
+// bf16 executors: a buffer stays bfloat16 when everything in it is written
+// by a convolution that fuses all its post-ops (or is a view or an in-place
+// concatenation of such), nothing is accumulated into it, it is neither the
+// input nor an output, and every layer reading it is a convolution (bf16
+// convolutions read bf16: their f32 -> bf16 reorder goes away).
+void choose_bf16_activations(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
+  const int count = net.size() + 1, input_id = net.size();
+  plan.bf16.assign(static_cast<size_t>(count), false);
+  if (options.precision != Precision::bf16 || !options.bf16_activations) return;
+  std::vector<std::vector<int>> readers(static_cast<size_t>(count)), members(static_cast<size_t>(count));
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? input_id : in)].push_back(i);
+  for (int t = 0; t < count; ++t) members[size_t(plan.root[size_t(t)])].push_back(t);
+  const auto outputs = net.output_layers();
+  auto convolution = [&](int layer) {
+    return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)];
+  };
+  for (int root = 0; root < net.size(); ++root) {
+    if (plan.root[size_t(root)] != root) continue;
+    bool narrow = true;
+    for (int m : members[size_t(root)]) {
+      const Layer& layer = net.layer(m);  // never the input: the input is its own root
+      if (m == input_id || std::find(outputs.begin(), outputs.end(), m) != outputs.end() || plan.folded[size_t(m)] ||
+          plan.accumulates_for[size_t(m)] >= 0 || plan.overwritten[size_t(m)]) {
+        narrow = false;
+        break;
+      }
+      if (layer.output_kind() == OutputKind::concat) {
+        for (int in : layer.inputs()) narrow = narrow && plan.root[size_t(in)] == root;  // written in place
+      } else if (layer.output_kind() != OutputKind::view) {
+        narrow = narrow && convolution(m) && onednn_kernels(layer).can_write_narrow(layer, options);
+      }
+      for (int r : readers[size_t(m)])
+        narrow = narrow && (plan.root[size_t(r)] == root || convolution(r));
+    }
+    if (narrow)
+      for (int m : members[size_t(root)]) plan.bf16[size_t(m)] = true;
   }
 }
 
@@ -254,6 +294,7 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   choose_layouts(net, options, plan);
   choose_channels_last(net, options, plan);
   choose_int8_activations(net, options, plan);
+  choose_bf16_activations(net, options, plan);
 
   // Lifetimes of root buffers in steps: the input is written at step 0,
   // layer i runs at step i+1.
@@ -280,7 +321,10 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
     if (plan.root[size_t(t)] == t) {
       roots.push_back(t);
       const int64_t elements = tensor_shape(net, t, input).count();
-      intervals.push_back({start[size_t(t)], end[size_t(t)], plan.int8_scale[size_t(t)] != 0.f ? (elements + 3) / 4 : elements});
+      const int64_t floats = plan.int8_scale[size_t(t)] != 0.f ? (elements + 3) / 4
+                             : plan.bf16[size_t(t)]                ? (elements + 1) / 2
+                                                                   : elements;
+      intervals.push_back({start[size_t(t)], end[size_t(t)], floats});
     }
   SlotAssignment slots = assign_slots(intervals);
   plan.slot.assign(size_t(count), -1);

@@ -113,8 +113,8 @@ class ConvolutionalKernels final : public LayerKernels {
     return a.activation == Activation::linear && has_activation_post_op(then) &&
            (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation;
   }
-  bool can_write_int8(const Layer& layer, const ExecOptions& options) const override {
-    // The int8 branch below: bias folded in, every post-op fused.
+  bool can_write_narrow(const Layer& layer, const ExecOptions& options) const override {
+    // Batch norm folded in (no separate pass over the output), every post-op fused.
     const auto& a = layer.attrs_as<ConvolutionalAttrs>();
     return (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation &&
            has_activation_post_op(a.activation);
@@ -214,6 +214,8 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   } else if (out.is_int8()) {
     throw Error(layer.where() + ": internal: an 8-bit output planned for a convolution that is not int8");
   }
+  if ((out.bf16 || in.bf16) && !bf16)
+    throw Error(layer.where() + ": internal: a bfloat16 tensor planned for a convolution that is not bf16");
   if (!chosen && ctx.options.winograd && !bf16 && g.winograd()) {
     PostOpSplit split = split_for_winograd(steps);
     if (split.possible) {

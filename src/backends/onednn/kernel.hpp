@@ -36,20 +36,28 @@ struct TensorView {
   // Channels last ([H][W][C] per image, dense: never a channel slice); int8
   // executors only (MemoryPlan::channels_last).
   bool channels_last = false;
-  // 8-bit integers round(x * int8_scale) instead of floats (channels-last
-  // tensors between int8 convolutions, MemoryPlan::int8_scale): `data` then
-  // points at bytes and image_stride counts bytes.
+  // Stored narrower than floats (MemoryPlan::int8_scale, MemoryPlan::bf16):
+  // 8-bit integers round(x * int8_scale) (channels-last tensors between int8
+  // convolutions), or bfloat16 (between bf16 convolutions). `data` then
+  // points at such elements and image_stride still counts elements.
   float int8_scale = 0.f;
   bool int8_unsigned = false;
+  bool bf16 = false;
 
   bool is_int8() const { return int8_scale != 0.f; }
+  bool is_float() const { return !is_int8() && !bf16; }
+  int64_t element_bytes() const { return is_int8() ? 1 : bf16 ? 2 : 4; }
   dnnl::memory::data_type data_type() const {
     using type = dnnl::memory::data_type;
+    if (bf16) return type::bf16;
     return !is_int8() ? type::f32 : int8_unsigned ? type::u8 : type::s8;
   }
-  float* image(int64_t n) const {
-    if (!is_int8()) return data + n * image_stride;
-    return reinterpret_cast<float*>(reinterpret_cast<std::byte*>(data) + n * image_stride);
+  float* image(int64_t n) const { return elements_in(n * image_stride); }
+  // Where channel c of image 0 starts (c a multiple of 16 when blocked).
+  float* channel_start(int64_t c) const { return elements_in(c * plane()); }
+  float* elements_in(int64_t count) const {
+    if (is_float()) return data + count;
+    return reinterpret_cast<float*>(reinterpret_cast<std::byte*>(data) + count * element_bytes());
   }
   int64_t plane() const { return shape.h * shape.w; }
   bool dense() const { return shape.n == 1 || image_stride == shape.per_image(); }
@@ -196,10 +204,10 @@ class LayerKernels {
   // are whole dense tensors (see the planner's int8 channels-last pass):
   // oneDNN layers, and loops that are elementwise over equal shapes.
   virtual bool takes_channels_last(const Layer&) const { return false; }
-  // Whether the int8 inference kernel can write its output as 8-bit integers
-  // (TensorView::int8_scale) when its own input is quantized: the planner's
-  // int8 activations (convolutions whose post-ops all fuse).
-  virtual bool can_write_int8(const Layer&, const ExecOptions&) const { return false; }
+  // Whether the int8 or bf16 inference kernel can write its output as 8-bit
+  // integers or bfloat16 (TensorView::int8_scale, TensorView::bf16): the
+  // planner's narrow activations (convolutions whose post-ops all fuse).
+  virtual bool can_write_narrow(const Layer&, const ExecOptions&) const { return false; }
 };
 
 // The oneDNN kernels of a layer's kind.

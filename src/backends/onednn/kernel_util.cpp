@@ -109,7 +109,7 @@ dnnl::memory::desc TensorView::desc() const {
   // With one image the image stride is irrelevant; describing the view as
   // dense lets oneDNN pick its fast kernels (it treats any gap as non-dense).
   int64_t stride = dense() ? shape.per_image() : image_stride;
-  return dnnl::memory::desc(shape_dims, dnnl::memory::data_type::f32, dims{stride, plane(), shape.w, 1});
+  return dnnl::memory::desc(shape_dims, data_type(), dims{stride, plane(), shape.w, 1});
 }
 
 InferenceArrays::InferenceArrays(const WeightArrays& arrays, bool batch_norm, bool fold)

@@ -35,12 +35,14 @@ class RouteKernels final : public LayerKernels {
     int64_t dst_channel = 0;
     for (const TensorView& in : ctx.inputs) {
       int64_t channels = in.shape.c / a.groups;
-      const float* wanted = ctx.output.data + dst_channel * ctx.output.plane();
+      const float* wanted = ctx.output.channel_start(dst_channel);
       bool in_place = a.groups == 1 && in.data == wanted && in.image_stride == ctx.output.image_stride;
       if (!in_place) copies.push_back(Copy{in, channels * a.group_id, dst_channel, channels});
       dst_channel += channels;
     }
     if (copies.empty()) return nullptr;  // every producer wrote into its slice
+    if (!ctx.output.is_float())  // the planner keeps narrow concatenations in place only
+      throw Error(layer.where() + ": internal: a copying route over bf16 or 8-bit tensors");
     TensorView out = ctx.output;
     return make_kernel([copies, out](dnnl::stream&) {
       const int64_t plane = out.plane();
