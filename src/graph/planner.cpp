@@ -18,6 +18,21 @@ const Shape& tensor_shape(const Network& net, int tensor, const Shape& input) {
   return tensor == net.size() ? input : net.layer(tensor).output_shape();
 }
 
+// Per tensor (layer outputs, then the input): the layers reading it.
+std::vector<std::vector<int>> readers_of(const Network& net) {
+  std::vector<std::vector<int>> readers(size_t(net.size()) + 1);
+  for (int i = 0; i < net.size(); ++i)
+    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? net.size() : in)].push_back(i);
+  return readers;
+}
+
+// Per root tensor: the tensors its buffer holds (itself included).
+std::vector<std::vector<int>> members_of(const MemoryPlan& plan) {
+  std::vector<std::vector<int>> members(plan.root.size());
+  for (size_t t = 0; t < plan.root.size(); ++t) members[size_t(plan.root[t])].push_back(int(t));
+  return members;
+}
+
 // Places route inputs inside the route's buffer and views inside their source.
 int root_of(const std::vector<int>& parent, int t) {
   while (parent[size_t(t)] >= 0) t = parent[size_t(t)];
@@ -59,9 +74,7 @@ bool fuse_residual(const Network& net, const ExecOptions& options, const std::ve
 void place_tensors(const Network& net, const ExecOptions& options, std::vector<int>& parent,
                    std::vector<int64_t>& offset, MemoryPlan& plan) {
   const int input_id = net.size();
-  std::vector<std::vector<int>> readers(size_t(net.size()) + 1);
-  for (int i = 0; i < net.size(); ++i)
-    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? input_id : in)].push_back(i);
+  const std::vector<std::vector<int>> readers = readers_of(net);
   plan.accumulates_for.assign(size_t(net.size()), -1);
   plan.folded.assign(size_t(net.size()), false);
   plan.overwritten.assign(size_t(net.size()) + 1, false);
@@ -179,10 +192,7 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
   plan.int8_unsigned.assign(static_cast<size_t>(count), false);
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
-  std::vector<std::vector<int>> readers(static_cast<size_t>(count)), members(static_cast<size_t>(count));
-  for (int i = 0; i < net.size(); ++i)
-    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? net.size() : in)].push_back(i);
-  for (int t = 0; t < count; ++t) members[size_t(plan.root[size_t(t)])].push_back(t);
+  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
   auto int8_convolution = [&](int layer) {
     return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)] &&
            table->find(layer) != nullptr;
@@ -224,10 +234,7 @@ void choose_bf16_activations(const Network& net, const ExecOptions& options, Mem
   const int count = net.size() + 1, input_id = net.size();
   plan.bf16.assign(static_cast<size_t>(count), false);
   if (options.precision != Precision::bf16 || !options.bf16_activations) return;
-  std::vector<std::vector<int>> readers(static_cast<size_t>(count)), members(static_cast<size_t>(count));
-  for (int i = 0; i < net.size(); ++i)
-    for (int in : net.layer(i).inputs()) readers[size_t(in < 0 ? input_id : in)].push_back(i);
-  for (int t = 0; t < count; ++t) members[size_t(plan.root[size_t(t)])].push_back(t);
+  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
   const auto outputs = net.output_layers();
   auto convolution = [&](int layer) {
     return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)];
@@ -243,7 +250,11 @@ void choose_bf16_activations(const Network& net, const ExecOptions& options, Mem
         break;
       }
       if (layer.output_kind() == OutputKind::concat) {
-        for (int in : layer.inputs()) narrow = narrow && plan.root[size_t(in)] == root;  // written in place
+        // Written in place by its inputs (a repeated input is copied).
+        std::vector<int> inputs = layer.inputs();
+        std::sort(inputs.begin(), inputs.end());
+        narrow = narrow && std::adjacent_find(inputs.begin(), inputs.end()) == inputs.end();
+        for (int in : inputs) narrow = narrow && plan.root[size_t(in)] == root;
       } else if (layer.output_kind() != OutputKind::view) {
         narrow = narrow && convolution(m) && onednn_kernels(layer).can_write_narrow(layer, options);
       }

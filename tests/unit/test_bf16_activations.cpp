@@ -74,4 +74,24 @@ TEST(Bf16Activations, OnlyBf16ExecutorsStoreBf16) {
   EXPECT_TRUE(Executor(net, bf16).plan().bf16[0]);
 }
 
+TEST(Bf16Activations, AConcatenationRepeatingAnInputStaysFloat) {
+  // The second copy of a repeated route input is copied, not written in
+  // place, and the copy kernel moves floats: that buffer stays fp32.
+  NetSpec spec{8, 8, 3, 2,
+               {conv({.filters = 16, .size = 3, .act = Activation::relu}), route({-1, -1}),
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::relu}),
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
+  Network net = build(spec);
+  ExecOptions bf16;
+  bf16.precision = Precision::bf16;
+  ExecOptions wide = bf16;
+  wide.bf16_activations = false;
+  Executor a(net, bf16), b(net, wide);
+  EXPECT_FALSE(a.plan().bf16[0]);
+  EXPECT_FALSE(a.plan().bf16[1]);
+  EXPECT_TRUE(a.plan().bf16[2]);  // conv -> conv
+  const Tensor input = random_tensor(net.input_shape(), 9, 0, 1);
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-6));
+}
+
 }  // namespace
