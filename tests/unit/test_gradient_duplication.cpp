@@ -46,6 +46,58 @@ TEST(GradientDuplication, OppositeContributionsCancelAndPartlyOppositeOnesExceed
   EXPECT_THROW(contribution_stats({{1, 2}, {1}}), Error);
 }
 
+// Small networks on a temporary texture data set (8x8 crops), measured by
+// measure_gradient_duplication and replayed batch for batch through an
+// executor whose gradients stay readable.
+class GradientDuplicationOnTextures : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("cspnet_gradients_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    cspnet::tests::write_texture_idx(dir_, "train", 64, 3);
+    cspnet::tests::write_texture_idx(dir_, "t10k", 16, 4);
+    data_ = make_data_source("fashion-mnist:" + dir_.string(), true, 1, 8, 8);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Network network(const char* cfg, uint64_t seed) {
+    std::ofstream(dir_ / "net.cfg") << cfg;
+    Network net = Network::from_cfg_file((dir_ / "net.cfg").string());
+    init_weights(net, seed);
+    return net;
+  }
+  // The first batch measure_gradient_duplication(..., batch, seed) sees.
+  Batch first_batch(int batch, int classes, uint64_t seed) const {
+    BatchLoaderOptions lo;
+    lo.batch = batch;
+    lo.classes = classes;
+    lo.seed = seed;
+    lo.threads = 0;
+    BatchLoader loader(std::shared_ptr<const DataSource>(data_.get(), [](const DataSource*) {}), lo);
+    return loader.next();
+  }
+  // That batch's forward, loss and backward, every gradient kept readable.
+  std::unique_ptr<TrainingExecutor> replay(Network& net, int batch, uint64_t seed) const {
+    TrainingOptions options;
+    options.reuse_gradient_memory = false;
+    options.blocked_layout = false;
+    auto executor = std::make_unique<TrainingExecutor>(net, options);
+    const Batch b = first_batch(batch, executor->classes(), seed);
+    executor->zero_gradients();
+    executor->forward(b.images.data(), StepContext{true, seed});
+    executor->loss(Targets{b.targets, b.labels, {}}, 1.f / float(batch));
+    executor->backward();
+    return executor;
+  }
+  const DataSource& data() const { return *data_; }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<DataSource> data_;
+};
+
 // conv0 is read by conv1 and by the route that concatenates conv0 and conv1
 // (a dense block's shared input): its gradient is the route's gradient on
 // conv0's channels plus what conv1 passes back.
@@ -79,36 +131,16 @@ activation=linear
 [softmax]
 )";
 
-TEST(GradientDuplication, RecordedContributionsMatchTheGradientsTakenApart) {
-  const fs::path dir = fs::temp_directory_path() / ("cspnet_gradients_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  cspnet::tests::write_texture_idx(dir, "train", 64, 3);
-  cspnet::tests::write_texture_idx(dir, "t10k", 16, 4);
-  std::ofstream(dir / "dense.cfg") << kDenseCfg;
-  const auto data = make_data_source("fashion-mnist:" + dir.string(), true, 1, 8, 8);
-
-  Network net = Network::from_cfg_file((dir / "dense.cfg").string());
-  init_weights(net, 5);
-  const GradientReport report = measure_gradient_duplication(net, *data, 1, 8, 11);
+TEST_F(GradientDuplicationOnTextures, RecordedContributionsMatchTheGradientsTakenApart) {
+  Network net = network(kDenseCfg, 5);
+  const GradientReport report = measure_gradient_duplication(net, data(), 1, 8, 11);
   ASSERT_EQ(report.fan_outs.size(), 1u);
   EXPECT_EQ(report.fan_outs[0].layer, 0);
   EXPECT_EQ(report.fan_outs[0].readers, (std::vector<int>{1, 2}));
 
   // The same batch and pass again, this time reading the finished gradients.
-  TrainingOptions options;
-  options.reuse_gradient_memory = false;
-  options.blocked_layout = false;
-  TrainingExecutor executor(net, options);
-  BatchLoaderOptions lo;
-  lo.batch = 8;
-  lo.classes = executor.classes();
-  lo.seed = 11;
-  lo.threads = 0;
-  BatchLoader loader(std::shared_ptr<const DataSource>(data.get(), [](const DataSource*) {}), lo);
-  Batch batch = loader.next();
-  executor.forward(batch.images.data(), StepContext{true, 11});
-  executor.loss(Targets{batch.targets, batch.labels, {}}, 1.f / 8);
-  executor.backward();
+  const auto replayed = replay(net, 8, 11);
+  const TrainingExecutor& executor = *replayed;
   const auto total = executor.gradient(0), route = executor.gradient(2);
   // Route output channels 0..3 are conv0's: its contribution, image by image.
   const int64_t plane = 8 * 8, per_image = 4 * plane;
@@ -124,7 +156,6 @@ TEST(GradientDuplication, RecordedContributionsMatchTheGradientsTakenApart) {
   EXPECT_NEAR(report.fan_outs[0].diversity, expected.diversity, 1e-4 * expected.diversity);
   EXPECT_EQ(report.stages.size(), 2u);  // 8x8 and the pooled 1x1
   EXPECT_EQ(report.stages[0].fan_outs, 1);
-  fs::remove_all(dir);
 }
 
 // The dense block of kDenseCfg in double precision, written from the
@@ -232,26 +263,12 @@ DenseBlockShares dense_block_shares_in_double(Network& net, const float* images,
   return shares;
 }
 
-TEST(GradientDuplication, FeatureAndWeightStatisticsMatchADenseBlockComputedInDouble) {
-  const fs::path dir = fs::temp_directory_path() / ("cspnet_gradients_double_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  cspnet::tests::write_texture_idx(dir, "train", 64, 3);
-  cspnet::tests::write_texture_idx(dir, "t10k", 16, 4);
-  std::ofstream(dir / "dense.cfg") << kDenseCfg;
-  const auto data = make_data_source("fashion-mnist:" + dir.string(), true, 1, 8, 8);
-  Network net = Network::from_cfg_file((dir / "dense.cfg").string());
-  init_weights(net, 7);
+TEST_F(GradientDuplicationOnTextures, FeatureAndWeightStatisticsMatchADenseBlockComputedInDouble) {
+  Network net = network(kDenseCfg, 7);
   constexpr int kBatch = 8;
-  const GradientReport report = measure_gradient_duplication(net, *data, 1, kBatch, 13);
+  const GradientReport report = measure_gradient_duplication(net, data(), 1, kBatch, 13);
   ASSERT_EQ(report.fan_outs.size(), 1u);
-
-  BatchLoaderOptions lo;
-  lo.batch = kBatch;
-  lo.classes = 10;
-  lo.seed = 13;
-  lo.threads = 0;
-  BatchLoader loader(std::shared_ptr<const DataSource>(data.get(), [](const DataSource*) {}), lo);
-  const Batch batch = loader.next();
+  const Batch batch = first_batch(kBatch, 10, 13);
   const DenseBlockShares shares = dense_block_shares_in_double(net, batch.images.data(), batch.targets, kBatch);
   const ContributionStats features = contribution_stats(shares.features);
   const ContributionStats weights = contribution_stats(shares.weights);
@@ -271,7 +288,6 @@ TEST(GradientDuplication, FeatureAndWeightStatisticsMatchADenseBlockComputedInDo
   EXPECT_EQ(report.stages[0].weighted_layers, 1);
   EXPECT_NEAR(report.stages[0].weight_mean_cosine, weights.mean_cosine, 1e-4);
   EXPECT_TRUE(std::isnan(report.stages[1].weight_mean_cosine));  // nothing read twice in the pooled stage
-  fs::remove_all(dir);
 }
 
 // Batch norm and mish in the writer: its weight-gradient shares, taken one
@@ -317,12 +333,8 @@ activation=linear
 [softmax]
 )";
 
-TEST(GradientDuplication, WeightSharesOfABatchNormWriterAddUpToItsGradient) {
-  const fs::path dir = fs::temp_directory_path() / ("cspnet_gradients_bn_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  std::ofstream(dir / "bn.cfg") << kBatchNormCfg;
-  Network net = Network::from_cfg_file((dir / "bn.cfg").string());
-  init_weights(net, 3);
+TEST_F(GradientDuplicationOnTextures, WeightSharesOfABatchNormWriterAddUpToItsGradient) {
+  Network net = network(kBatchNormCfg, 3);
   constexpr int kBatch = 4;
   net.reshape(8, 8, kBatch);
   TrainingOptions options;
@@ -378,7 +390,6 @@ TEST(GradientDuplication, WeightSharesOfABatchNormWriterAddUpToItsGradient) {
   EXPECT_TRUE(std::equal(gradient_after.begin(), gradient_after.end(), gradient_before.begin()));
   EXPECT_THROW(executor.parameter_gradient_for(0, "scales_of_nothing", whole), Error);
   EXPECT_THROW(executor.parameter_gradient_for(0, "weights", std::vector<float>(3)), Error);
-  fs::remove_all(dir);
 }
 
 
@@ -431,37 +442,17 @@ activation=linear
 [softmax]
 )";
 
-TEST(GradientDuplication, WeightUpdateReadersAreFollowedThroughRoutes) {
-  const fs::path dir = fs::temp_directory_path() / ("cspnet_gradients_chain_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  cspnet::tests::write_texture_idx(dir, "train", 64, 3);
-  cspnet::tests::write_texture_idx(dir, "t10k", 16, 4);
-  std::ofstream(dir / "chain.cfg") << kChainCfg;
-  const auto data = make_data_source("fashion-mnist:" + dir.string(), true, 1, 8, 8);
-  Network net = Network::from_cfg_file((dir / "chain.cfg").string());
-  init_weights(net, 9);
+TEST_F(GradientDuplicationOnTextures, WeightUpdateReadersAreFollowedThroughRoutes) {
+  Network net = network(kChainCfg, 9);
   constexpr int kBatch = 8;
-  const GradientReport report = measure_gradient_duplication(net, *data, 1, kBatch, 17);
+  const GradientReport report = measure_gradient_duplication(net, data(), 1, kBatch, 17);
   // conv1 reaches only conv3 (route 4 drops its channels), conv3 only conv5.
   ASSERT_EQ(report.weight_updates.size(), 1u);
   EXPECT_EQ(report.weight_updates[0].layer, 0);
   EXPECT_EQ(report.weight_updates[0].readers, (std::vector<int>{1, 3, 5}));
 
-  TrainingOptions options;
-  options.reuse_gradient_memory = false;
-  options.blocked_layout = false;
-  TrainingExecutor executor(net, options);
-  BatchLoaderOptions lo;
-  lo.batch = kBatch;
-  lo.classes = executor.classes();
-  lo.seed = 17;
-  lo.threads = 0;
-  BatchLoader loader(std::shared_ptr<const DataSource>(data.get(), [](const DataSource*) {}), lo);
-  Batch batch = loader.next();
-  executor.zero_gradients();
-  executor.forward(batch.images.data(), StepContext{true, 17});
-  executor.loss(Targets{batch.targets, batch.labels, {}}, 1.f / kBatch);
-  executor.backward();
+  const auto replayed = replay(net, kBatch, 17);
+  TrainingExecutor& executor = *replayed;
   // Per image: conv0 is channels 4..7 of route 2 (8 channels), which are
   // channels 2..5 of route 4 (6 channels).
   const int64_t plane = 64, per_image = 4 * plane;
@@ -486,7 +477,6 @@ TEST(GradientDuplication, WeightUpdateReadersAreFollowedThroughRoutes) {
   EXPECT_NEAR(report.weight_updates[0].feature_diversity, features.diversity, 1e-4 * features.diversity);
   EXPECT_NEAR(report.weight_updates[0].mean_cosine, weights.mean_cosine, 1e-4);
   EXPECT_NEAR(report.weight_updates[0].diversity, weights.diversity, 1e-4 * weights.diversity);
-  fs::remove_all(dir);
 }
 
 }  // namespace
