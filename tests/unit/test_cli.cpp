@@ -391,6 +391,15 @@ TEST_F(Cli, QuantizeWritesATableThatBenchRunsInInt8AndBindsToTheWeights) {
   ASSERT_EQ(int8.code, 0) << int8.err;
   EXPECT_TRUE(contains(int8.out, ", int8, ")) << int8.out;
   EXPECT_TRUE(contains(int8.out, "int8 vs direct fp32 on 2 random inputs")) << int8.out;
+  // Every activation in floats is the same arithmetic: the same deviation from fp32.
+  Result wide = cli(bench + quote(weights) + " --precision int8 --fp32-activations --quantization " + quote(table));
+  ASSERT_EQ(wide.code, 0) << wide.err;
+  auto deviation = [](const std::string& out) {
+    const size_t at = out.find("max |int8 - fp32| / max |fp32| = ");
+    return at == std::string::npos ? std::string("(none)") : out.substr(at, out.find('\n', at) - at);
+  };
+  EXPECT_NE(deviation(int8.out), "(none)") << int8.out;
+  EXPECT_EQ(deviation(int8.out), deviation(wide.out));
   // Misuse is a usage error; a table of other weights is refused by name.
   Result missing = cli(bench + quote(weights) + " --precision int8");
   EXPECT_EQ(missing.code, 2);
