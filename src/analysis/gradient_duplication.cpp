@@ -342,24 +342,22 @@ GradientReport measure_gradient_duplication(Network& net, const DataSource& data
     stage.name = std::to_string(index++) + ": " + std::to_string(shape.w) + "x" + std::to_string(shape.h);
     stage.first_layer = first;
     stage.last_layer = last;
-    Mean cosine, diversity;
-    for (const FanOutGradients& f : report.fan_outs)
-      if (f.layer >= first && f.layer <= last) {
-        ++stage.fan_outs;
-        cosine.add(f.mean_cosine);
-        diversity.add(f.diversity);
-      }
-    stage.mean_cosine = cosine.value();
-    stage.diversity = diversity.value();
-    Mean weight_cosine, weight_diversity;
-    for (const WeightUpdateShares& w : report.weight_updates)
-      if (w.layer >= first && w.layer <= last) {
-        ++stage.weighted_layers;
-        weight_cosine.add(w.mean_cosine);
-        weight_diversity.add(w.diversity);
-      }
-    stage.weight_mean_cosine = weight_cosine.value();
-    stage.weight_diversity = weight_diversity.value();
+    // The means over the stage's items (fan-out tensors, weighted layers).
+    // (Bounds copied: clang 14 cannot capture structured bindings.)
+    auto stage_means = [&, from = first, to = last](const auto& items, int& count, double& mean_cosine,
+                                                     double& mean_diversity) {
+      Mean cosine, diversity;
+      for (const auto& item : items)
+        if (item.layer >= from && item.layer <= to) {
+          ++count;
+          cosine.add(item.mean_cosine);
+          diversity.add(item.diversity);
+        }
+      mean_cosine = cosine.value();
+      mean_diversity = diversity.value();
+    };
+    stage_means(report.fan_outs, stage.fan_outs, stage.mean_cosine, stage.diversity);
+    stage_means(report.weight_updates, stage.weighted_layers, stage.weight_mean_cosine, stage.weight_diversity);
     report.stages.push_back(stage);
   }
   return report;
