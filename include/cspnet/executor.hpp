@@ -30,15 +30,18 @@ struct ExecOptions {
   // network and its weights (check_table), and convolutions it does not list
   // run in fp32.
   std::shared_ptr<const QuantizationTable> quantization;
-  // precision int8: tensors that only convolutions and equal-shape
+  // precision int8 and bf16: tensors that only convolutions and equal-shape
   // shortcuts touch are kept channels-last (nhwc), the layout oneDNN's int8
-  // kernels take, so those convolutions read and write them without a
-  // layout reorder (MemoryPlan::channels_last).
-  bool int8_channels_last = true;
+  // kernels take and its brgconv kernels run fastest on, so those
+  // convolutions read and write them without a layout reorder
+  // (MemoryPlan::channels_last).
+  bool channels_last = true;
   // precision int8: a convolution's output that only int8 convolutions read
   // (all with one quantization) is written by it as 8-bit integers, requantized
   // in its post-ops, so its readers take it without a quantizing reorder
-  // (MemoryPlan::int8_scale). Needs int8_channels_last.
+  // (MemoryPlan::int8_scale). A concatenation that only such convolutions
+  // read is copied in 8 bits, channels-last, instead of being written in
+  // place (MemoryPlan::int8_concatenation). Needs channels_last.
   bool int8_activations = true;
   // precision bf16: a buffer that only convolutions write (or concatenate
   // in place) and only convolutions read is kept in bfloat16 (MemoryPlan::bf16):
@@ -53,10 +56,11 @@ struct MemoryPlan {
   std::vector<int> root;               // per tensor: the tensor whose buffer holds it
   std::vector<int64_t> root_channel;   // per tensor: first channel inside the root
   std::vector<bool> blocked;           // per tensor: nChw16c (else plain NCHW)
-  std::vector<bool> channels_last;     // per tensor: nhwc (int8 executors; never also blocked)
+  std::vector<bool> channels_last;     // per tensor: nhwc (int8 and bf16 executors; never also blocked)
   std::vector<float> int8_scale;       // per tensor: 0, or stored as 8-bit integers round(x * scale)
   std::vector<bool> int8_unsigned;     // per tensor with an int8_scale: uint8 (else int8)
   std::vector<bool> bf16;              // per tensor: stored as bfloat16 (bf16 executors)
+  std::vector<bool> int8_concatenation;  // per layer: a concatenation copied channels-last in 8 bits
   std::vector<int> accumulates_for;    // per layer: the shortcut it performs in place (-1 none)
   std::vector<bool> folded;            // per layer: a shortcut done by its producer (no kernel)
   std::vector<bool> overwritten;       // per tensor: its buffer is reused in place (residual fusion),

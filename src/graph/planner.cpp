@@ -33,6 +33,46 @@ std::vector<std::vector<int>> members_of(const MemoryPlan& plan) {
   return members;
 }
 
+// int8 executors: what quantization a layer's 8-bit input has, or null
+// when it reads floats. An int8 convolution quantizes its input as its table
+// entry says; a concatenation copied in 8 bits (below) takes its readers'.
+const QuantizedInput* int8_reading(const Network& net, const QuantizationTable& table,
+                                   const std::vector<std::vector<int>>& readers,
+                                   const std::vector<bool>& int8_concatenation, int layer) {
+  if (net.layer(layer).kind() == LayerKind::convolutional) return table.find(layer);
+  if (!int8_concatenation[size_t(layer)]) return nullptr;
+  return table.find(readers[size_t(layer)].front());
+}
+
+// int8 executors: a concatenation is copied in 8 bits instead of written in
+// place when only int8 convolutions read it, all quantizing it alike, and it
+// is not an output: oneDNN 2.6's int8 convolutions writing a channel slice
+// of a channels-last buffer run its reference kernel, so the producers write
+// their own dense 8-bit tensors and the route copies them (a byte per
+// element, against fp32 slices and a quantizing reorder in every reader).
+std::vector<bool> choose_int8_concatenations(const Network& net, const ExecOptions& options,
+                                             const std::vector<std::vector<int>>& readers) {
+  std::vector<bool> chosen(size_t(net.size()), false);
+  const QuantizationTable* table = options.quantization.get();
+  if (options.precision != Precision::int8 || !options.int8_activations || !options.channels_last || !table)
+    return chosen;
+  const auto outputs = net.output_layers();
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    if (layer.output_kind() != OutputKind::concat || readers[size_t(i)].empty() ||
+        std::find(outputs.begin(), outputs.end(), i) != outputs.end())
+      continue;
+    const QuantizedInput* first = table->find(readers[size_t(i)].front());
+    bool alike = first != nullptr;
+    for (int r : readers[size_t(i)]) {
+      const QuantizedInput* q = net.layer(r).kind() == LayerKind::convolutional ? table->find(r) : nullptr;
+      alike = alike && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
+    }
+    chosen[size_t(i)] = alike;
+  }
+  return chosen;
+}
+
 // Places route inputs inside the route's buffer and views inside their source.
 int root_of(const std::vector<int>& parent, int t) {
   while (parent[size_t(t)] >= 0) t = parent[size_t(t)];
@@ -78,6 +118,7 @@ void place_tensors(const Network& net, const ExecOptions& options, std::vector<i
   plan.accumulates_for.assign(size_t(net.size()), -1);
   plan.folded.assign(size_t(net.size()), false);
   plan.overwritten.assign(size_t(net.size()) + 1, false);
+  plan.int8_concatenation = choose_int8_concatenations(net, options, readers);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     auto id = [&](int ref) { return ref < 0 ? input_id : ref; };
@@ -88,6 +129,10 @@ void place_tensors(const Network& net, const ExecOptions& options, std::vector<i
       continue;
     }
     if (layer.output_kind() != OutputKind::concat) continue;
+    if (plan.int8_concatenation[size_t(i)]) {  // copied by the route, every input
+      plan.copied_inputs += int(layer.inputs().size());
+      continue;
+    }
     int64_t channel = 0;
     const auto& ins = layer.inputs();
     for (size_t k = 0; k < ins.size(); ++k) {
@@ -149,7 +194,7 @@ void choose_layouts(const Network& net, const ExecOptions& options, MemoryPlan& 
 void choose_channels_last(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
   const int count = net.size() + 1, input_id = net.size();
   plan.channels_last.assign(size_t(count), false);
-  if (options.precision != Precision::int8 || !options.int8_channels_last) return;
+  if ((options.precision != Precision::int8 && options.precision != Precision::bf16) || !options.channels_last) return;
   LayoutClasses classes(count);
   auto shape_of = [&](int t) { return t == input_id ? net.input_shape() : net.layer(t).output_shape(); };
   for (int t = 0; t < count; ++t) {
@@ -162,7 +207,9 @@ void choose_channels_last(const Network& net, const ExecOptions& options, Memory
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     const bool computes = layer.output_kind() == OutputKind::compute && !plan.folded[size_t(i)];
-    if (computes && layer.kind() == LayerKind::convolutional) continue;  // each side its own layout
+    // Each side its own layout: convolutions, and the route copying an 8-bit
+    // concatenation (it converts what it reads).
+    if ((computes && layer.kind() == LayerKind::convolutional) || plan.int8_concatenation[size_t(i)]) continue;
     // Views and folded shortcuts run nothing; a concat's copies move NCHW
     // channel ranges, so a concat rules its operands out.
     const bool runs_nothing = layer.output_kind() == OutputKind::view || plan.folded[size_t(i)];
@@ -183,9 +230,11 @@ void choose_channels_last(const Network& net, const ExecOptions& options, Memory
 // requantizes it in its post-ops) when its buffer holds nothing else but
 // whole views of it (a [route] of that one layer: the CSP split), it is
 // channels-last and nothing is accumulated into it, and every reader of it
-// or of those views is an int8 convolution quantizing its input alike (one
-// threshold and signedness: calibration saw the same tensor). So no reader
-// needs it in floats.
+// or of those views takes 8 bits quantized alike (one threshold and
+// signedness: int8 convolutions calibrated on the same tensor, or
+// concatenations copied in 8 bits for such convolutions). So no reader
+// needs it in floats. A concatenation copied in 8 bits is 8-bit when it is
+// channels-last (its route converts whatever its inputs are).
 void choose_int8_activations(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
   const int count = net.size() + 1;
   plan.int8_scale.assign(static_cast<size_t>(count), 0.f);
@@ -193,14 +242,17 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
   const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
-  auto int8_convolution = [&](int layer) {
-    return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)] &&
-           table->find(layer) != nullptr;
+  auto reading = [&](int layer) -> const QuantizedInput* {
+    if (plan.folded[size_t(layer)]) return nullptr;
+    return int8_reading(net, *table, readers, plan.int8_concatenation, layer);
   };
   for (int t = 0; t < net.size(); ++t) {
     const Layer& layer = net.layer(t);
+    const bool writes_int8 = plan.int8_concatenation[size_t(t)] ||
+                             (layer.kind() == LayerKind::convolutional && reading(t) != nullptr &&
+                              onednn_kernels(layer).can_write_narrow(layer, options));
     if (plan.root[size_t(t)] != t || !plan.channels_last[size_t(t)] || plan.accumulates_for[size_t(t)] >= 0 ||
-        plan.overwritten[size_t(t)] || !int8_convolution(t) || !onednn_kernels(layer).can_write_narrow(layer, options))
+        plan.overwritten[size_t(t)] || plan.folded[size_t(t)] || !writes_int8)
       continue;
     std::vector<int> all_readers;
     bool whole = true;
@@ -211,10 +263,10 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
         if (net.layer(r).output_kind() != OutputKind::view) all_readers.push_back(r);
     }
     if (!whole || all_readers.empty()) continue;
-    const QuantizedInput* first = table->find(all_readers.front());
-    bool alike = true;
+    const QuantizedInput* first = reading(all_readers.front());
+    bool alike = first != nullptr;
     for (int r : all_readers) {
-      const QuantizedInput* q = int8_convolution(r) ? table->find(r) : nullptr;
+      const QuantizedInput* q = reading(r);
       alike = alike && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
     }
     if (!alike) continue;

@@ -228,7 +228,7 @@ TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
   last.reuse_memory = false;
   last.int8_activations = false;  // every layer output in floats, comparable (see Int8Activations...)
   ExecOptions first = last;
-  first.int8_channels_last = false;
+  first.channels_last = false;
   Executor a(net, last), b(net, first);
   const MemoryPlan& plan = a.plan();
   std::vector<int> channels_last;

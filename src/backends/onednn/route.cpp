@@ -2,6 +2,9 @@
 // planner's zero-copy concat) or for a single input (a view); otherwise a
 // copy of the channel ranges not already in place.
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -10,6 +13,58 @@
 
 namespace cspnet {
 namespace {
+
+// Where element (image n, channel c, pixel p) of a view lies, in elements
+// from view.data: the three layouts a planned tensor may have.
+int64_t element_index(const TensorView& v, int64_t n, int64_t c, int64_t p) {
+  if (v.channels_last) return n * v.image_stride + p * v.shape.c + c;
+  if (v.blocked) return n * v.image_stride + (c / kChannelBlock) * v.plane() * kChannelBlock + p * kChannelBlock +
+                        c % kChannelBlock;
+  return n * v.image_stride + c * v.plane() + p;
+}
+
+float load(const TensorView& v, int64_t i) {
+  if (v.is_float()) return v.data[i];
+  const auto* bytes = reinterpret_cast<const std::byte*>(v.data);
+  const float q = v.int8_unsigned ? float(std::to_integer<uint8_t>(bytes[i])) : float(int8_t(bytes[i]));
+  return q / v.int8_scale;
+}
+
+void store(const TensorView& v, int64_t i, float x) {
+  if (v.is_float()) {
+    v.data[i] = x;
+    return;
+  }
+  // As oneDNN's quantizing reorder: round to nearest even, then saturate.
+  const float q = std::nearbyint(x * v.int8_scale);
+  auto* bytes = reinterpret_cast<std::byte*>(v.data);
+  bytes[i] = v.int8_unsigned ? std::byte(uint8_t(std::clamp(q, 0.f, 255.f)))
+                             : std::byte(uint8_t(int8_t(std::clamp(q, -128.f, 127.f))));
+}
+
+// A concatenation copied in 8 bits, channels-last (MemoryPlan::int8_concatenation):
+// an input already in the output's quantization moves as bytes, pixel by
+// pixel; any other (floats, another scale, another layout) is converted
+// element by element.
+void copy_into_int8_concatenation(const TensorView& in, int64_t src_channel, const TensorView& out,
+                                  int64_t dst_channel, int64_t channels) {
+  const int64_t plane = out.plane(), pixels = out.shape.n * plane;
+  const bool as_bytes = in.channels_last && in.is_int8() && in.int8_scale == out.int8_scale &&
+                        in.int8_unsigned == out.int8_unsigned;
+  const auto* src = reinterpret_cast<const std::byte*>(in.data);
+  auto* dst = reinterpret_cast<std::byte*>(out.data);
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < pixels; ++k) {
+    const int64_t n = k / plane, p = k % plane;
+    if (as_bytes) {
+      std::memcpy(dst + element_index(out, n, dst_channel, p), src + element_index(in, n, src_channel, p),
+                  size_t(channels));
+      continue;
+    }
+    for (int64_t c = 0; c < channels; ++c)
+      store(out, element_index(out, n, dst_channel + c, p), load(in, element_index(in, n, src_channel + c, p)));
+  }
+}
 
 class RouteKernels final : public LayerKernels {
  public:
@@ -41,9 +96,20 @@ class RouteKernels final : public LayerKernels {
       dst_channel += channels;
     }
     if (copies.empty()) return nullptr;  // every producer wrote into its slice
-    if (!ctx.output.is_float())  // the planner keeps narrow concatenations in place only
-      throw Error(layer.where() + ": internal: a copying route over bf16 or 8-bit tensors");
     TensorView out = ctx.output;
+    if (out.is_int8() || out.channels_last) {
+      for (const Copy& copy : copies)
+        if (!copy.src.is_float() && !copy.src.is_int8())
+          throw Error(layer.where() + ": internal: a bf16 input to an 8-bit concatenation");
+      return make_kernel([copies, out](dnnl::stream&) {
+        for (const Copy& copy : copies)
+          copy_into_int8_concatenation(copy.src, copy.src_channel, out, copy.dst_channel, copy.channels);
+      });
+    }
+    bool narrow = !out.is_float();
+    for (const Copy& copy : copies) narrow = narrow || !copy.src.is_float() || copy.src.channels_last;
+    if (narrow)  // the planner keeps other narrow or channels-last concatenations in place
+      throw Error(layer.where() + ": internal: a copying route over bf16, 8-bit or channels-last tensors");
     return make_kernel([copies, out](dnnl::stream&) {
       const int64_t plane = out.plane();
       for (const Copy& copy : copies) {
