@@ -184,23 +184,34 @@ TEST(Quantization, Int8ConvolutionComputesTheQuantizedArithmetic) {
 }
 
 TEST(Quantization, Int8ResidualSumFusedEqualsUnfused) {
-  // A linear convolution summed into a shortcut (ResNe(X)t's pattern) is fused
-  // as a sum post-op of the int8 convolution; the unfused path runs the
-  // shortcut as its own loop. Both quantize identically.
-  NetSpec spec{8, 8, 16, 2,
-               {conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),
-                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::leaky}),
-                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::linear}),
-                shortcut({-3}, Activation::relu),
-                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
-  Network net = build(spec);
-  const Tensor input = random_tensor(net.input_shape(), 3, -1, 1);
-  ExecOptions fused = int8_options(net, {{0, 1.f, false}, {1, 2.f, false}, {2, 2.f, false}, {4, 4.f, true}});
-  ExecOptions unfused = fused;
-  unfused.fuse_residual = false;
-  Executor a(net, fused), b(net, unfused);
-  ASSERT_EQ(a.plan().accumulates_for[2], 3) << "the conv should perform the shortcut";
-  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  // A convolution summed into a shortcut is fused as a sum post-op of the
+  // int8 convolution: a linear one (ResNe(X)t's pattern) and, in int8 only,
+  // one with an activation before the sum (darknet's residual blocks). The
+  // unfused path runs the shortcut as its own loop. Both quantize
+  // identically. An activation, the sum, then another activation of the
+  // same oneDNN algorithm (leaky, relu) stays unfused: oneDNN 2.6 gives both
+  // eltwise post-ops the first one's parameters.
+  for (auto [act, then] : {std::pair{Activation::linear, Activation::relu}, std::pair{Activation::leaky, Activation::linear},
+                           std::pair{Activation::mish, Activation::linear}, std::pair{Activation::leaky, Activation::relu}}) {
+    NetSpec spec{8, 8, 16, 2,
+                 {conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),
+                  conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::leaky}),
+                  conv({.filters = 16, .size = 3, .bn = true, .act = act}),
+                  shortcut({-3}, then),
+                  conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
+    Network net = build(spec);
+    const Tensor input = random_tensor(net.input_shape(), 3, -1, 1);
+    ExecOptions fused = int8_options(net, {{0, 1.f, false}, {1, 2.f, false}, {2, 2.f, false}, {4, 4.f, false}});
+    ExecOptions unfused = fused;
+    unfused.fuse_residual = false;
+    Executor a(net, fused), b(net, unfused);
+    const std::string which = std::string(activation_name(act)) + " then " + activation_name(then);
+    const bool mixed_up = act == Activation::leaky && then == Activation::relu;
+    ASSERT_EQ(a.plan().accumulates_for[2], mixed_up ? -1 : 3) << which << ": which conv performs the shortcut";
+    EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5)) << which;
+    for (const std::string& name : a.layer_implementations())
+      EXPECT_EQ(name.find("ref"), std::string::npos) << which << ": a reference kernel: " << name;
+  }
 }
 
 TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
@@ -249,6 +260,17 @@ TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
     }
 }
 
+// The largest difference between an 8-bit tensor read back and the float
+// tensor it was quantized from, saturated to the 8-bit range first (the int8
+// path saturates where a value exceeds the calibrated threshold).
+float largest_quantization_error(const Tensor& quantized, const Tensor& floats, float scale, bool is_unsigned) {
+  const float low = is_unsigned ? 0.f : -128.f / scale, high = (is_unsigned ? 255.f : 127.f) / scale;
+  float largest = 0;
+  for (int64_t k = 0; k < floats.size(); ++k)
+    largest = std::max(largest, std::fabs(quantized.data()[k] - std::clamp(floats.data()[k], low, high)));
+  return largest;
+}
+
 TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
   // A convolution whose output only int8 convolutions read (directly or
   // through a whole-tensor route) writes it as 8-bit integers; its readers
@@ -277,25 +299,67 @@ TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
   std::vector<int> int8_tensors;
   for (int t = 0; t <= net.size(); ++t)
     if (a.plan().int8_scale[size_t(t)] != 0.f) int8_tensors.push_back(t);
-  // 2 and 4 are written into the concat's slices; 6 is the output.
-  EXPECT_EQ(int8_tensors, (std::vector<int>{0, 1, 3}));
+  // The concat 5 is only read by an int8 convolution, so it is copied in
+  // 8 bits and 2 and 4 write their own 8-bit tensors at its scale; 6 is the
+  // output.
+  EXPECT_EQ(int8_tensors, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_TRUE(a.plan().int8_concatenation[5]);
+  EXPECT_EQ(a.plan().int8_scale[2], a.plan().int8_scale[5]);
+  EXPECT_EQ(a.plan().int8_scale[4], a.plan().int8_scale[5]);
+  EXPECT_EQ(a.plan().copied_inputs, 2);
+  EXPECT_EQ(b.plan().zero_copy_inputs, 2);
   EXPECT_FALSE(a.plan().int8_unsigned[0]);  // leaky: signed
   EXPECT_TRUE(a.plan().int8_unsigned[1]);   // relu: never negative
   EXPECT_TRUE(std::all_of(b.plan().int8_scale.begin(), b.plan().int8_scale.end(), [](float v) { return v == 0.f; }));
   EXPECT_LT(a.plan().peak_bytes, b.plan().peak_bytes);  // every tensor its own buffer: the 8-bit ones a quarter
   EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
   b.forward(input);
-  for (int t : {0, 1}) {
-    const Tensor quantized = a.layer_output(t), floats = b.layer_output(t);
-    const float step = 1.f / a.plan().int8_scale[size_t(t)];
-    float largest_error = 0;
-    for (int64_t k = 0; k < floats.size(); ++k)
-      largest_error = std::max(largest_error, std::fabs(quantized.data()[k] - floats.data()[k]));
-    EXPECT_LE(largest_error, 0.5f * step * 1.001f) << t;  // rounding only: minmax never clips its own input
-    EXPECT_GT(largest_error, 0.f) << t;                     // really quantized
+  for (int t : {0, 1, 2, 4, 5}) {
+    const float scale = a.plan().int8_scale[size_t(t)];
+    const float error =
+        largest_quantization_error(a.layer_output(t), b.layer_output(t), scale, a.plan().int8_unsigned[size_t(t)]);
+    EXPECT_LE(error, 0.5f / scale * 1.001f) << t;  // rounding
+    EXPECT_GT(error, 0.f) << t;                    // really quantized
   }
   for (const std::string& name : a.layer_implementations())
     EXPECT_EQ(name.find("ref"), std::string::npos) << "an int8 layer fell back to a reference kernel: " << name;
+}
+
+TEST(Quantization, Int8ConcatenationQuantizesWhatItCopies) {
+  // A concatenation only an int8 convolution reads is copied in 8 bits even
+  // when its inputs are floats: 0 is also read by a convolution quantizing
+  // it otherwise (channels-last floats), 1 by a maxpool (blocked floats),
+  // 2 is the maxpool's output. The route quantizes them on the copy exactly
+  // as the reader's reorder would quantize the float concatenation.
+  NetSpec spec{12, 12, 3, 2,
+               {conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),         // 0
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::mish}),    // 1
+                maxpool({.size = 2, .stride_x = 1, .stride_y = 1}),                             // 2
+                route({-3, -2, -1}),                                                            // 3: 16+16+16
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 4
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 13, -1, 1);
+  ExecOptions with = int8_options(net, {{0, 1.f, false}, {1, 2.f, false}, {4, 1.5f, false}});
+  with.reuse_memory = false;
+  ExecOptions without = with;
+  without.int8_activations = false;
+  Executor a(net, with), b(net, without);
+  const MemoryPlan& plan = a.plan();
+  ASSERT_TRUE(plan.int8_concatenation[3]);
+  EXPECT_FLOAT_EQ(plan.int8_scale[3], 127.f / 1.5f);
+  EXPECT_TRUE(plan.channels_last[3]);
+  for (int t : {0, 1, 2}) EXPECT_EQ(plan.int8_scale[size_t(t)], 0.f) << t;
+  EXPECT_TRUE(plan.channels_last[0]);
+  EXPECT_TRUE(plan.blocked[1] && plan.blocked[2]);
+  EXPECT_EQ(plan.copied_inputs, 3);
+  EXPECT_FALSE(b.plan().int8_concatenation[3]);
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  b.forward(input);
+  const float error = largest_quantization_error(a.layer_output(3), b.layer_output(3), plan.int8_scale[3], false);
+  EXPECT_LE(error, 0.5f / plan.int8_scale[3] * 1.001f);
+  EXPECT_GT(error, 0.f);
+  for (const std::string& name : a.layer_implementations())
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "a reference kernel: " << name;
 }
 
 TEST(Quantization, Int8NetworkStaysCloseToFp32) {

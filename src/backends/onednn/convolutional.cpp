@@ -104,13 +104,19 @@ class ConvolutionalKernels final : public LayerKernels {
   LayoutRule training_layout_rule(const Layer&) const override { return LayoutRule::any; }
   bool takes_channels_last(const Layer&) const override { return true; }
   bool can_accumulate_into_output(const Layer& layer, const ExecOptions& options, Activation then) const override {
-    // oneDNN 2.6's JIT convolutions (blocked or not) take a sum post-op only
-    // as the first one: an activation before the sum sends them to the
-    // reference kernel (and two eltwise post-ops of one algorithm get the
-    // first one's parameters). So fuse only linear convolutions, as in
-    // ResNe(X)t blocks: dst = then(conv + dst).
+    // oneDNN 2.6's f32 and bf16 JIT convolutions (blocked or not) take a sum
+    // post-op only as the first one: an activation before the sum sends them
+    // to the reference kernel (and two eltwise post-ops of one algorithm get
+    // the first one's parameters). So fuse only linear convolutions there, as
+    // in ResNe(X)t blocks: dst = then(conv + dst). Its int8 kernels (brgconv,
+    // jit_int8) take the sum after an activation: darknet's residual blocks,
+    // dst = act(conv) + dst, fuse too, unless a second, different activation
+    // follows (the parameter mix-up above).
     const auto& a = layer.attrs_as<ConvolutionalAttrs>();
-    return a.activation == Activation::linear && has_activation_post_op(then) &&
+    const bool int8 = options.precision == Precision::int8 && options.quantization &&
+                      options.quantization->find(layer.index()) != nullptr;
+    const bool act_then_sum = int8 && (then == Activation::linear || then == a.activation);
+    return (a.activation == Activation::linear || act_then_sum) && has_activation_post_op(then) &&
            (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation;
   }
   bool can_write_narrow(const Layer& layer, const ExecOptions& options) const override {
