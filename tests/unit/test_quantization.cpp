@@ -362,6 +362,45 @@ TEST(Quantization, Int8ConcatenationQuantizesWhatItCopies) {
     EXPECT_EQ(name.find("ref"), std::string::npos) << "a reference kernel: " << name;
 }
 
+TEST(Quantization, SignedInt8InputsRunShiftedOnTheUnsignedKernel) {
+  // oneDNN 2.6's brgconv int8 kernel takes uint8 sources only; a convolution
+  // reading a signed 8-bit tensor (leaky, mish) shifts it to uint8 in a
+  // padded buffer and corrects its bias. The output is the same as quantizing
+  // the float tensor on the way in (oneDNN's signed-input kernel): 3x3 with
+  // padding, stride 2 on an odd size (asymmetric padding), grouped; batch 2.
+  NetSpec spec{13, 13, 3, 2,
+               {conv({.filters = 32, .size = 1, .pad = Pad::none, .act = Activation::leaky}),               // 0
+                conv({.filters = 32, .size = 3, .bn = true, .act = Activation::leaky}),                     // 1
+                conv({.filters = 32, .size = 1, .pad = Pad::none, .act = Activation::mish}),                // 2
+                conv({.filters = 64, .size = 3, .stride_x = 2, .stride_y = 2, .bn = true, .act = Activation::leaky}),  // 3
+                conv({.filters = 64, .size = 1, .pad = Pad::none, .act = Activation::leaky}),               // 4
+                conv({.filters = 64, .size = 3, .groups = 4, .bn = true, .act = Activation::leaky}),        // 5
+                conv({.filters = 10, .size = 1, .pad = Pad::none, .act = Activation::linear})}};            // 6
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 17, -1, 1);
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions with;
+  with.precision = Precision::int8;
+  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions without = with;
+  without.int8_activations = false;  // every convolution reads floats, quantized by oneDNN's reorder
+  Executor a(net, with), b(net, without);
+  for (int t : {0, 2, 4}) {
+    EXPECT_NE(a.plan().int8_scale[size_t(t)], 0.f) << t;
+    EXPECT_FALSE(a.plan().int8_unsigned[size_t(t)]) << t;
+  }
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  const std::vector<std::string> kernels = a.layer_implementations();
+  for (int layer : {1, 3, 5}) {
+    if (kernels[size_t(layer)].rfind("brgconv", 0) != 0)
+      std::printf("note: layer %d runs %s (no brgconv int8 kernel for it on this CPU): not shifted\n",
+                  layer, kernels[size_t(layer)].c_str());
+  }
+  for (const std::string& name : kernels)
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "a reference kernel: " << name;
+}
+
 TEST(Quantization, Int8NetworkStaysCloseToFp32) {
   // Calibrated on the inputs it then runs, a small network's int8 output stays
   // within a few quantization steps of fp32.

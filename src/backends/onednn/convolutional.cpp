@@ -3,6 +3,9 @@
 // oneDNN's forward/backward primitives (weighted_train.hpp).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <optional>
 
 #include "backends/onednn/kernel_util.hpp"
@@ -29,6 +32,50 @@ dnnl::post_ops direct_post_ops(const std::vector<PostStep>& steps) {
   }
   return ops;
 }
+
+// A signed 8-bit channels-last tensor shifted to uint8 (q + 128) inside a
+// spatially padded buffer whose border holds 128, the shifted zero: what
+// oneDNN 2.6's brgconv int8 kernel reads in place of a signed, padded input.
+struct ShiftedInput {
+  static constexpr int kShift = 128;
+  std::shared_ptr<std::byte> buffer;
+  TensorView view;  // the padded uint8 tensor
+  int64_t top = 0, left = 0;
+
+  static ShiftedInput allocate(const TensorView& in, const Shape& padded, int64_t top, int64_t left) {
+    ShiftedInput s;
+    const size_t bytes = size_t(padded.count() + 63) / 64 * 64;
+    s.buffer.reset(static_cast<std::byte*>(std::aligned_alloc(64, bytes)), &std::free);
+    if (!s.buffer) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a shifted int8 input");
+    s.view = TensorView{reinterpret_cast<float*>(s.buffer.get()), padded, padded.per_image(), false, true,
+                        in.int8_scale, true, false};
+    s.top = top;
+    s.left = left;
+    return s;
+  }
+
+  // Row by row: the border rows and columns 128, the rest the input with its
+  // sign bit flipped (two's complement q + 128 = q ^ 0x80).
+  void fill_from(const TensorView& in) const {
+    const Shape& p = view.shape;
+    const int64_t c = p.c, in_row = in.shape.w * c, padded_row = p.w * c, rows = p.n * p.h;
+    const int64_t before = left * c, after = padded_row - in_row - before;
+    auto* padded = reinterpret_cast<uint8_t*>(view.data);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      uint8_t* to = padded + r * padded_row;
+      const int64_t n = r / p.h, y = r % p.h - top;
+      if (y < 0 || y >= in.shape.h) {
+        std::memset(to, kShift, size_t(padded_row));
+        continue;
+      }
+      const auto* from = reinterpret_cast<const uint8_t*>(in.image(n)) + y * in_row;
+      std::memset(to, kShift, size_t(before));
+      for (int64_t k = 0; k < in_row; ++k) to[before + k] = uint8_t(from[k] ^ 0x80u);
+      std::memset(to + before + in_row, kShift, size_t(after));
+    }
+  }
+};
 
 // oneDNN 2.6's Winograd kernel takes relu (slope 0) and sum as post-ops and
 // nothing else: keep the leading run of those as post-ops and run the
@@ -174,13 +221,18 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
 
   dims strides{a.stride_y, a.stride_x}, dilates{a.dilation - 1, a.dilation - 1};
   dims pad_l{a.padding, a.padding}, pad_rb{pad_b, pad_r};
+  auto make_padded_pd = [&](algorithm algo, const primitive_attr& attr, const memory::desc& src,
+                            const memory::desc& dst, const memory::desc& weights, const dims& before,
+                            const dims& after) {
+    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, bias_md, dst,
+                                                      strides, dilates, before, after)
+                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, dst,
+                                                      strides, dilates, before, after);
+    return convolution_forward::primitive_desc(desc, attr, ctx.engine);
+  };
   auto make_pd = [&](algorithm algo, const primitive_attr& attr, const memory::desc& src, const memory::desc& dst,
                      const memory::desc& weights) {
-    auto desc = with_bias ? convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, bias_md, dst,
-                                                      strides, dilates, pad_l, pad_rb)
-                          : convolution_forward::desc(prop_kind::forward_inference, algo, src, weights, dst,
-                                                      strides, dilates, pad_l, pad_rb);
-    return convolution_forward::primitive_desc(desc, attr, ctx.engine);
+    return make_padded_pd(algo, attr, src, dst, weights, pad_l, pad_rb);
   };
   auto any = [](const memory::desc& md, memory::data_type type) {
     return memory::desc(md.dims(), type, memory::format_tag::any);
@@ -193,6 +245,7 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   // int8 (batch norm folded): the input quantized on its way in, per-channel
   // int8 weights, the int32 result scaled back to fp32 with the post-ops.
   std::optional<Int8Scales> int8;
+  std::optional<ShiftedInput> shifted;
   if (in.is_int8() && !ctx.int8_input)
     throw Error(layer.where() + ": internal: an 8-bit input to a convolution without a quantization");
   if (ctx.int8_input && with_bias) {
@@ -217,6 +270,23 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
     chosen = make_pd(direct, attr, src_q, dst_md, weights_q);
     if (is_reference_impl(chosen->impl_info_str()) && !out.is_int8())
       chosen = make_pd(direct, attr, src_q, any(dst_md, memory::data_type::f32), weights_q);
+    // A signed 8-bit input: oneDNN 2.6's brgconv int8 kernel takes unsigned
+    // sources only (signed ones land on jit_int8, 1.5x slower on 3x3s). So
+    // the input is shifted to uint8 (q + 128: its top bit flipped) into a
+    // buffer padded with 128 (a zero), the convolution runs unpadded on it,
+    // and the bias takes 128 * sum(weights) off each output channel.
+    if (in.is_int8() && !in.int8_unsigned && in.channels_last && pad_b >= 0 && pad_r >= 0 &&
+        !is_brgconv_impl(chosen->impl_info_str())) {
+      const Shape padded{in.shape.n, in.shape.c, in.shape.h + a.padding + pad_b, in.shape.w + a.padding + pad_r};
+      const memory::desc padded_md({padded.n, padded.c, padded.h, padded.w}, memory::data_type::u8,
+                                   memory::format_tag::nhwc);
+      auto unpadded = make_padded_pd(direct, attr, padded_md, dst_md, weights_q, dims{0, 0}, dims{0, 0});
+      if (is_brgconv_impl(unpadded.impl_info_str())) {
+        chosen = unpadded;
+        shifted = ShiftedInput::allocate(in, padded, a.padding, a.padding);
+        int8->input_shift = ShiftedInput::kShift;
+      }
+    }
   } else if (out.is_int8()) {
     throw Error(layer.where() + ": internal: an 8-bit output planned for a convolution that is not int8");
   }
@@ -266,6 +336,10 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
   ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
+  if (shifted) {
+    sequence->add(make_kernel([shift = *shifted, in](dnnl::stream&) { shift.fill_from(in); }));
+    src_arg = ViewArg{DNNL_ARG_SRC, shifted->view, pd.src_desc(), pd.src_desc(), false};
+  }
   if (int8 && !in.is_int8()) src_arg.stage_scale = int8->input;
   sequence->add(std::make_unique<ViewPrimitiveKernel>(
       convolution_forward(pd), std::move(args),

@@ -143,7 +143,16 @@ void WeightMemories::load() {
   // Per output channel: dims 0 (oihw) or 0 and 1 (goihw: groups, outputs per group).
   if (int8_) {
     quantize.set_output_scales(user_weights_.dims().size() == 5 ? 3 : 1, int8_->weights);
-    for (size_t o = 0; o < folded.bias.size(); ++o) folded.bias[o] *= int8_->input * int8_->weights[o];
+    const size_t per_output = folded.weights.size() / folded.bias.size();
+    for (size_t o = 0; o < folded.bias.size(); ++o) {
+      folded.bias[o] *= int8_->input * int8_->weights[o];
+      if (int8_->input_shift == 0) continue;
+      // The quantized weights as the reorder below makes them: nearest even, saturated.
+      double sum = 0;
+      for (size_t k = 0; k < per_output; ++k)
+        sum += std::clamp(std::nearbyint(folded.weights[o * per_output + k] * int8_->weights[o]), -128.f, 127.f);
+      folded.bias[o] -= float(double(int8_->input_shift) * sum);
+    }
   }
   dnnl::reorder(user, weights, quantize).execute(setup, user, weights);
   setup.wait();

@@ -83,6 +83,7 @@ inline ViewArg view_arg(int arg, const TensorView& view, bool per_image, bool ou
 // JIT kernels; a layer that lands on one retries with layouts of oneDNN's
 // choosing and stages the views (see ViewArg::staged).
 inline bool is_reference_impl(const char* impl) { return std::string(impl).find("ref") != std::string::npos; }
+inline bool is_brgconv_impl(const char* impl) { return std::string(impl).rfind("brgconv", 0) == 0; }
 
 // Runs several kernels in order as one.
 class SequenceKernel final : public Kernel {
@@ -134,6 +135,9 @@ std::unordered_map<int, dnnl::memory> scratchpad_args(const CompileContext& ctx,
 struct Int8Scales {
   std::vector<float> weights;
   float input = 1.f;
+  // The input arrives shifted by this (a signed input read as uint8, q + 128):
+  // the bias takes input_shift * sum of the quantized weights off each output.
+  int input_shift = 0;
 };
 
 class WeightMemories {
