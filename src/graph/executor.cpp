@@ -67,6 +67,7 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
     if (shortcut >= 0) {
       ctx.accumulate = true;
       onednn_kernels(net.layer(shortcut)).is_fusable_residual_sum(net.layer(shortcut), &ctx.accumulate_then);
+      ctx.accumulate_scale = s.views[size_t(net.layer(shortcut).inputs()[1])].int8_scale;
     }
     for (int in : layer.inputs()) ctx.inputs.push_back(s.views[size_t(in < 0 ? net.size() : in)]);
     std::unique_ptr<Kernel> kernel;

@@ -277,6 +277,63 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
   }
 }
 
+// int8 executors: a residual stream, the buffer a chain of fused shortcuts
+// accumulates into (its first tensor, then per block the convolution adding
+// into it and the shortcut it performs), is kept 8-bit when it is
+// channels-last, every convolution writing it is int8 and can requantize,
+// and every tensor the buffer holds in turn is read (other than by the
+// shortcut folded into the next block) only by layers taking 8 bits quantized
+// alike. Each of those tensors has its own scale: a convolution adding into
+// the buffer reads the old value back with the residual's scale and
+// requantizes the sum with the shortcut's.
+void choose_int8_residual_streams(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
+  const QuantizationTable* table = options.quantization.get();
+  if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
+  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
+  auto reading = [&](int layer) -> const QuantizedInput* {
+    if (plan.folded[size_t(layer)]) return nullptr;
+    return int8_reading(net, *table, readers, plan.int8_concatenation, layer);
+  };
+  auto writes_int8 = [&](int layer) {
+    const Layer& l = net.layer(layer);
+    return l.kind() == LayerKind::convolutional && reading(layer) && onednn_kernels(l).can_write_narrow(l, options);
+  };
+  for (int root = 0; root < net.size(); ++root) {
+    const std::vector<int>& held = members[size_t(root)];
+    const bool stream = std::any_of(held.begin(), held.end(), [&](int m) { return plan.accumulates_for[size_t(m)] >= 0; });
+    if (plan.root[size_t(root)] != root || !stream || !plan.channels_last[size_t(root)] || !writes_int8(root)) continue;
+    std::vector<const QuantizedInput*> quantization(held.size(), nullptr);
+    bool narrow = true;
+    for (size_t k = 0; k < held.size() && narrow; ++k) {
+      const int m = held[k];
+      narrow = plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == net.layer(root).output_shape();
+      if (plan.accumulates_for[size_t(m)] >= 0) {  // holds its shortcut's value: quantized as that
+        narrow = narrow && writes_int8(m);
+        continue;
+      }
+      narrow = narrow && (m == root || plan.folded[size_t(m)]);
+      for (int r : readers[size_t(m)]) {
+        if (plan.folded[size_t(r)] && plan.root[size_t(r)] == root) continue;  // the next block's sum
+        const QuantizedInput* q = reading(r);
+        const QuantizedInput* first = quantization[k] ? quantization[k] : q;
+        narrow = narrow && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
+        quantization[k] = first;
+      }
+      narrow = narrow && quantization[k];
+    }
+    if (!narrow) continue;
+    auto quantization_of = [&](int tensor) {
+      return quantization[size_t(std::find(held.begin(), held.end(), tensor) - held.begin())];
+    };
+    for (int m : held) {
+      const int shortcut = plan.accumulates_for[size_t(m)];
+      const QuantizedInput* q = quantization_of(shortcut >= 0 ? shortcut : m);
+      plan.int8_scale[size_t(m)] = (q->is_unsigned ? 255.f : 127.f) / q->threshold;
+      plan.int8_unsigned[size_t(m)] = q->is_unsigned;
+    }
+  }
+}
+
 // bf16 executors: a buffer stays bfloat16 when everything in it is written
 // by a convolution that fuses all its post-ops (or is a view or an in-place
 // concatenation of such), nothing is accumulated into it, it is neither the
@@ -357,6 +414,7 @@ MemoryPlan plan_memory(const Network& net, const ExecOptions& options) {
   choose_layouts(net, options, plan);
   choose_channels_last(net, options, plan);
   choose_int8_activations(net, options, plan);
+  choose_int8_residual_streams(net, options, plan);
   choose_bf16_activations(net, options, plan);
 
   // Lifetimes of root buffers in steps: the input is written at step 0,

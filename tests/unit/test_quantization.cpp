@@ -202,6 +202,7 @@ TEST(Quantization, Int8ResidualSumFusedEqualsUnfused) {
     Network net = build(spec);
     const Tensor input = random_tensor(net.input_shape(), 3, -1, 1);
     ExecOptions fused = int8_options(net, {{0, 1.f, false}, {1, 2.f, false}, {2, 2.f, false}, {4, 4.f, false}});
+    fused.int8_activations = false;  // the residual in floats either way (8-bit streams: below)
     ExecOptions unfused = fused;
     unfused.fuse_residual = false;
     Executor a(net, fused), b(net, unfused);
@@ -212,6 +213,52 @@ TEST(Quantization, Int8ResidualSumFusedEqualsUnfused) {
     for (const std::string& name : a.layer_implementations())
       EXPECT_EQ(name.find("ref"), std::string::npos) << which << ": a reference kernel: " << name;
   }
+}
+
+TEST(Quantization, Int8ResidualStreamStaysEightBit) {
+  // Two darknet residual blocks fused into one buffer: the first tensor, each
+  // block's convolution adding into it and each shortcut are stored in 8
+  // bits, each at its readers' scale (the adding convolution at its
+  // shortcut's). The stream is then quantized where the float-residual path
+  // keeps floats: the shortcuts and the output stay close to their float
+  // values.
+  NetSpec spec{10, 10, 8, 2,
+               {conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),  // 0: the stream
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),  // 1
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),        // 2: += 0
+                shortcut({-3}, Activation::linear),                                            // 3
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),  // 4
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::mish}),         // 5: += 3
+                shortcut({-3}, Activation::linear),                                            // 6
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 7
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 19, -1, 1);
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions with;
+  with.precision = Precision::int8;
+  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  with.reuse_memory = false;
+  ExecOptions without = with;
+  without.int8_activations = false;
+  Executor a(net, with), b(net, without);
+  const MemoryPlan& plan = a.plan();
+  ASSERT_EQ(plan.accumulates_for[2], 3);
+  ASSERT_EQ(plan.accumulates_for[5], 6);
+  for (int t : {0, 2, 3, 5, 6}) {
+    EXPECT_EQ(plan.root[size_t(t)], 0) << t;
+    EXPECT_NE(plan.int8_scale[size_t(t)], 0.f) << t;
+  }
+  EXPECT_EQ(plan.int8_scale[2], plan.int8_scale[3]);
+  EXPECT_EQ(plan.int8_scale[5], plan.int8_scale[6]);
+  EXPECT_TRUE(std::all_of(b.plan().int8_scale.begin(), b.plan().int8_scale.end(), [](float v) { return v == 0.f; }));
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 0.03));
+  b.forward(input);
+  // The last shortcut (the first is overwritten in place by the second block).
+  EXPECT_TRUE(same_tensor(a.layer_output(6), b.layer_output(6), 0.03));
+  EXPECT_FALSE(same_tensor(a.layer_output(6), b.layer_output(6), 1e-6));  // really quantized
+  for (const std::string& name : a.layer_implementations())
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "a reference kernel: " << name;
 }
 
 TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {

@@ -18,7 +18,8 @@ namespace {
 struct PostStep {
   bool is_sum = false;
   Activation act = Activation::linear;
-  static PostStep sum() { return {true, Activation::linear}; }
+  float sum_scale = 1.f;  // what the output's old value is multiplied by (8 bits: back to floats)
+  static PostStep sum(float scale = 1.f) { return {true, Activation::linear, scale}; }
   static PostStep activation(Activation a) { return {false, a}; }
 };
 
@@ -26,7 +27,7 @@ dnnl::post_ops direct_post_ops(const std::vector<PostStep>& steps) {
   dnnl::post_ops ops;
   for (const PostStep& step : steps) {
     if (step.is_sum)
-      ops.append_sum(1.f);
+      ops.append_sum(step.sum_scale);
     else
       append_activation_post_op(step.act, ops);
   }
@@ -215,7 +216,11 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   if (ctx.accumulate) {
     // dst holds the shortcut's other operand: dst = then(act(conv) + dst).
     if (!fused_activation) throw Error(layer.where() + ": internal: residual fusion needs a fused activation");
-    steps.push_back(PostStep::sum());
+    // An 8-bit residual is read back in floats by the sum (1 / its scale);
+    // the result is requantized after the shortcut's activation, below.
+    if ((ctx.accumulate_scale != 0.f) != out.is_int8())
+      throw Error(layer.where() + ": internal: a residual sum from and into tensors of different types");
+    steps.push_back(PostStep::sum(out.is_int8() ? 1.f / ctx.accumulate_scale : 1.f));
     steps.push_back(PostStep::activation(ctx.accumulate_then));
   }
 

@@ -96,6 +96,7 @@ struct CompileContext {
   // apply `accumulate_then` (the shortcut's activation).
   bool accumulate = false;
   Activation accumulate_then = Activation::linear;
+  float accumulate_scale = 0.f;  // the residual's int8_scale when it is stored in 8 bits (0: floats)
   SharedScratchpad* scratchpad = nullptr;  // null: each primitive keeps its own
   // precision int8: this convolution's input quantization (null: fp32).
   const QuantizedInput* int8_input = nullptr;
