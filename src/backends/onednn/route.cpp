@@ -2,9 +2,6 @@
 // planner's zero-copy concat) or for a single input (a view); otherwise a
 // copy of the channel ranges not already in place.
 #include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -14,56 +11,33 @@
 namespace cspnet {
 namespace {
 
-// Where element (image n, channel c, pixel p) of a view lies, in elements
-// from view.data: the three layouts a planned tensor may have.
-int64_t element_index(const TensorView& v, int64_t n, int64_t c, int64_t p) {
-  if (v.channels_last) return n * v.image_stride + p * v.shape.c + c;
-  if (v.blocked) return n * v.image_stride + (c / kChannelBlock) * v.plane() * kChannelBlock + p * kChannelBlock +
-                        c % kChannelBlock;
-  return n * v.image_stride + c * v.plane() + p;
-}
+// A copy into a channels-last or 8-bit concatenation (MemoryPlan::
+// int8_concatenation): one oneDNN reorder per input, from the input's
+// channel range in its own layout and type into the output's channel range,
+// requantizing on the way (scale: output's over input's; floats are 1).
+// Inputs strided across images (a slice of another concatenation) are
+// reordered image by image.
+struct ChannelRangeReorder {
+  dnnl::reorder reorder;
+  dnnl::memory src, dst;
+  TensorView in;
+  bool each_image = false;
+};
 
-float load(const TensorView& v, int64_t i) {
-  if (v.is_float()) return v.data[i];
-  const auto* bytes = reinterpret_cast<const std::byte*>(v.data);
-  const float q = v.int8_unsigned ? float(std::to_integer<uint8_t>(bytes[i])) : float(int8_t(bytes[i]));
-  return q / v.int8_scale;
-}
-
-void store(const TensorView& v, int64_t i, float x) {
-  if (v.is_float()) {
-    v.data[i] = x;
-    return;
-  }
-  // As oneDNN's quantizing reorder: round to nearest even, then saturate.
-  const float q = std::nearbyint(x * v.int8_scale);
-  auto* bytes = reinterpret_cast<std::byte*>(v.data);
-  bytes[i] = v.int8_unsigned ? std::byte(uint8_t(std::clamp(q, 0.f, 255.f)))
-                             : std::byte(uint8_t(int8_t(std::clamp(q, -128.f, 127.f))));
-}
-
-// A concatenation copied in 8 bits, channels-last (MemoryPlan::int8_concatenation):
-// an input already in the output's quantization moves as bytes, pixel by
-// pixel; any other (floats, another scale, another layout) is converted
-// element by element.
-void copy_into_int8_concatenation(const TensorView& in, int64_t src_channel, const TensorView& out,
-                                  int64_t dst_channel, int64_t channels) {
-  const int64_t plane = out.plane(), pixels = out.shape.n * plane;
-  const bool as_bytes = in.channels_last && in.is_int8() && in.int8_scale == out.int8_scale &&
-                        in.int8_unsigned == out.int8_unsigned;
-  const auto* src = reinterpret_cast<const std::byte*>(in.data);
-  auto* dst = reinterpret_cast<std::byte*>(out.data);
-#pragma omp parallel for schedule(static)
-  for (int64_t k = 0; k < pixels; ++k) {
-    const int64_t n = k / plane, p = k % plane;
-    if (as_bytes) {
-      std::memcpy(dst + element_index(out, n, dst_channel, p), src + element_index(in, n, src_channel, p),
-                  size_t(channels));
-      continue;
-    }
-    for (int64_t c = 0; c < channels; ++c)
-      store(out, element_index(out, n, dst_channel + c, p), load(in, element_index(in, n, src_channel + c, p)));
-  }
+ChannelRangeReorder channel_range_reorder(const TensorView& in, int64_t src_channel, const TensorView& out,
+                                          int64_t dst_channel, int64_t channels, const dnnl::engine& engine) {
+  ChannelRangeReorder r;
+  r.in = in;
+  r.each_image = !in.dense() || !out.dense();
+  const TensorView from = r.each_image ? in.first_image() : in, to = r.each_image ? out.first_image() : out;
+  const dnnl::memory::dims range{from.shape.n, channels, in.shape.h, in.shape.w};
+  r.src = dnnl::memory(from.desc().submemory_desc(range, {0, src_channel, 0, 0}), engine, in.data);
+  r.dst = dnnl::memory(to.desc().submemory_desc(range, {0, dst_channel, 0, 0}), engine, out.data);
+  const float in_scale = in.is_int8() ? in.int8_scale : 1.f, out_scale = out.is_int8() ? out.int8_scale : 1.f;
+  dnnl::primitive_attr requantize;
+  if (out_scale != in_scale) requantize.set_output_scales(0, {out_scale / in_scale});
+  r.reorder = dnnl::reorder(r.src, r.dst, requantize);
+  return r;
 }
 
 class RouteKernels final : public LayerKernels {
@@ -98,12 +72,19 @@ class RouteKernels final : public LayerKernels {
     if (copies.empty()) return nullptr;  // every producer wrote into its slice
     TensorView out = ctx.output;
     if (out.is_int8() || out.channels_last) {
+      std::vector<ChannelRangeReorder> reorders;
       for (const Copy& copy : copies)
-        if (!copy.src.is_float() && !copy.src.is_int8())
-          throw Error(layer.where() + ": internal: a bf16 input to an 8-bit concatenation");
-      return make_kernel([copies, out](dnnl::stream&) {
-        for (const Copy& copy : copies)
-          copy_into_int8_concatenation(copy.src, copy.src_channel, out, copy.dst_channel, copy.channels);
+        reorders.push_back(
+            channel_range_reorder(copy.src, copy.src_channel, out, copy.dst_channel, copy.channels, ctx.engine));
+      return make_kernel([reorders, out](dnnl::stream& stream) mutable {
+        for (ChannelRangeReorder& r : reorders)
+          for (int64_t n = 0; n < (r.each_image ? out.shape.n : 1); ++n) {
+            if (r.each_image) {
+              r.src.set_data_handle(r.in.image(n));
+              r.dst.set_data_handle(out.image(n));
+            }
+            r.reorder.execute(stream, r.src, r.dst);
+          }
       });
     }
     bool narrow = !out.is_float();
