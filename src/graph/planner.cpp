@@ -308,7 +308,10 @@ void choose_int8_residual_streams(const Network& net, const ExecOptions& options
       const int m = held[k];
       narrow = plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == net.layer(root).output_shape();
       if (plan.accumulates_for[size_t(m)] >= 0) {  // holds its shortcut's value: quantized as that
-        narrow = narrow && writes_int8(m);
+        const Layer& shortcut = net.layer(plan.accumulates_for[size_t(m)]);
+        Activation then = Activation::linear;
+        onednn_kernels(shortcut).is_fusable_residual_sum(shortcut, &then);
+        narrow = narrow && writes_int8(m) && then != Activation::selu;  // see can_write_narrow
         continue;
       }
       narrow = narrow && (m == root || plan.folded[size_t(m)]);

@@ -372,6 +372,28 @@ TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
     EXPECT_EQ(name.find("ref"), std::string::npos) << "an int8 layer fell back to a reference kernel: " << name;
 }
 
+TEST(Quantization, Int8SeluOutputStaysFloat) {
+  // selu's post-ops end in an eltwise_linear, which oneDNN 2.6 would let the
+  // requantizing eltwise_linear after it mistake for its own: a selu
+  // convolution writes floats, and the output is right.
+  NetSpec spec{8, 8, 3, 1,
+               {conv({.filters = 16, .size = 3, .act = Activation::selu}),
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 23, -1, 1);
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions with;
+  with.precision = Precision::int8;
+  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions without = with;
+  without.int8_activations = false;
+  Executor a(net, with), b(net, without);
+  EXPECT_EQ(a.plan().int8_scale[0], 0.f);
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-6));
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], Executor(net, ExecOptions{}).forward(input)[0], 0.03));
+}
+
 TEST(Quantization, Int8ConcatenationQuantizesWhatItCopies) {
   // A concatenation only an int8 convolution reads is copied in 8 bits even
   // when its inputs are floats: 0 is also read by a convolution quantizing

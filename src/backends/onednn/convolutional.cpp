@@ -168,10 +168,13 @@ class ConvolutionalKernels final : public LayerKernels {
            (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation;
   }
   bool can_write_narrow(const Layer& layer, const ExecOptions& options) const override {
-    // Batch norm folded in (no separate pass over the output), every post-op fused.
+    // Batch norm folded in (no separate pass over the output), every post-op
+    // fused. int8 requantizes with an eltwise_linear post-op, which selu's
+    // own eltwise_linear would lend its parameters (the mix-up above).
     const auto& a = layer.attrs_as<ConvolutionalAttrs>();
     return (!a.batch_normalize || options.fold_batchnorm) && options.fuse_activation &&
-           has_activation_post_op(a.activation);
+           has_activation_post_op(a.activation) &&
+           !(options.precision == Precision::int8 && a.activation == Activation::selu);
   }
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override;
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override;
