@@ -97,7 +97,9 @@ class Executor {
   Tensor layer_output(int layer) const;
 
   const MemoryPlan& plan() const;
-  // The one oneDNN scratchpad all primitives share (largest single need).
+  // The shared scratch buffers, each sized to the largest single need: the
+  // one oneDNN scratchpad all primitives share, and the one the kernels'
+  // own staged copies share (int8 inputs shifted to uint8).
   size_t scratchpad_bytes() const;
   // Per-layer wall time (ms) of the last forward; empty unless
   // options.profile_layers. Views and zero-copy routes take 0.

@@ -20,7 +20,7 @@ struct Executor::State {
   std::vector<TensorView> views;  // per tensor id (layers, then the input)
   std::vector<std::unique_ptr<Kernel>> kernels;
   int copy_kernels = 0;
-  SharedScratchpad scratchpad;
+  SharedScratchpad scratchpad, staging;
   std::vector<double> layer_times_ms;
 
   State(Network& network, ExecOptions opts) : net(network), options(opts) {}
@@ -62,6 +62,7 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
     Layer& layer = net.layer(i);
     CompileContext ctx{s.engine, s.options, {}, s.views[size_t(i)]};
     ctx.scratchpad = &s.scratchpad;
+    ctx.staging = &s.staging;
     if (options.precision == Precision::int8) ctx.int8_input = table->find(i);
     const int shortcut = s.plan.accumulates_for[size_t(i)];
     if (shortcut >= 0) {
@@ -81,11 +82,12 @@ Executor::Executor(Network& net, ExecOptions options) : state_(std::make_unique<
     s.kernels.push_back(std::move(kernel));
   }
   s.scratchpad.allocate();
+  s.staging.allocate();
 }
 
 Executor::~Executor() = default;
 
-size_t Executor::scratchpad_bytes() const { return state_->scratchpad.bytes(); }
+size_t Executor::scratchpad_bytes() const { return state_->scratchpad.bytes() + state_->staging.bytes(); }
 
 std::vector<Tensor> Executor::forward(const Tensor& input) { return forward(input.data(), input.shape()); }
 

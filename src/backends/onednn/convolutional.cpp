@@ -37,35 +37,29 @@ dnnl::post_ops direct_post_ops(const std::vector<PostStep>& steps) {
 // A signed 8-bit channels-last tensor shifted to uint8 (q + 128) inside a
 // spatially padded buffer whose border holds 128, the shifted zero: what
 // oneDNN 2.6's brgconv int8 kernel reads in place of a signed, padded input.
+// The buffer is the executor's shared staging buffer when it has one (every
+// byte is rewritten before each use), else its own.
 struct ShiftedInput {
   static constexpr int kShift = 128;
-  std::shared_ptr<std::byte> buffer;
-  TensorView view;  // the padded uint8 tensor
+  dnnl::memory padded;  // uint8 nhwc
   int64_t top = 0, left = 0;
 
-  static ShiftedInput allocate(const TensorView& in, const Shape& padded, int64_t top, int64_t left) {
-    ShiftedInput s;
-    const size_t bytes = size_t(padded.count() + 63) / 64 * 64;
-    s.buffer.reset(static_cast<std::byte*>(std::aligned_alloc(64, bytes)), &std::free);
-    if (!s.buffer) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a shifted int8 input");
-    s.view = TensorView{reinterpret_cast<float*>(s.buffer.get()), padded, padded.per_image(), false, true,
-                        in.int8_scale, true, false};
-    s.top = top;
-    s.left = left;
-    return s;
-  }
+  ShiftedInput(const dnnl::memory::desc& md, int64_t top_rows, int64_t left_columns, const CompileContext& ctx)
+      : padded(ctx.staging ? ctx.staging->bind(md, ctx.engine) : dnnl::memory(md, ctx.engine)),
+        top(top_rows),
+        left(left_columns) {}
 
   // Row by row: the border rows and columns 128, the rest the input with its
   // sign bit flipped (two's complement q + 128 = q ^ 0x80).
   void fill_from(const TensorView& in) const {
-    const Shape& p = view.shape;
-    const int64_t c = p.c, in_row = in.shape.w * c, padded_row = p.w * c, rows = p.n * p.h;
+    const dnnl::memory::dims p = padded.get_desc().dims();  // n, c, h, w
+    const int64_t c = p[1], in_row = in.shape.w * c, padded_row = p[3] * c, rows = p[0] * p[2];
     const int64_t before = left * c, after = padded_row - in_row - before;
-    auto* padded = reinterpret_cast<uint8_t*>(view.data);
+    auto* base = static_cast<uint8_t*>(padded.get_data_handle());
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      uint8_t* to = padded + r * padded_row;
-      const int64_t n = r / p.h, y = r % p.h - top;
+      uint8_t* to = base + r * padded_row;
+      const int64_t n = r / p[2], y = r % p[2] - top;
       if (y < 0 || y >= in.shape.h) {
         std::memset(to, kShift, size_t(padded_row));
         continue;
@@ -283,15 +277,15 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
     // the input is shifted to uint8 (q + 128: its top bit flipped) into a
     // buffer padded with 128 (a zero), the convolution runs unpadded on it,
     // and the bias takes 128 * sum(weights) off each output channel.
-    if (in.is_int8() && !in.int8_unsigned && in.channels_last && pad_b >= 0 && pad_r >= 0 &&
+    if (in.is_int8() && !in.int8_unsigned && in.channels_last && !each_image && pad_b >= 0 && pad_r >= 0 &&
         !is_brgconv_impl(chosen->impl_info_str())) {
-      const Shape padded{in.shape.n, in.shape.c, in.shape.h + a.padding + pad_b, in.shape.w + a.padding + pad_r};
-      const memory::desc padded_md({padded.n, padded.c, padded.h, padded.w}, memory::data_type::u8,
-                                   memory::format_tag::nhwc);
+      const memory::desc padded_md({in.shape.n, in.shape.c, in.shape.h + a.padding + pad_b,
+                                    in.shape.w + a.padding + pad_r},
+                                   memory::data_type::u8, memory::format_tag::nhwc);
       auto unpadded = make_padded_pd(direct, attr, padded_md, dst_md, weights_q, dims{0, 0}, dims{0, 0});
       if (is_brgconv_impl(unpadded.impl_info_str())) {
         chosen = unpadded;
-        shifted = ShiftedInput::allocate(in, padded, a.padding, a.padding);
+        shifted.emplace(padded_md, a.padding, a.padding, ctx);
         int8->input_shift = ShiftedInput::kShift;
       }
     }
@@ -343,16 +337,17 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
       scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}});
   if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
-  ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
-  if (shifted) {
+  std::vector<ViewArg> view_args{ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true, ctx.accumulate}};
+  if (shifted) {  // the source is the shifted copy, filled first
     sequence->add(make_kernel([shift = *shifted, in](dnnl::stream&) { shift.fill_from(in); }));
-    src_arg = ViewArg{DNNL_ARG_SRC, shifted->view, pd.src_desc(), pd.src_desc(), false};
+    args.emplace(DNNL_ARG_SRC, shifted->padded);
+  } else {
+    ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
+    if (int8 && !in.is_int8()) src_arg.stage_scale = int8->input;
+    view_args.push_back(src_arg);
   }
-  if (int8 && !in.is_int8()) src_arg.stage_scale = int8->input;
-  sequence->add(std::make_unique<ViewPrimitiveKernel>(
-      convolution_forward(pd), std::move(args),
-      std::vector<ViewArg>{src_arg, ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true, ctx.accumulate}},
-      each_image, ctx.engine));
+  sequence->add(std::make_unique<ViewPrimitiveKernel>(convolution_forward(pd), std::move(args),
+                                                      std::move(view_args), each_image, ctx.engine));
 
   if (batch_norm && !fold) {
     auto flags = normalization_flags::use_global_stats | normalization_flags::use_scale |

@@ -98,6 +98,9 @@ struct CompileContext {
   Activation accumulate_then = Activation::linear;
   float accumulate_scale = 0.f;  // the residual's int8_scale when it is stored in 8 bits (0: floats)
   SharedScratchpad* scratchpad = nullptr;  // null: each primitive keeps its own
+  // A second shared buffer for copies a kernel stages for its primitive
+  // (int8 inputs shifted to uint8); null: each kernel keeps its own.
+  SharedScratchpad* staging = nullptr;
   // precision int8: this convolution's input quantization (null: fp32).
   const QuantizedInput* int8_input = nullptr;
 };
