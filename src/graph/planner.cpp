@@ -33,15 +33,41 @@ std::vector<std::vector<int>> members_of(const MemoryPlan& plan) {
   return members;
 }
 
-// int8 executors: what quantization a layer's 8-bit input has, or null
-// when it reads floats. An int8 convolution quantizes its input as its table
-// entry says; a concatenation copied in 8 bits (below) takes its readers'.
-const QuantizedInput* int8_reading(const Network& net, const QuantizationTable& table,
-                                   const std::vector<std::vector<int>>& readers,
-                                   const std::vector<bool>& int8_concatenation, int layer) {
-  if (net.layer(layer).kind() == LayerKind::convolutional) return table.find(layer);
-  if (!int8_concatenation[size_t(layer)]) return nullptr;
-  return table.find(readers[size_t(layer)].front());
+// int8 executors: what the 8-bit passes ask of a layer once the tensors are
+// placed: which 8-bit quantization it reads (an int8 convolution its table
+// entry; a concatenation copied in 8 bits its readers'), whether it can
+// write 8 bits, and the one quantization a set of readers shares.
+struct Int8Readers {
+  const Network& net;
+  const ExecOptions& options;
+  const QuantizationTable& table;
+  const MemoryPlan& plan;
+  std::vector<std::vector<int>> readers = readers_of(net);
+
+  const QuantizedInput* reading(int layer) const {
+    if (plan.folded[size_t(layer)]) return nullptr;
+    if (net.layer(layer).kind() == LayerKind::convolutional) return table.find(layer);
+    if (!plan.int8_concatenation[size_t(layer)]) return nullptr;
+    return table.find(readers[size_t(layer)].front());
+  }
+  bool writes_int8(int layer) const {
+    const Layer& l = net.layer(layer);
+    return l.kind() == LayerKind::convolutional && reading(layer) && onednn_kernels(l).can_write_narrow(l, options);
+  }
+  // Null when `layers` is empty, one of them reads floats, or two differ.
+  const QuantizedInput* common(const std::vector<int>& layers) const {
+    const QuantizedInput* first = layers.empty() ? nullptr : reading(layers.front());
+    for (int r : layers) {
+      const QuantizedInput* q = reading(r);
+      if (!first || !q || q->threshold != first->threshold || q->is_unsigned != first->is_unsigned) return nullptr;
+    }
+    return first;
+  }
+};
+
+void set_int8(const QuantizedInput& q, int tensor, MemoryPlan& plan) {
+  plan.int8_scale[size_t(tensor)] = (q.is_unsigned ? 255.f : 127.f) / q.threshold;
+  plan.int8_unsigned[size_t(tensor)] = q.is_unsigned;
 }
 
 // int8 executors: a concatenation is copied in 8 bits instead of written in
@@ -241,39 +267,25 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
   plan.int8_unsigned.assign(static_cast<size_t>(count), false);
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
-  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
-  auto reading = [&](int layer) -> const QuantizedInput* {
-    if (plan.folded[size_t(layer)]) return nullptr;
-    return int8_reading(net, *table, readers, plan.int8_concatenation, layer);
-  };
+  const Int8Readers int8{net, options, *table, plan};
+  const std::vector<std::vector<int>> members = members_of(plan);
   for (int t = 0; t < net.size(); ++t) {
     const Layer& layer = net.layer(t);
-    const bool writes_int8 = plan.int8_concatenation[size_t(t)] ||
-                             (layer.kind() == LayerKind::convolutional && reading(t) != nullptr &&
-                              onednn_kernels(layer).can_write_narrow(layer, options));
     if (plan.root[size_t(t)] != t || !plan.channels_last[size_t(t)] || plan.accumulates_for[size_t(t)] >= 0 ||
-        plan.overwritten[size_t(t)] || plan.folded[size_t(t)] || !writes_int8)
+        plan.overwritten[size_t(t)] || plan.folded[size_t(t)] ||
+        !(plan.int8_concatenation[size_t(t)] || int8.writes_int8(t)))
       continue;
     std::vector<int> all_readers;
     bool whole = true;
     for (int m : members[size_t(t)]) {
       whole = whole && plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == layer.output_shape() &&
               (m == t || (net.layer(m).output_kind() == OutputKind::view && !plan.folded[size_t(m)]));
-      for (int r : readers[size_t(m)])
+      for (int r : int8.readers[size_t(m)])
         if (net.layer(r).output_kind() != OutputKind::view) all_readers.push_back(r);
     }
-    if (!whole || all_readers.empty()) continue;
-    const QuantizedInput* first = reading(all_readers.front());
-    bool alike = first != nullptr;
-    for (int r : all_readers) {
-      const QuantizedInput* q = reading(r);
-      alike = alike && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
-    }
-    if (!alike) continue;
-    for (int m : members[size_t(t)]) {
-      plan.int8_scale[size_t(m)] = (first->is_unsigned ? 255.f : 127.f) / first->threshold;
-      plan.int8_unsigned[size_t(m)] = first->is_unsigned;
-    }
+    const QuantizedInput* q = whole ? int8.common(all_readers) : nullptr;
+    if (q)
+      for (int m : members[size_t(t)]) set_int8(*q, m, plan);
   }
 }
 
@@ -289,50 +301,37 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
 void choose_int8_residual_streams(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
-  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
-  auto reading = [&](int layer) -> const QuantizedInput* {
-    if (plan.folded[size_t(layer)]) return nullptr;
-    return int8_reading(net, *table, readers, plan.int8_concatenation, layer);
-  };
-  auto writes_int8 = [&](int layer) {
-    const Layer& l = net.layer(layer);
-    return l.kind() == LayerKind::convolutional && reading(layer) && onednn_kernels(l).can_write_narrow(l, options);
-  };
+  const Int8Readers int8{net, options, *table, plan};
+  const std::vector<std::vector<int>> members = members_of(plan);
   for (int root = 0; root < net.size(); ++root) {
     const std::vector<int>& held = members[size_t(root)];
     const bool stream = std::any_of(held.begin(), held.end(), [&](int m) { return plan.accumulates_for[size_t(m)] >= 0; });
-    if (plan.root[size_t(root)] != root || !stream || !plan.channels_last[size_t(root)] || !writes_int8(root)) continue;
-    std::vector<const QuantizedInput*> quantization(held.size(), nullptr);
+    if (plan.root[size_t(root)] != root || !stream || !plan.channels_last[size_t(root)] || !int8.writes_int8(root))
+      continue;
+    // Per tensor held: the quantization its readers share (an adding
+    // convolution's tensor holds its shortcut's value: quantized as that).
+    std::vector<const QuantizedInput*> quantization(size_t(net.size()), nullptr);
     bool narrow = true;
-    for (size_t k = 0; k < held.size() && narrow; ++k) {
-      const int m = held[k];
-      narrow = plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == net.layer(root).output_shape();
-      if (plan.accumulates_for[size_t(m)] >= 0) {  // holds its shortcut's value: quantized as that
+    for (int m : held) {
+      narrow = narrow && plan.root_channel[size_t(m)] == 0 &&
+               net.layer(m).output_shape() == net.layer(root).output_shape();
+      if (plan.accumulates_for[size_t(m)] >= 0) {
         const Layer& shortcut = net.layer(plan.accumulates_for[size_t(m)]);
         Activation then = Activation::linear;
         onednn_kernels(shortcut).is_fusable_residual_sum(shortcut, &then);
-        narrow = narrow && writes_int8(m) && then != Activation::selu;  // see can_write_narrow
+        narrow = narrow && int8.writes_int8(m) && then != Activation::selu;  // see can_write_narrow
         continue;
       }
-      narrow = narrow && (m == root || plan.folded[size_t(m)]);
-      for (int r : readers[size_t(m)]) {
-        if (plan.folded[size_t(r)] && plan.root[size_t(r)] == root) continue;  // the next block's sum
-        const QuantizedInput* q = reading(r);
-        const QuantizedInput* first = quantization[k] ? quantization[k] : q;
-        narrow = narrow && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
-        quantization[k] = first;
-      }
-      narrow = narrow && quantization[k];
+      std::vector<int> own_readers;  // not the shortcut folded into the next block
+      for (int r : int8.readers[size_t(m)])
+        if (!(plan.folded[size_t(r)] && plan.root[size_t(r)] == root)) own_readers.push_back(r);
+      quantization[size_t(m)] = int8.common(own_readers);
+      narrow = narrow && (m == root || plan.folded[size_t(m)]) && quantization[size_t(m)];
     }
     if (!narrow) continue;
-    auto quantization_of = [&](int tensor) {
-      return quantization[size_t(std::find(held.begin(), held.end(), tensor) - held.begin())];
-    };
     for (int m : held) {
       const int shortcut = plan.accumulates_for[size_t(m)];
-      const QuantizedInput* q = quantization_of(shortcut >= 0 ? shortcut : m);
-      plan.int8_scale[size_t(m)] = (q->is_unsigned ? 255.f : 127.f) / q->threshold;
-      plan.int8_unsigned[size_t(m)] = q->is_unsigned;
+      set_int8(*quantization[size_t(shortcut >= 0 ? shortcut : m)], m, plan);
     }
   }
 }
