@@ -183,6 +183,17 @@ TEST(Quantization, Int8ConvolutionComputesTheQuantizedArithmetic) {
   }
 }
 
+// int8 options with a table calibrated by minmax on `input` itself, so
+// nothing the tests then run is clipped by calibration.
+ExecOptions int8_calibrated_on(Network& net, const Tensor& input) {
+  CalibrationOptions minmax;
+  minmax.method = CalibrationMethod::minmax;
+  ExecOptions options;
+  options.precision = Precision::int8;
+  options.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  return options;
+}
+
 TEST(Quantization, Int8ResidualSumFusedEqualsUnfused) {
   // A convolution summed into a shortcut is fused as a sum post-op of the
   // int8 convolution: a linear one (ResNe(X)t's pattern) and, in int8 only,
@@ -233,11 +244,7 @@ TEST(Quantization, Int8ResidualStreamStaysEightBit) {
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 7
   Network net = build(spec);
   const Tensor input = random_tensor(net.input_shape(), 19, -1, 1);
-  CalibrationOptions minmax;
-  minmax.method = CalibrationMethod::minmax;
-  ExecOptions with;
-  with.precision = Precision::int8;
-  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions with = int8_calibrated_on(net, input);
   with.reuse_memory = false;
   ExecOptions without = with;
   without.int8_activations = false;
@@ -278,11 +285,7 @@ TEST(Quantization, ChannelsLastTensorsGiveTheSameInt8Outputs) {
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};     // 8
   Network net = build(spec);
   const Tensor input = random_tensor(net.input_shape(), 5, 0, 1);
-  CalibrationOptions minmax;
-  minmax.method = CalibrationMethod::minmax;
-  ExecOptions last;
-  last.precision = Precision::int8;
-  last.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions last = int8_calibrated_on(net, input);
   last.reuse_memory = false;
   last.int8_activations = false;  // every layer output in floats, comparable (see Int8Activations...)
   ExecOptions first = last;
@@ -334,11 +337,7 @@ TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 6
   Network net = build(spec);
   const Tensor input = random_tensor(net.input_shape(), 7, -1, 1);
-  CalibrationOptions minmax;
-  minmax.method = CalibrationMethod::minmax;
-  ExecOptions with;
-  with.precision = Precision::int8;
-  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions with = int8_calibrated_on(net, input);
   with.reuse_memory = false;
   ExecOptions without = with;
   without.int8_activations = false;
@@ -381,11 +380,7 @@ TEST(Quantization, Int8SeluOutputStaysFloat) {
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
   Network net = build(spec);
   const Tensor input = random_tensor(net.input_shape(), 23, -1, 1);
-  CalibrationOptions minmax;
-  minmax.method = CalibrationMethod::minmax;
-  ExecOptions with;
-  with.precision = Precision::int8;
-  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions with = int8_calibrated_on(net, input);
   ExecOptions without = with;
   without.int8_activations = false;
   Executor a(net, with), b(net, without);
@@ -447,11 +442,7 @@ TEST(Quantization, SignedInt8InputsRunShiftedOnTheUnsignedKernel) {
                 conv({.filters = 10, .size = 1, .pad = Pad::none, .act = Activation::linear})}};            // 6
   Network net = build(spec);
   const Tensor input = random_tensor(net.input_shape(), 17, -1, 1);
-  CalibrationOptions minmax;
-  minmax.method = CalibrationMethod::minmax;
-  ExecOptions with;
-  with.precision = Precision::int8;
-  with.quantization = std::make_shared<QuantizationTable>(calibrate(net, 1, [&](int64_t) { return input; }, minmax));
+  ExecOptions with = int8_calibrated_on(net, input);
   ExecOptions without = with;
   without.int8_activations = false;  // every convolution reads floats, quantized by oneDNN's reorder
   Executor a(net, with), b(net, without);
