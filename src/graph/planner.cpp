@@ -77,25 +77,19 @@ void set_int8(const QuantizedInput& q, int tensor, MemoryPlan& plan) {
 // their own dense 8-bit tensors and the route copies them (a byte per
 // element, against fp32 slices and a quantizing reorder in every reader).
 std::vector<bool> choose_int8_concatenations(const Network& net, const ExecOptions& options,
-                                             const std::vector<std::vector<int>>& readers) {
+                                             const std::vector<std::vector<int>>& readers, const MemoryPlan& plan) {
   std::vector<bool> chosen(size_t(net.size()), false);
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !options.channels_last || !table)
     return chosen;
+  // Asked before any concatenation is chosen, so only int8 convolutions
+  // count as 8-bit readers here.
+  const Int8Readers int8{net, options, *table, plan, readers};
   const auto outputs = net.output_layers();
-  for (int i = 0; i < net.size(); ++i) {
-    const Layer& layer = net.layer(i);
-    if (layer.output_kind() != OutputKind::concat || readers[size_t(i)].empty() ||
-        std::find(outputs.begin(), outputs.end(), i) != outputs.end())
-      continue;
-    const QuantizedInput* first = table->find(readers[size_t(i)].front());
-    bool alike = first != nullptr;
-    for (int r : readers[size_t(i)]) {
-      const QuantizedInput* q = net.layer(r).kind() == LayerKind::convolutional ? table->find(r) : nullptr;
-      alike = alike && q && q->threshold == first->threshold && q->is_unsigned == first->is_unsigned;
-    }
-    chosen[size_t(i)] = alike;
-  }
+  for (int i = 0; i < net.size(); ++i)
+    chosen[size_t(i)] = net.layer(i).output_kind() == OutputKind::concat &&
+                        std::find(outputs.begin(), outputs.end(), i) == outputs.end() &&
+                        int8.common(readers[size_t(i)]) != nullptr;
   return chosen;
 }
 
@@ -144,7 +138,8 @@ void place_tensors(const Network& net, const ExecOptions& options, std::vector<i
   plan.accumulates_for.assign(size_t(net.size()), -1);
   plan.folded.assign(size_t(net.size()), false);
   plan.overwritten.assign(size_t(net.size()) + 1, false);
-  plan.int8_concatenation = choose_int8_concatenations(net, options, readers);
+  plan.int8_concatenation.assign(size_t(net.size()), false);
+  plan.int8_concatenation = choose_int8_concatenations(net, options, readers, plan);
   for (int i = 0; i < net.size(); ++i) {
     const Layer& layer = net.layer(i);
     auto id = [&](int ref) { return ref < 0 ? input_id : ref; };
