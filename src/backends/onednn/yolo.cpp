@@ -28,6 +28,21 @@ void activate_head(const YoloAttrs& p, const float* in, int64_t in_stride, float
   }
 }
 
+// After a logistic over the whole head (inference): each anchor's w, h
+// planes back to the raw values, x, y scaled by scale_x_y about 0.5.
+void restore_box_sizes(const YoloAttrs& p, const TensorView& in, const TensorView& out) {
+  const int64_t plane = in.plane(), entries = p.classes + 5, anchors = int64_t(p.mask.size());
+  const float scale = p.scale_x_y, shift = -0.5f * (p.scale_x_y - 1.f);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < in.shape.n; ++n)
+    for (int64_t a = 0; a < anchors; ++a) {
+      float* base = out.image(n) + a * entries * plane;
+      std::memcpy(base + 2 * plane, in.image(n) + a * entries * plane + 2 * plane, size_t(2 * plane) * sizeof(float));
+      if (scale != 1.f)
+        for (int64_t i = 0; i < 2 * plane; ++i) base[i] = base[i] * scale + shift;
+    }
+}
+
 // The [yolo] loss layer. As in darknet, the gradient at the layer input is
 // minus the delta on every channel, without the activation's derivative:
 // on logistic channels the delta (target - p) is the binary cross-entropy
@@ -78,10 +93,28 @@ class YoloKernels final : public LayerKernels {
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     TensorView in = ctx.inputs[0], out = ctx.output;
     const YoloAttrs p = layer.attrs_as<YoloAttrs>();
-    return make_kernel([in, out, p](dnnl::stream&) {
-      activate_head(p, in.data, in.image_stride, out.data, out.image_stride, in.shape.n, in.shape.per_image(),
-                    in.plane());
-    });
+    if (p.new_coords)  // no logistic: a copy and the x, y affine map
+      return make_kernel([in, out, p](dnnl::stream&) {
+        activate_head(p, in.data, in.image_stride, out.data, out.image_stride, in.shape.n, in.shape.per_image(),
+                      in.plane());
+      });
+    // oneDNN's eltwise logistic (vectorised exp, threaded) over every channel
+    // from the raw map into the output, then each anchor's w, h planes copied
+    // back raw and its x, y scaled: one pass over the head instead of
+    // per-range scalar loops, at the price of 2 of every classes + 5
+    // channels' logistic computed and overwritten.
+    auto kernels = std::make_unique<SequenceKernel>();
+    const bool each_image = per_image({in, out});
+    const dnnl::memory::desc md = arg_view(in, each_image).desc();
+    const dnnl::eltwise_forward::primitive_desc pd(
+        {dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_logistic, md, 0.f, 0.f},
+        primitive_attributes(ctx), ctx.engine);
+    kernels->add(std::make_unique<ViewPrimitiveKernel>(
+        dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, out, each_image, true)},
+        each_image, ctx.engine));
+    kernels->add(make_kernel([in, out, p](dnnl::stream&) { restore_box_sizes(p, in, out); }));
+    return kernels;
   }
 
   // As a loss layer, the [yolo] loss; otherwise (a run training other loss
