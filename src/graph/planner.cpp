@@ -331,45 +331,46 @@ void choose_int8_residual_streams(const Network& net, const ExecOptions& options
   }
 }
 
-// bf16 executors: a buffer stays bfloat16 when everything in it is written
-// by a convolution that fuses all its post-ops (or is a view or an in-place
-// concatenation of such), nothing is accumulated into it, it is neither the
-// input nor an output, and every layer reading it is a convolution (bf16
-// convolutions read bf16: their f32 -> bf16 reorder goes away).
+// bf16 executors: tensors are bfloat16 in classes (union-find over root
+// buffers, joined by the layers that run on bfloat16 operands: pooling,
+// upsampling, unfused shortcuts; LayerKernels::runs_on_bf16). A class is
+// bf16 when every layer writing into it is such a layer, a convolution that
+// fuses all its post-ops, a view or a concatenation (the route copies what
+// is not written in place, converting), nothing is accumulated into it
+// (fused residual sums add in fp32), it holds neither the input nor an
+// output, and every layer reading it is a convolution (bf16 convolutions
+// read bf16: their f32 -> bf16 reorder goes away) or such a layer.
 void choose_bf16_activations(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
   const int count = net.size() + 1, input_id = net.size();
   plan.bf16.assign(static_cast<size_t>(count), false);
   if (options.precision != Precision::bf16 || !options.bf16_activations) return;
-  const std::vector<std::vector<int>> readers = readers_of(net), members = members_of(plan);
-  const auto outputs = net.output_layers();
-  auto convolution = [&](int layer) {
-    return net.layer(layer).kind() == LayerKind::convolutional && !plan.folded[size_t(layer)];
-  };
-  for (int root = 0; root < net.size(); ++root) {
-    if (plan.root[size_t(root)] != root) continue;
-    bool narrow = true;
-    for (int m : members[size_t(root)]) {
-      const Layer& layer = net.layer(m);  // never the input: the input is its own root
-      if (m == input_id || std::find(outputs.begin(), outputs.end(), m) != outputs.end() || plan.folded[size_t(m)] ||
-          plan.accumulates_for[size_t(m)] >= 0 || plan.overwritten[size_t(m)]) {
-        narrow = false;
-        break;
-      }
-      if (layer.output_kind() == OutputKind::concat) {
-        // Written in place by its inputs (a repeated input is copied).
-        std::vector<int> inputs = layer.inputs();
-        std::sort(inputs.begin(), inputs.end());
-        narrow = narrow && std::adjacent_find(inputs.begin(), inputs.end()) == inputs.end();
-        for (int in : inputs) narrow = narrow && plan.root[size_t(in)] == root;
-      } else if (layer.output_kind() != OutputKind::view) {
-        narrow = narrow && convolution(m) && onednn_kernels(layer).can_write_narrow(layer, options);
-      }
-      for (int r : readers[size_t(m)])
-        narrow = narrow && (plan.root[size_t(r)] == root || convolution(r));
+  LayoutClasses classes(count);  // "blocked" here: may be bfloat16
+  for (int t = 0; t < count; ++t) classes.unite(t, plan.root[size_t(t)]);
+  classes.mark_plain(input_id);
+  for (int o : net.output_layers()) classes.mark_plain(o);
+  for (int i = 0; i < net.size(); ++i) {
+    const Layer& layer = net.layer(i);
+    if (plan.folded[size_t(i)] || plan.accumulates_for[size_t(i)] >= 0 || plan.overwritten[size_t(i)]) {
+      classes.mark_plain(i);
+      continue;
     }
-    if (narrow)
-      for (int m : members[size_t(root)]) plan.bf16[size_t(m)] = true;
+    if (layer.output_kind() != OutputKind::compute) continue;  // views and concatenations
+    const LayerKernels& kernels = onednn_kernels(layer);
+    if (layer.kind() == LayerKind::convolutional) {  // reads either type
+      if (!kernels.can_write_narrow(layer, options)) classes.mark_plain(i);
+      continue;
+    }
+    const bool on_bf16 = kernels.runs_on_bf16(layer);
+    for (int in : layer.inputs()) {
+      const int t = in < 0 ? input_id : in;
+      if (on_bf16)
+        classes.unite(t, i);
+      else
+        classes.mark_plain(t);
+    }
+    if (!on_bf16) classes.mark_plain(i);
   }
+  plan.bf16 = classes.blocked();
 }
 
 // Each tensor's root buffer and channel offset in it. Memoised: a walk stops

@@ -1,7 +1,9 @@
 // bf16 activations (ExecOptions::bf16_activations): buffers that only
-// convolutions write and read stay bfloat16 between them. A bf16
-// convolution converts its input to bf16 anyway, so storing it converted
-// changes where the rounding happens, not the numbers.
+// convolutions and the layers running on bfloat16 (pooling, scale-1
+// upsampling, unfused shortcuts, route copies) write and read stay bfloat16
+// between them. A bf16 convolution converts its input to bf16 anyway, so
+// storing it converted changes where the rounding happens; only a sum of
+// two bf16 tensors rounds once more than its fp32 counterpart.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,16 +40,17 @@ TEST(Bf16Activations, BuffersBetweenConvolutionsStayBf16WithTheSameOutputs) {
   std::vector<int> bf16_tensors;
   for (int t = 0; t <= net.size(); ++t)
     if (a.plan().bf16[size_t(t)]) bf16_tensors.push_back(t);
-  // 6 is read by the maxpool, 7 written by it, 8 is the output, 9 the input.
-  EXPECT_EQ(bf16_tensors, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  // 7 is the maxpool's output (pooling runs on bf16), 8 the output, 9 the input.
+  EXPECT_EQ(bf16_tensors, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_TRUE(a.plan().blocked[5]) << "the concat should stay nChw16c (its slices are then bf16 blocked slices)";
   EXPECT_TRUE(std::none_of(b.plan().bf16.begin(), b.plan().bf16.end(), [](bool v) { return v; }));
   EXPECT_LT(a.plan().peak_bytes, b.plan().peak_bytes);  // every tensor its own buffer: the bf16 ones half
 
   EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-6));
   b.forward(input);
-  // A bf16 tensor reads back as the float one rounded to 8 significant bits.
-  for (int t : {0, 1, 5}) {
+  // A bf16 tensor reads back as the float one rounded to 8 significant bits
+  // (the max of rounded values is the rounded max).
+  for (int t : {0, 1, 5, 7}) {
     const Tensor narrow = a.layer_output(t), wide = b.layer_output(t);
     double largest = 0, differs = 0;
     for (int64_t k = 0; k < wide.size(); ++k) {
@@ -74,9 +77,9 @@ TEST(Bf16Activations, OnlyBf16ExecutorsStoreBf16) {
   EXPECT_TRUE(Executor(net, bf16).plan().bf16[0]);
 }
 
-TEST(Bf16Activations, AConcatenationRepeatingAnInputStaysFloat) {
+TEST(Bf16Activations, AConcatenationRepeatingAnInputIsCopiedInBf16) {
   // The second copy of a repeated route input is copied, not written in
-  // place, and the copy kernel moves floats: that buffer stays fp32.
+  // place: the route's reorder copies bfloat16 as it lies.
   NetSpec spec{8, 8, 3, 2,
                {conv({.filters = 16, .size = 3, .act = Activation::relu}), route({-1, -1}),
                 conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::relu}),
@@ -84,14 +87,81 @@ TEST(Bf16Activations, AConcatenationRepeatingAnInputStaysFloat) {
   Network net = build(spec);
   ExecOptions bf16;
   bf16.precision = Precision::bf16;
+  bf16.reuse_memory = false;  // every tensor kept, to read back
   ExecOptions wide = bf16;
   wide.bf16_activations = false;
   Executor a(net, bf16), b(net, wide);
-  EXPECT_FALSE(a.plan().bf16[0]);
-  EXPECT_FALSE(a.plan().bf16[1]);
+  EXPECT_TRUE(a.plan().bf16[0]);
+  EXPECT_TRUE(a.plan().bf16[1]);
   EXPECT_TRUE(a.plan().bf16[2]);  // conv -> conv
+  EXPECT_EQ(a.plan().copied_inputs, 1);
   const Tensor input = random_tensor(net.input_shape(), 9, 0, 1);
   EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-6));
+  b.forward(input);
+  EXPECT_TRUE(same_tensor(a.layer_output(1), b.layer_output(1), 1.0 / 256));
+}
+
+TEST(Bf16Activations, LoopsBetweenConvolutionsRunOnBf16) {
+  // A PANet-like path: an unfused residual (act(conv) + x: bf16 JIT
+  // convolutions take no sum after an activation), SPP max pools, a
+  // CSP split (a route of half the channels, copied), an upsample and a
+  // concatenation, an average pool at the end.
+  NetSpec spec{16, 16, 3, 2,
+               {conv({.filters = 32, .size = 3, .bn = true, .act = Activation::leaky}),           // 0
+                conv({.filters = 32, .size = 3, .bn = true, .act = Activation::leaky}),           // 1
+                shortcut({-2}, Activation::linear),                                                // 2
+                maxpool({.size = 5, .stride_x = 1, .stride_y = 1}),                                // 3
+                route({-1, -2}),                                                                   // 4: 3, 2
+                route({-1}, 2, 1),                                                                 // 5: half of 4
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),      // 6
+                maxpool({.size = 2, .stride_x = 2, .stride_y = 2}),                                // 7: 8x8
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::mish}),            // 8
+                upsample(2),                                                                       // 9: 16x16
+                route({-1, -4}),                                                                   // 10: 9, 6
+                conv({.filters = 32, .size = 1, .pad = Pad::none, .act = Activation::leaky}),      // 11
+                upsample(2, 0.5),                                                                  // 12: scaled
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::leaky}),      // 13
+                avgpool(),                                                                         // 14
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};    // 15: output
+  Network net = build(spec);
+  ExecOptions bf16;
+  bf16.precision = Precision::bf16;
+  bf16.reuse_memory = false;  // every tensor kept, to read back
+  ExecOptions wide = bf16;
+  wide.bf16_activations = false;
+  Executor a(net, bf16), b(net, wide);
+  for (int t : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14}) EXPECT_TRUE(a.plan().bf16[size_t(t)]) << t;
+  EXPECT_FALSE(a.plan().bf16[11]);  // read by the scaling upsample: a float loop
+  EXPECT_FALSE(a.plan().bf16[12]);
+  EXPECT_FALSE(a.plan().bf16[15]);  // the output
+  EXPECT_LT(a.plan().peak_bytes, b.plan().peak_bytes);
+
+  const Tensor input = random_tensor(net.input_shape(), 11, -1, 1);
+  const Tensor narrow = a.forward(input)[0], wide_out = b.forward(input)[0];
+  // Only the shortcut rounds once more (a + b of bf16 values, stored bf16):
+  // within a few bf16 steps of the output's scale, and not equal.
+  double largest = 0, error = 0;
+  for (int64_t k = 0; k < wide_out.size(); ++k) {
+    largest = std::max(largest, std::fabs(double(wide_out.data()[k])));
+    error = std::max(error, std::fabs(double(narrow.data()[k]) - wide_out.data()[k]));
+  }
+  EXPECT_GT(error, 0);
+  EXPECT_LT(error, largest * std::ldexp(1.0, -5));
+  // Each loop on bf16 against its reference on the bf16 executor's own
+  // inputs: pooling, upsampling and route copies move bf16 values (exact);
+  // the shortcut and the average pool round their fp32 result once (half a
+  // bf16 step of the tensor's scale).
+  std::vector<Ref> own;
+  for (int t = 0; t < net.size(); ++t) own.push_back(to_ref(a.layer_output(t)));
+  for (int t : {2, 3, 4, 5, 7, 9, 10, 14}) {
+    std::vector<Ref> inputs;
+    for (int in : net.layer(t).inputs()) inputs.push_back(own[size_t(in)]);
+    const double tolerance = t == 2 || t == 14 ? std::ldexp(1.0, -8) : 0.0;
+    EXPECT_TRUE(matches(a.layer_output(t), spec.layers[size_t(t)].reference(inputs, net.layer(t)), tolerance))
+        << "layer " << t;
+  }
+  for (const std::string& name : a.layer_implementations())
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "a bf16 layer fell back to a reference kernel: " << name;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ namespace {
 class AvgpoolKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer&) const override { return LayoutRule::any; }
+  bool runs_on_bf16(const Layer&) const override { return true; }  // oneDNN's pooling
   std::unique_ptr<Kernel> compile(const Layer&, const CompileContext& ctx) const override {
     using namespace dnnl;
     const TensorView& in = ctx.inputs[0];

@@ -212,6 +212,10 @@ class LayerKernels {
   // integers or bfloat16 (TensorView::int8_scale, TensorView::bf16): the
   // planner's narrow activations (convolutions whose post-ops all fuse).
   virtual bool can_write_narrow(const Layer&, const ExecOptions&) const { return false; }
+  // Whether the bf16 inference kernel runs on bfloat16 operands, every input
+  // and the output together (loops and pooling between bf16 convolutions:
+  // the planner's bf16 activations). Arithmetic stays fp32 inside.
+  virtual bool runs_on_bf16(const Layer&) const { return false; }
 };
 
 // The oneDNN kernels of a layer's kind.

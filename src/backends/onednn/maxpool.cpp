@@ -20,6 +20,8 @@ class MaxpoolKernels final : public LayerKernels {
   // oneDNN's JIT pooling wants one format on both sides (mixed ones go to
   // its reference kernel), so input and output share a layout as at inference.
   LayoutRule training_layout_rule(const Layer& layer) const override { return layout_rule(layer); }
+  // oneDNN's pooling takes bfloat16 on both sides; Maxout is a float loop.
+  bool runs_on_bf16(const Layer& layer) const override { return !layer.attrs_as<MaxpoolAttrs>().maxout; }
 
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<MaxpoolAttrs>();

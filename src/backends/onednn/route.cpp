@@ -11,10 +11,11 @@
 namespace cspnet {
 namespace {
 
-// A copy into a channels-last or 8-bit concatenation (MemoryPlan::
-// int8_concatenation): one oneDNN reorder per input, from the input's
+// A copy into or out of a channels-last, 8-bit or bfloat16 tensor (e.g.
+// MemoryPlan::int8_concatenation): one oneDNN reorder per input, from the input's
 // channel range in its own layout and type into the output's channel range,
-// requantizing on the way (scale: output's over input's; floats are 1).
+// requantizing on the way (scale: output's over input's; 1 for floats and
+// bfloat16).
 // Inputs strided across images (a slice of another concatenation) are
 // reordered image by image.
 struct ChannelRangeReorder {
@@ -71,7 +72,11 @@ class RouteKernels final : public LayerKernels {
     }
     if (copies.empty()) return nullptr;  // every producer wrote into its slice
     TensorView out = ctx.output;
-    if (out.is_int8() || out.channels_last) {
+    // Anything but floats copied NCHW or nChw16c to floats so: reorders, which
+    // convert types and layouts on the way.
+    bool converts = !out.is_float() || out.channels_last;
+    for (const Copy& copy : copies) converts = converts || !copy.src.is_float() || copy.src.channels_last;
+    if (converts) {
       std::vector<ChannelRangeReorder> reorders;
       for (const Copy& copy : copies)
         reorders.push_back(
@@ -87,10 +92,6 @@ class RouteKernels final : public LayerKernels {
           }
       });
     }
-    bool narrow = !out.is_float();
-    for (const Copy& copy : copies) narrow = narrow || !copy.src.is_float() || copy.src.channels_last;
-    if (narrow)  // the planner keeps other narrow or channels-last concatenations in place
-      throw Error(layer.where() + ": internal: a copying route over bf16, 8-bit or channels-last tensors");
     return make_kernel([copies, out](dnnl::stream&) {
       const int64_t plane = out.plane();
       for (const Copy& copy : copies) {

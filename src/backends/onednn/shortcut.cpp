@@ -35,8 +35,16 @@ class ShortcutKernels final : public LayerKernels {
     return same_shapes(layer) ? LayoutRule::same : LayoutRule::plain;
   }
 
+  // act(a + b) over equal shapes: oneDNN's binary add with the activation as
+  // a post-op reads and writes bfloat16 (adding in fp32).
+  bool runs_on_bf16(const Layer& layer) const override {
+    Activation then = Activation::linear;
+    return is_fusable_residual_sum(layer, &then);
+  }
+
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<ShortcutAttrs>();
+    if (ctx.output.bf16) return compile_binary(a, ctx);
     const bool plane_equal = same_plane(layer);
     std::vector<TensorView> ins = ctx.inputs;
     TensorView out = ctx.output;
@@ -81,6 +89,22 @@ class ShortcutKernels final : public LayerKernels {
       for (size_t f = 1; f < ins.size(); ++f) add_sampled(ins[f], out, alpha, beta);
       activate_view(act, out);
     });
+  }
+
+  static std::unique_ptr<Kernel> compile_binary(const ShortcutAttrs& a, const CompileContext& ctx) {
+    using namespace dnnl;
+    const TensorView &first = ctx.inputs.at(0), &second = ctx.inputs.at(1), &out = ctx.output;
+    const bool each_image = per_image({first, second, out});
+    post_ops ops;
+    append_activation_post_op(a.activation, ops);
+    binary::primitive_desc pd({algorithm::binary_add, arg_view(first, each_image).desc(),
+                               arg_view(second, each_image).desc(), arg_view(out, each_image).desc()},
+                              primitive_attributes(ctx, ops), ctx.engine);
+    return std::make_unique<ViewPrimitiveKernel>(
+        binary(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC_0, first, each_image), view_arg(DNNL_ARG_SRC_1, second, each_image),
+                             view_arg(DNNL_ARG_DST, out, each_image, true)},
+        each_image, ctx.engine);
   }
 
   // Training: the same arithmetic as compile() on dense tensors. The

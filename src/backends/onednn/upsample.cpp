@@ -1,47 +1,70 @@
 // [upsample] as parallel loops (either layout: a blocked map's cells hold
 // 16 channels).
+#include <cstdint>
+#include <type_traits>
+
 #include "backends/onednn/kernel_util.hpp"
 #include "backends/onednn/train_util.hpp"
 
 namespace cspnet {
 namespace {
 
+// Each cell of the small map copied (times scale) into an s x s block of
+// the big one, or (reverse: downsampling) the block's sum into it. In the
+// blocked layout each "channel plane" is a channel block whose cells hold 16
+// values. T: float, or uint16_t for bfloat16 copies (scale 1, forward only).
+template <typename T>
+void resample_cells(const TensorView& in, const TensorView& out, int64_t s, float scale, bool reverse) {
+  const TensorView& big = reverse ? in : out;
+  const TensorView& small = reverse ? out : in;
+  const int64_t lanes = in.blocked ? kChannelBlock : 1, planes = in.shape.c / lanes;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < in.shape.n; ++n)
+    for (int64_t c = 0; c < planes; ++c) {
+      T* b = reinterpret_cast<T*>(big.image(n)) + c * big.plane() * lanes;
+      T* sm = reinterpret_cast<T*>(small.image(n)) + c * small.plane() * lanes;
+      if (reverse)
+        for (int64_t i = 0; i < small.plane() * lanes; ++i) sm[i] = 0;
+      for (int64_t y = 0; y < big.shape.h; ++y)
+        for (int64_t x = 0; x < big.shape.w; ++x) {
+          T* small_cell = sm + ((y / s) * small.shape.w + x / s) * lanes;
+          T* big_cell = b + (y * big.shape.w + x) * lanes;
+          for (int64_t l = 0; l < lanes; ++l) {
+            if constexpr (std::is_same_v<T, float>) {
+              if (reverse)
+                small_cell[l] += scale * big_cell[l];
+              else
+                big_cell[l] = scale * small_cell[l];
+            } else {
+              big_cell[l] = small_cell[l];
+            }
+          }
+        }
+    }
+}
+
 class UpsampleKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer&) const override { return LayoutRule::same; }
 
+  // Upsampling at scale 1 only copies cells: bfloat16 moves as 16-bit words.
+  bool runs_on_bf16(const Layer& layer) const override {
+    const auto& a = layer.attrs_as<UpsampleAttrs>();
+    return !a.downsample && a.scale == 1.f;
+  }
+
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<UpsampleAttrs>();
     TensorView in = ctx.inputs[0], out = ctx.output;
-    int64_t s = a.stride;
-    float scale = a.scale;
-    bool reverse = a.downsample;
-    // Blocked layout: planes of 16 interleaved channels, so each "channel
-    // plane" below is a channel block and each cell holds 16 values.
-    const int64_t lanes = in.blocked ? kChannelBlock : 1;
-    return make_kernel([in, out, s, scale, reverse, lanes](dnnl::stream&) {
-      const TensorView& big = reverse ? in : out;
-      const TensorView& small = reverse ? out : in;
-      const int64_t planes = in.shape.c / lanes;
-#pragma omp parallel for collapse(2) schedule(static)
-      for (int64_t n = 0; n < in.shape.n; ++n)
-        for (int64_t c = 0; c < planes; ++c) {
-          float* b = big.image(n) + c * big.plane() * lanes;
-          float* sm = small.image(n) + c * small.plane() * lanes;
-          if (reverse)
-            for (int64_t i = 0; i < small.plane() * lanes; ++i) sm[i] = 0;
-          for (int64_t y = 0; y < big.shape.h; ++y)
-            for (int64_t x = 0; x < big.shape.w; ++x) {
-              float* small_cell = sm + ((y / s) * small.shape.w + x / s) * lanes;
-              float* big_cell = b + (y * big.shape.w + x) * lanes;
-              for (int64_t l = 0; l < lanes; ++l) {
-                if (reverse)
-                  small_cell[l] += scale * big_cell[l];
-                else
-                  big_cell[l] = scale * small_cell[l];
-              }
-            }
-        }
+    const int64_t s = a.stride;
+    const float scale = a.scale;
+    const bool reverse = a.downsample;
+    if (in.bf16 != out.bf16 || (in.bf16 && !runs_on_bf16(layer)))
+      throw Error(layer.where() + ": internal: bfloat16 operands planned for an upsample that cannot take them");
+    if (in.bf16)
+      return make_kernel([in, out, s](dnnl::stream&) { resample_cells<uint16_t>(in, out, s, 1.f, false); });
+    return make_kernel([in, out, s, scale, reverse](dnnl::stream&) {
+      resample_cells<float>(in, out, s, scale, reverse);
     });
   }
 
