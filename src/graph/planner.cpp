@@ -35,20 +35,32 @@ std::vector<std::vector<int>> members_of(const MemoryPlan& plan) {
 
 // int8 executors: what the 8-bit passes ask of a layer once the tensors are
 // placed: which 8-bit quantization it reads (an int8 convolution its table
-// entry; a concatenation copied in 8 bits its readers'), whether it can
-// write 8 bits, and the one quantization a set of readers shares.
+// entry; a concatenation copied in 8 bits its readers'; with
+// `through_loops`, a max pool or upsample that moves 8-bit values whatever
+// its own readers share), whether it can write 8 bits, and the one
+// quantization a set of readers shares.
 struct Int8Readers {
   const Network& net;
   const ExecOptions& options;
   const QuantizationTable& table;
   const MemoryPlan& plan;
   std::vector<std::vector<int>> readers = readers_of(net);
+  // Loops count as 8-bit readers only once layouts are chosen (they need
+  // channels-last buffers) and only in the pass that decides their outputs.
+  bool through_loops = false;
+  std::vector<std::vector<int>> members = members_of(plan);
 
   const QuantizedInput* reading(int layer) const {
     if (plan.folded[size_t(layer)]) return nullptr;
-    if (net.layer(layer).kind() == LayerKind::convolutional) return table.find(layer);
+    const Layer& l = net.layer(layer);
+    if (l.kind() == LayerKind::convolutional) return table.find(layer);
+    if (moves_int8(layer)) return can_hold_int8(layer) ? common(readers_through_views(layer)) : nullptr;
     if (!plan.int8_concatenation[size_t(layer)]) return nullptr;
     return table.find(readers[size_t(layer)].front());
+  }
+  bool moves_int8(int layer) const {
+    const Layer& l = net.layer(layer);
+    return through_loops && l.output_kind() == OutputKind::compute && onednn_kernels(l).moves_int8(l);
   }
   bool writes_int8(int layer) const {
     const Layer& l = net.layer(layer);
@@ -62,6 +74,27 @@ struct Int8Readers {
       if (!first || !q || q->threshold != first->threshold || q->is_unsigned != first->is_unsigned) return nullptr;
     }
     return first;
+  }
+  // A root buffer that can be 8-bit: channels-last, nothing accumulated into
+  // it, holding nothing but its own tensor and whole views of it (a [route]
+  // of that one layer: the CSP split).
+  bool can_hold_int8(int root) const {
+    if (plan.root[size_t(root)] != root || !plan.channels_last[size_t(root)] ||
+        plan.accumulates_for[size_t(root)] >= 0 || plan.overwritten[size_t(root)] || plan.folded[size_t(root)])
+      return false;
+    for (int m : members[size_t(root)])
+      if (plan.root_channel[size_t(m)] != 0 || !(net.layer(m).output_shape() == net.layer(root).output_shape()) ||
+          (m != root && (net.layer(m).output_kind() != OutputKind::view || plan.folded[size_t(m)])))
+        return false;
+    return true;
+  }
+  // Who reads a root buffer's tensors, past the views into it.
+  std::vector<int> readers_through_views(int root) const {
+    std::vector<int> all;
+    for (int m : members[size_t(root)])
+      for (int r : readers[size_t(m)])
+        if (net.layer(r).output_kind() != OutputKind::view) all.push_back(r);
+    return all;
   }
 };
 
@@ -248,39 +281,35 @@ void choose_channels_last(const Network& net, const ExecOptions& options, Memory
 }
 
 // int8 executors: a convolution's output stays 8-bit (the convolution
-// requantizes it in its post-ops) when its buffer holds nothing else but
-// whole views of it (a [route] of that one layer: the CSP split), it is
-// channels-last and nothing is accumulated into it, and every reader of it
-// or of those views takes 8 bits quantized alike (one threshold and
-// signedness: int8 convolutions calibrated on the same tensor, or
-// concatenations copied in 8 bits for such convolutions). So no reader
-// needs it in floats. A concatenation copied in 8 bits is 8-bit when it is
-// channels-last (its route converts whatever its inputs are).
+// requantizes it in its post-ops) when its buffer can hold 8 bits (see
+// Int8Readers::can_hold_int8) and every reader of it or of its views takes
+// 8 bits quantized alike (one threshold and signedness: int8 convolutions
+// calibrated on the same tensor, concatenations copied in 8 bits for such
+// convolutions, or max pools and upsamples whose own readers are such). So
+// no reader needs it in floats. A concatenation copied in 8 bits is 8-bit
+// when it is channels-last (its route converts whatever its inputs are); a
+// max pool or upsample when its input is 8-bit at its readers' quantization
+// (max and copies commute with quantizing).
 void choose_int8_activations(const Network& net, const ExecOptions& options, MemoryPlan& plan) {
   const int count = net.size() + 1;
   plan.int8_scale.assign(static_cast<size_t>(count), 0.f);
   plan.int8_unsigned.assign(static_cast<size_t>(count), false);
   const QuantizationTable* table = options.quantization.get();
   if (options.precision != Precision::int8 || !options.int8_activations || !table) return;
-  const Int8Readers int8{net, options, *table, plan};
-  const std::vector<std::vector<int>> members = members_of(plan);
+  Int8Readers int8{net, options, *table, plan};
+  int8.through_loops = true;
   for (int t = 0; t < net.size(); ++t) {
-    const Layer& layer = net.layer(t);
-    if (plan.root[size_t(t)] != t || !plan.channels_last[size_t(t)] || plan.accumulates_for[size_t(t)] >= 0 ||
-        plan.overwritten[size_t(t)] || plan.folded[size_t(t)] ||
-        !(plan.int8_concatenation[size_t(t)] || int8.writes_int8(t)))
-      continue;
-    std::vector<int> all_readers;
-    bool whole = true;
-    for (int m : members[size_t(t)]) {
-      whole = whole && plan.root_channel[size_t(m)] == 0 && net.layer(m).output_shape() == layer.output_shape() &&
-              (m == t || (net.layer(m).output_kind() == OutputKind::view && !plan.folded[size_t(m)]));
-      for (int r : int8.readers[size_t(m)])
-        if (net.layer(r).output_kind() != OutputKind::view) all_readers.push_back(r);
+    if (!int8.can_hold_int8(t)) continue;
+    const QuantizedInput* q = int8.common(int8.readers_through_views(t));
+    if (!q) continue;
+    bool writes = plan.int8_concatenation[size_t(t)] || int8.writes_int8(t);
+    if (int8.moves_int8(t)) {  // its input was decided before it (layers run in order)
+      const int in = net.layer(t).inputs().at(0);
+      writes = in >= 0 && plan.int8_scale[size_t(in)] == (q->is_unsigned ? 255.f : 127.f) / q->threshold &&
+               plan.int8_unsigned[size_t(in)] == q->is_unsigned;
     }
-    const QuantizedInput* q = whole ? int8.common(all_readers) : nullptr;
-    if (q)
-      for (int m : members[size_t(t)]) set_int8(*q, m, plan);
+    if (writes)
+      for (int m : int8.members[size_t(t)]) set_int8(*q, m, plan);
   }
 }
 

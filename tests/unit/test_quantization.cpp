@@ -371,6 +371,61 @@ TEST(Quantization, Int8ActivationsBetweenConvolutionsGiveTheSameOutputs) {
     EXPECT_EQ(name.find("ref"), std::string::npos) << "an int8 layer fell back to a reference kernel: " << name;
 }
 
+TEST(Quantization, MaxPoolsAndUpsamplesMoveEightBitValues) {
+  // SPP and PANet's upsampling path between int8 convolutions: the max
+  // pools and the upsample read and write 8 bits quantized as what their
+  // readers share (a concatenation copied in 8 bits for one convolution;
+  // convolutions with one threshold), since max and copies commute with
+  // quantizing. The output is the float path's exactly, and each 8-bit
+  // tensor reads back as its quantized float value.
+  NetSpec spec{16, 16, 3, 2,
+               {conv({.filters = 32, .size = 3, .bn = true, .act = Activation::leaky}),       // 0
+                maxpool({.size = 5, .stride_x = 1, .stride_y = 1}),                           // 1
+                route({-2}),                                                                  // 2: a view of 0
+                maxpool({.size = 9, .stride_x = 1, .stride_y = 1}),                           // 3
+                route({-1, -3, -4}),                                                          // 4: 3, 1, 0
+                conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::relu}),  // 5: 16x16
+                maxpool({.size = 2, .stride_x = 2, .stride_y = 2}),                           // 6: 8x8
+                conv({.filters = 16, .size = 3, .bn = true, .act = Activation::relu}),        // 7
+                upsample(2),                                                                  // 8: 16x16
+                route({-1, -4}),                                                              // 9: 8, 5
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 10
+  Network net = build(spec);
+  const Tensor input = random_tensor(net.input_shape(), 17, -1, 1);
+  // 5 is read by the pool 6 (for 7) and the concatenation 9 (for 10): one
+  // threshold for 7 and 10 lets it be 8-bit.
+  ExecOptions with = int8_options(net, {{0, 1.f, false}, {5, 3.f, false}, {7, 2.f, true}, {10, 2.f, true}});
+  with.reuse_memory = false;
+  ExecOptions without = with;
+  without.int8_activations = false;
+  Executor a(net, with), b(net, without);
+  const MemoryPlan& plan = a.plan();
+  for (int t : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+    EXPECT_NE(plan.int8_scale[size_t(t)], 0.f) << t;
+    EXPECT_TRUE(plan.channels_last[size_t(t)]) << t;
+  }
+  for (int t : {0, 1, 3}) EXPECT_EQ(plan.int8_scale[size_t(t)], 127.f / 3.f) << t;  // the SPP concat's
+  for (int t : {5, 6, 7, 8, 9}) EXPECT_EQ(plan.int8_scale[size_t(t)], 255.f / 2.f) << t;
+  EXPECT_FALSE(plan.int8_unsigned[1]);
+  EXPECT_TRUE(plan.int8_unsigned[6]);
+  // Another threshold for 10: 5 and the loops after it have no common
+  // quantization and stay floats.
+  ExecOptions apart = int8_options(net, {{0, 1.f, false}, {5, 3.f, false}, {7, 2.f, true}, {10, 2.5f, true}});
+  const Executor c(net, apart);
+  for (int t : {5, 6}) EXPECT_EQ(c.plan().int8_scale[size_t(t)], 0.f) << t;
+  for (int t : {7, 8}) EXPECT_NE(c.plan().int8_scale[size_t(t)], 0.f) << t;
+  EXPECT_TRUE(same_tensor(a.forward(input)[0], b.forward(input)[0], 1e-5));
+  b.forward(input);
+  for (int t : {1, 3, 6, 8}) {
+    const float scale = plan.int8_scale[size_t(t)];
+    const float error = largest_quantization_error(a.layer_output(t), b.layer_output(t), scale, plan.int8_unsigned[size_t(t)]);
+    EXPECT_LE(error, 0.5f / scale * 1.001f) << t;
+    EXPECT_GT(error, 0.f) << t;
+  }
+  for (const std::string& name : a.layer_implementations())
+    EXPECT_EQ(name.find("ref"), std::string::npos) << "an int8 layer fell back to a reference kernel: " << name;
+}
+
 TEST(Quantization, Int8SeluOutputStaysFloat) {
   // selu's post-ops end in an eltwise_linear, which oneDNN 2.6 would let the
   // requantizing eltwise_linear after it mistake for its own: a selu
@@ -392,13 +447,14 @@ TEST(Quantization, Int8SeluOutputStaysFloat) {
 TEST(Quantization, Int8ConcatenationQuantizesWhatItCopies) {
   // A concatenation only an int8 convolution reads is copied in 8 bits even
   // when its inputs are floats: 0 is also read by a convolution quantizing
-  // it otherwise (channels-last floats), 1 by a maxpool (blocked floats),
-  // 2 is the maxpool's output. The route quantizes them on the copy exactly
-  // as the reader's reorder would quantize the float concatenation.
+  // it otherwise (channels-last floats), 1 by a SAM layer (blocked floats:
+  // a float loop), 2 is the SAM's output. The route quantizes them on the
+  // copy exactly as the reader's reorder would quantize the float
+  // concatenation.
   NetSpec spec{12, 12, 3, 2,
                {conv({.filters = 16, .size = 3, .bn = true, .act = Activation::leaky}),         // 0
                 conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::mish}),    // 1
-                maxpool({.size = 2, .stride_x = 1, .stride_y = 1}),                             // 2
+                sam(-1),                                                                        // 2: 1 * 1
                 route({-3, -2, -1}),                                                            // 3: 16+16+16
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 4
   Network net = build(spec);

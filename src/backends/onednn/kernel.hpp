@@ -216,6 +216,11 @@ class LayerKernels {
   // and the output together (loops and pooling between bf16 convolutions:
   // the planner's bf16 activations). Arithmetic stays fp32 inside.
   virtual bool runs_on_bf16(const Layer&) const { return false; }
+  // Whether the int8 inference kernel moves 8-bit values, its output
+  // quantized as its input (max pooling, upsampling copies: they commute
+  // with quantizing), so an 8-bit tensor passes through it between int8
+  // layers (the planner's int8 activations).
+  virtual bool moves_int8(const Layer&) const { return false; }
 };
 
 // The oneDNN kernels of a layer's kind.

@@ -22,9 +22,16 @@ class MaxpoolKernels final : public LayerKernels {
   LayoutRule training_layout_rule(const Layer& layer) const override { return layout_rule(layer); }
   // oneDNN's pooling takes bfloat16 on both sides; Maxout is a float loop.
   bool runs_on_bf16(const Layer& layer) const override { return !layer.attrs_as<MaxpoolAttrs>().maxout; }
+  // ... and 8-bit integers (the max of quantized values is the quantized
+  // max), channels-last too.
+  bool moves_int8(const Layer& layer) const override { return runs_on_bf16(layer); }
+  bool takes_channels_last(const Layer& layer) const override { return runs_on_bf16(layer); }
 
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<MaxpoolAttrs>();
+    const TensorView &in = ctx.inputs[0], &out = ctx.output;
+    if (in.data_type() != out.data_type() || in.int8_scale != out.int8_scale || (a.maxout && !in.is_float()))
+      throw Error(layer.where() + ": internal: a max pool planned to change its values' type or quantization");
     return a.maxout ? compile_maxout(ctx) : compile_pool(a, ctx);
   }
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {

@@ -12,12 +12,14 @@ namespace {
 // Each cell of the small map copied (times scale) into an s x s block of
 // the big one, or (reverse: downsampling) the block's sum into it. In the
 // blocked layout each "channel plane" is a channel block whose cells hold 16
-// values. T: float, or uint16_t for bfloat16 copies (scale 1, forward only).
+// values; channels-last, one plane whose cells hold every channel. T: float,
+// or for copies (scale 1, forward only) uint16_t (bfloat16) or uint8_t (8-bit
+// integers).
 template <typename T>
 void resample_cells(const TensorView& in, const TensorView& out, int64_t s, float scale, bool reverse) {
   const TensorView& big = reverse ? in : out;
   const TensorView& small = reverse ? out : in;
-  const int64_t lanes = in.blocked ? kChannelBlock : 1, planes = in.shape.c / lanes;
+  const int64_t lanes = in.channels_last ? in.shape.c : in.blocked ? kChannelBlock : 1, planes = in.shape.c / lanes;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < in.shape.n; ++n)
     for (int64_t c = 0; c < planes; ++c) {
@@ -47,11 +49,14 @@ class UpsampleKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer&) const override { return LayoutRule::same; }
 
-  // Upsampling at scale 1 only copies cells: bfloat16 moves as 16-bit words.
+  // Upsampling at scale 1 only copies cells: bfloat16 moves as 16-bit words,
+  // 8-bit integers as bytes (quantized as the input).
   bool runs_on_bf16(const Layer& layer) const override {
     const auto& a = layer.attrs_as<UpsampleAttrs>();
     return !a.downsample && a.scale == 1.f;
   }
+  bool moves_int8(const Layer& layer) const override { return runs_on_bf16(layer); }
+  bool takes_channels_last(const Layer&) const override { return true; }  // a cell is then all C channels
 
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<UpsampleAttrs>();
@@ -59,10 +64,13 @@ class UpsampleKernels final : public LayerKernels {
     const int64_t s = a.stride;
     const float scale = a.scale;
     const bool reverse = a.downsample;
-    if (in.bf16 != out.bf16 || (in.bf16 && !runs_on_bf16(layer)))
-      throw Error(layer.where() + ": internal: bfloat16 operands planned for an upsample that cannot take them");
+    if (in.data_type() != out.data_type() || in.int8_scale != out.int8_scale ||
+        (!in.is_float() && !runs_on_bf16(layer)))
+      throw Error(layer.where() + ": internal: narrow operands planned for an upsample that cannot take them");
     if (in.bf16)
       return make_kernel([in, out, s](dnnl::stream&) { resample_cells<uint16_t>(in, out, s, 1.f, false); });
+    if (in.is_int8())
+      return make_kernel([in, out, s](dnnl::stream&) { resample_cells<uint8_t>(in, out, s, 1.f, false); });
     return make_kernel([in, out, s, scale, reverse](dnnl::stream&) {
       resample_cells<float>(in, out, s, scale, reverse);
     });
