@@ -164,4 +164,29 @@ TEST(Bf16Activations, LoopsBetweenConvolutionsRunOnBf16) {
     EXPECT_EQ(name.find("ref"), std::string::npos) << "a bf16 layer fell back to a reference kernel: " << name;
 }
 
+TEST(Bf16Activations, UpsamplesRunOnChannelsLastOperands) {
+  // Whole tensors between convolutions are channels-last in bf16 plans; an
+  // upsample then copies cells of all channels: bf16 words at scale 1,
+  // floats times the scale otherwise.
+  NetSpec spec{6, 5, 3, 2,
+               {conv({.filters = 24, .size = 3, .bn = true, .act = Activation::leaky}),         // 0
+                upsample(2),                                                                    // 1: bf16
+                conv({.filters = 24, .size = 1, .pad = Pad::none, .act = Activation::leaky}),   // 2
+                upsample(3, 0.5),                                                               // 3: floats
+                conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 4
+  Network net = build(spec);
+  ExecOptions bf16;
+  bf16.precision = Precision::bf16;
+  bf16.reuse_memory = false;
+  Executor a(net, bf16);
+  for (int t : {0, 1, 2, 3}) EXPECT_TRUE(a.plan().channels_last[size_t(t)]) << t;
+  EXPECT_TRUE(a.plan().bf16[1]);
+  EXPECT_FALSE(a.plan().bf16[3]);
+  a.forward(random_tensor(net.input_shape(), 5, -1, 1));
+  for (int t : {1, 3}) {
+    const std::vector<Ref> inputs{to_ref(a.layer_output(t - 1))};
+    EXPECT_TRUE(matches(a.layer_output(t), spec.layers[size_t(t)].reference(inputs, net.layer(t)), 0.0)) << t;
+  }
+}
+
 }  // namespace
