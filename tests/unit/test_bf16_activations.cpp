@@ -77,6 +77,16 @@ TEST(Bf16Activations, OnlyBf16ExecutorsStoreBf16) {
   EXPECT_TRUE(Executor(net, bf16).plan().bf16[0]);
 }
 
+// A bf16 executor keeping every tensor (to read back), with or without
+// bf16 activations.
+ExecOptions bf16_plan(bool bf16_activations) {
+  ExecOptions options;
+  options.precision = Precision::bf16;
+  options.reuse_memory = false;
+  options.bf16_activations = bf16_activations;
+  return options;
+}
+
 TEST(Bf16Activations, AConcatenationRepeatingAnInputIsCopiedInBf16) {
   // The second copy of a repeated route input is copied, not written in
   // place: the route's reorder copies bfloat16 as it lies.
@@ -85,12 +95,7 @@ TEST(Bf16Activations, AConcatenationRepeatingAnInputIsCopiedInBf16) {
                 conv({.filters = 16, .size = 1, .pad = Pad::none, .act = Activation::relu}),
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};
   Network net = build(spec);
-  ExecOptions bf16;
-  bf16.precision = Precision::bf16;
-  bf16.reuse_memory = false;  // every tensor kept, to read back
-  ExecOptions wide = bf16;
-  wide.bf16_activations = false;
-  Executor a(net, bf16), b(net, wide);
+  Executor a(net, bf16_plan(true)), b(net, bf16_plan(false));
   EXPECT_TRUE(a.plan().bf16[0]);
   EXPECT_TRUE(a.plan().bf16[1]);
   EXPECT_TRUE(a.plan().bf16[2]);  // conv -> conv
@@ -104,7 +109,7 @@ TEST(Bf16Activations, AConcatenationRepeatingAnInputIsCopiedInBf16) {
 TEST(Bf16Activations, LoopsBetweenConvolutionsRunOnBf16) {
   // A PANet-like path: an unfused residual (act(conv) + x: bf16 JIT
   // convolutions take no sum after an activation), SPP max pools, a
-  // CSP split (a route of half the channels, copied), an upsample and a
+  // CSP split (a view of half the channels), an upsample and a
   // concatenation, an average pool at the end.
   NetSpec spec{16, 16, 3, 2,
                {conv({.filters = 32, .size = 3, .bn = true, .act = Activation::leaky}),           // 0
@@ -124,12 +129,7 @@ TEST(Bf16Activations, LoopsBetweenConvolutionsRunOnBf16) {
                 avgpool(),                                                                         // 14
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};    // 15: output
   Network net = build(spec);
-  ExecOptions bf16;
-  bf16.precision = Precision::bf16;
-  bf16.reuse_memory = false;  // every tensor kept, to read back
-  ExecOptions wide = bf16;
-  wide.bf16_activations = false;
-  Executor a(net, bf16), b(net, wide);
+  Executor a(net, bf16_plan(true)), b(net, bf16_plan(false));
   for (int t : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14}) EXPECT_TRUE(a.plan().bf16[size_t(t)]) << t;
   EXPECT_FALSE(a.plan().bf16[11]);  // read by the scaling upsample: a float loop
   EXPECT_FALSE(a.plan().bf16[12]);
@@ -175,10 +175,7 @@ TEST(Bf16Activations, UpsamplesRunOnChannelsLastOperands) {
                 upsample(3, 0.5),                                                               // 3: floats
                 conv({.filters = 8, .size = 1, .pad = Pad::none, .act = Activation::linear})}};  // 4
   Network net = build(spec);
-  ExecOptions bf16;
-  bf16.precision = Precision::bf16;
-  bf16.reuse_memory = false;
-  Executor a(net, bf16);
+  Executor a(net, bf16_plan(true));
   for (int t : {0, 1, 2, 3}) EXPECT_TRUE(a.plan().channels_last[size_t(t)]) << t;
   EXPECT_TRUE(a.plan().bf16[1]);
   EXPECT_FALSE(a.plan().bf16[3]);

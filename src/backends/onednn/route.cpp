@@ -93,8 +93,9 @@ class RouteKernels final : public LayerKernels {
     }
     if (copies.empty()) return nullptr;  // every producer wrote into its slice
     TensorView out = ctx.output;
-    // Anything but floats copied NCHW or nChw16c to floats so: reorders, which
-    // convert types and layouts on the way.
+    // A copy touching a bf16, 8-bit or channels-last tensor: a byte copy per
+    // pixel where nothing converts, else a reorder (converting type, scale,
+    // layout). Float NCHW / nChw16c copies: memcpy per image, below.
     bool converts = !out.is_float() || out.channels_last;
     for (const Copy& copy : copies) converts = converts || !copy.src.is_float() || copy.src.channels_last;
     if (converts) {
