@@ -30,8 +30,9 @@ struct ExecOptions {
   // network and its weights (check_table), and convolutions it does not list
   // run in fp32.
   std::shared_ptr<const QuantizationTable> quantization;
-  // precision int8 and bf16: tensors that only convolutions and equal-shape
-  // shortcuts touch are kept channels-last (nhwc), the layout oneDNN's int8
+  // precision int8 and bf16: tensors that only convolutions, equal-shape
+  // shortcuts, max pools and upsamples touch are kept channels-last (nhwc),
+  // the layout oneDNN's int8
   // kernels take and its brgconv kernels run fastest on, so those
   // convolutions read and write them without a layout reorder
   // (MemoryPlan::channels_last).
@@ -41,11 +42,13 @@ struct ExecOptions {
   // in its post-ops, so its readers take it without a quantizing reorder
   // (MemoryPlan::int8_scale). A concatenation that only such convolutions
   // read is copied in 8 bits, channels-last, instead of being written in
-  // place (MemoryPlan::int8_concatenation). Needs channels_last.
+  // place (MemoryPlan::int8_concatenation); max pools and scale-1 upsamples
+  // between such layers pass 8-bit tensors through. Needs channels_last.
   bool int8_activations = true;
-  // precision bf16: a buffer that only convolutions write (or concatenate
-  // in place) and only convolutions read is kept in bfloat16 (MemoryPlan::bf16):
-  // half the traffic, and its readers skip their f32 -> bf16 reorder.
+  // precision bf16: tensors that only convolutions, pooling, scale-1
+  // upsampling and unfused shortcuts write (or concatenate) and read are
+  // kept in bfloat16 (MemoryPlan::bf16): half the traffic, and convolutions
+  // reading them skip their f32 -> bf16 reorder.
   bool bf16_activations = true;
 };
 
