@@ -42,6 +42,9 @@ struct QuantizedInput {
   float threshold = 0;       // |x| is clipped at this value (> 0)
   bool is_unsigned = false;  // never negative in calibration: uint8 [0, T], else int8 [-T, T]
 
+  // The factor an input is multiplied by before rounding: 255/T or 127/T.
+  float scale() const { return (is_unsigned ? 255.f : 127.f) / threshold; }
+
   bool operator==(const QuantizedInput&) const = default;
 };
 

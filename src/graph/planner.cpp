@@ -99,7 +99,7 @@ struct Int8Readers {
 };
 
 void set_int8(const QuantizedInput& q, int tensor, MemoryPlan& plan) {
-  plan.int8_scale[size_t(tensor)] = (q.is_unsigned ? 255.f : 127.f) / q.threshold;
+  plan.int8_scale[size_t(tensor)] = q.scale();
   plan.int8_unsigned[size_t(tensor)] = q.is_unsigned;
 }
 
@@ -305,8 +305,7 @@ void choose_int8_activations(const Network& net, const ExecOptions& options, Mem
     bool writes = plan.int8_concatenation[size_t(t)] || int8.writes_int8(t);
     if (int8.moves_int8(t)) {  // its input was decided before it (layers run in order)
       const int in = net.layer(t).inputs().at(0);
-      writes = in >= 0 && plan.int8_scale[size_t(in)] == (q->is_unsigned ? 255.f : 127.f) / q->threshold &&
-               plan.int8_unsigned[size_t(in)] == q->is_unsigned;
+      writes = in >= 0 && plan.int8_scale[size_t(in)] == q->scale() && plan.int8_unsigned[size_t(in)] == q->is_unsigned;
     }
     if (writes)
       for (int m : int8.members[size_t(t)]) set_int8(*q, m, plan);

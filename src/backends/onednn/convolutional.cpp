@@ -253,7 +253,7 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
   if (ctx.int8_input && with_bias) {
     const QuantizedInput& q = *ctx.int8_input;
     int8 = Int8Scales{int8_weight_scales(InferenceArrays(arrays, batch_norm, fold).weights, a.filters),
-                      (q.is_unsigned ? 255.f : 127.f) / q.threshold};
+                      q.scale()};
     std::vector<float> output_scales(size_t(a.filters));
     for (size_t o = 0; o < output_scales.size(); ++o) output_scales[o] = 1.f / (int8->input * int8->weights[o]);
     // An 8-bit output (int8 activations) is requantized for its readers

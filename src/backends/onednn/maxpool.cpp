@@ -15,17 +15,17 @@ namespace {
 class MaxpoolKernels final : public LayerKernels {
  public:
   LayoutRule layout_rule(const Layer& layer) const override {
-    return layer.attrs_as<MaxpoolAttrs>().maxout ? LayoutRule::plain : LayoutRule::same;
+    return is_maxout(layer) ? LayoutRule::plain : LayoutRule::same;
   }
   // oneDNN's JIT pooling wants one format on both sides (mixed ones go to
   // its reference kernel), so input and output share a layout as at inference.
   LayoutRule training_layout_rule(const Layer& layer) const override { return layout_rule(layer); }
-  // oneDNN's pooling takes bfloat16 on both sides; Maxout is a float loop.
-  bool runs_on_bf16(const Layer& layer) const override { return !layer.attrs_as<MaxpoolAttrs>().maxout; }
-  // ... and 8-bit integers (the max of quantized values is the quantized
-  // max), channels-last too.
-  bool moves_int8(const Layer& layer) const override { return runs_on_bf16(layer); }
-  bool takes_channels_last(const Layer& layer) const override { return runs_on_bf16(layer); }
+  // oneDNN's pooling takes bfloat16 and 8-bit integers (the max of quantized
+  // values is the quantized max) on both sides, channels-last too; Maxout is
+  // a float loop over NCHW.
+  bool runs_on_bf16(const Layer& layer) const override { return !is_maxout(layer); }
+  bool moves_int8(const Layer& layer) const override { return !is_maxout(layer); }
+  bool takes_channels_last(const Layer& layer) const override { return !is_maxout(layer); }
 
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
     const auto& a = layer.attrs_as<MaxpoolAttrs>();
@@ -40,6 +40,8 @@ class MaxpoolKernels final : public LayerKernels {
   }
 
  private:
+  static bool is_maxout(const Layer& layer) { return layer.attrs_as<MaxpoolAttrs>().maxout; }
+
   static std::unique_ptr<Kernel> compile_pool(const MaxpoolAttrs& a, const CompileContext& ctx) {
     using namespace dnnl;
     const TensorView& in = ctx.inputs[0];

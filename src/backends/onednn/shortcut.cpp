@@ -91,22 +91,6 @@ class ShortcutKernels final : public LayerKernels {
     });
   }
 
-  static std::unique_ptr<Kernel> compile_binary(const ShortcutAttrs& a, const CompileContext& ctx) {
-    using namespace dnnl;
-    const TensorView &first = ctx.inputs.at(0), &second = ctx.inputs.at(1), &out = ctx.output;
-    const bool each_image = per_image({first, second, out});
-    post_ops ops;
-    append_activation_post_op(a.activation, ops);
-    binary::primitive_desc pd({algorithm::binary_add, arg_view(first, each_image).desc(),
-                               arg_view(second, each_image).desc(), arg_view(out, each_image).desc()},
-                              primitive_attributes(ctx, ops), ctx.engine);
-    return std::make_unique<ViewPrimitiveKernel>(
-        binary(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
-        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC_0, first, each_image), view_arg(DNNL_ARG_SRC_1, second, each_image),
-                             view_arg(DNNL_ARG_DST, out, each_image, true)},
-        each_image, ctx.engine);
-  }
-
   // Training: the same arithmetic as compile() on dense tensors. The
   // pre-activation sum is kept for the activation's derivative.
   std::unique_ptr<TrainKernel> compile_training(Layer& layer, const TrainCompileContext& ctx) const override {
@@ -158,6 +142,23 @@ class ShortcutKernels final : public LayerKernels {
   }
 
  private:
+  // act(a + b) on bf16 operands (runs_on_bf16).
+  static std::unique_ptr<Kernel> compile_binary(const ShortcutAttrs& a, const CompileContext& ctx) {
+    using namespace dnnl;
+    const TensorView &first = ctx.inputs.at(0), &second = ctx.inputs.at(1), &out = ctx.output;
+    const bool each_image = per_image({first, second, out});
+    post_ops ops;
+    append_activation_post_op(a.activation, ops);
+    binary::primitive_desc pd({algorithm::binary_add, arg_view(first, each_image).desc(),
+                               arg_view(second, each_image).desc(), arg_view(out, each_image).desc()},
+                              primitive_attributes(ctx, ops), ctx.engine);
+    return std::make_unique<ViewPrimitiveKernel>(
+        binary(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC_0, first, each_image), view_arg(DNNL_ARG_SRC_1, second, each_image),
+                             view_arg(DNNL_ARG_DST, out, each_image, true)},
+        each_image, ctx.engine);
+  }
+
   struct TrainState {
     std::vector<TrainTensor> inputs, grads;
     std::vector<bool> accumulate;

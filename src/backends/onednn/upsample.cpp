@@ -51,11 +51,8 @@ class UpsampleKernels final : public LayerKernels {
 
   // Upsampling at scale 1 only copies cells: bfloat16 moves as 16-bit words,
   // 8-bit integers as bytes (quantized as the input).
-  bool runs_on_bf16(const Layer& layer) const override {
-    const auto& a = layer.attrs_as<UpsampleAttrs>();
-    return !a.downsample && a.scale == 1.f;
-  }
-  bool moves_int8(const Layer& layer) const override { return runs_on_bf16(layer); }
+  bool runs_on_bf16(const Layer& layer) const override { return copies_cells(layer); }
+  bool moves_int8(const Layer& layer) const override { return copies_cells(layer); }
   bool takes_channels_last(const Layer&) const override { return true; }  // a cell is then all C channels
 
   std::unique_ptr<Kernel> compile(const Layer& layer, const CompileContext& ctx) const override {
@@ -65,7 +62,7 @@ class UpsampleKernels final : public LayerKernels {
     const float scale = a.scale;
     const bool reverse = a.downsample;
     if (in.data_type() != out.data_type() || in.int8_scale != out.int8_scale ||
-        (!in.is_float() && !runs_on_bf16(layer)))
+        (!in.is_float() && !copies_cells(layer)))
       throw Error(layer.where() + ": internal: narrow operands planned for an upsample that cannot take them");
     if (in.bf16)
       return make_kernel([in, out, s](dnnl::stream&) { resample_cells<uint16_t>(in, out, s, 1.f, false); });
@@ -132,6 +129,11 @@ class UpsampleKernels final : public LayerKernels {
         });
   }
 
+ private:
+  static bool copies_cells(const Layer& layer) {
+    const auto& a = layer.attrs_as<UpsampleAttrs>();
+    return !a.downsample && a.scale == 1.f;
+  }
 };
 
 }  // namespace
