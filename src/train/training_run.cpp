@@ -430,7 +430,7 @@ class TrainingRun {
          << lr_policy_name(schedule_->policy) << "), training memory "
          << format_text("%.1f MiB (unplanned %.1f MiB)", double(executor_->memory_bytes()) / (1 << 20),
                         double(executor_->unplanned_bytes()) / (1 << 20))
-         << '\n';
+         << std::endl;  // visible at once in a log file
     if (options_.sync_batch_norm)
       out_ << (ranks_ > 1 ? "synchronized batch norm: statistics over all " + std::to_string(ranks_) + " ranks\n"
                           : std::string("--sync-bn: a single process; batch norm is over its whole batch anyway\n"));
@@ -493,9 +493,11 @@ TrainSummary run_training(const TrainOptions& given, std::ostream& given_out, co
   // Ranks other than 0 train silently (rank 0 prints, logs and writes).
   std::ostream null_stream(nullptr);
   std::ostream& out = world_rank() == 0 ? given_out : null_stream;
+  // Installed before the run prints its header: an interrupt from then on
+  // stops after a step with a checkpoint, never kills the process.
+  StopSignals stop;
   TrainingRun run(options, out, make_task);
   ProgressLine progress(options.progress_line && world_rank() == 0, options.log_seconds, out);
-  StopSignals stop;
   const auto start = Clock::now();
   double train_seconds = 0;
   int64_t session_steps = 0;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -452,14 +453,25 @@ TEST_F(TrainerTest, CliInterruptWritesACheckpointThatResumes) {
           "--max-batches", "100000", "--progress", "plain", "--out", out.c_str(), (char*)nullptr);
     _exit(127);
   }
-  // Wait for the header line (training has started), then interrupt.
-  for (int i = 0; i < 600 && bytes(log.string()).find("steps per epoch") == std::string::npos; ++i) usleep(50000);
+  // Wait for the header line (training has started), then interrupt. A
+  // child that does not get there, or does not stop, is killed and the
+  // test fails showing its output (generous limits: CI machines are loaded).
+  const auto waited_for = [&](const std::function<bool()>& ready) {
+    for (int i = 0; i < 2400; ++i, usleep(50000))
+      if (ready()) return true;
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    return false;
+  };
+  ASSERT_TRUE(waited_for([&] { return bytes(log.string()).find("steps per epoch") != std::string::npos; }))
+      << "no header within 120 s:\n" << bytes(log.string());
   usleep(200000);
   kill(child, SIGINT);
   int status = 0;
-  waitpid(child, &status, 0);
+  ASSERT_TRUE(waited_for([&] { return waitpid(child, &status, WNOHANG) == child; }))
+      << "still running 120 s after SIGINT:\n" << bytes(log.string());
   const std::string text = bytes(log.string());
-  ASSERT_TRUE(WIFEXITED(status)) << text;
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status << ":\n" << text;
   EXPECT_EQ(WEXITSTATUS(status), 0) << text;
   EXPECT_NE(text.find("interrupted after step"), std::string::npos) << text;
   EXPECT_TRUE(fs::exists(out + "/checkpoint.cspnet"));
