@@ -259,6 +259,9 @@ int main(int argc, char** argv) {
   bench->add_flag("--no-zero-copy", no_zero_copy, "copy route inputs instead of writing in place");
   bool no_winograd = false;
   bench->add_flag("--no-winograd", no_winograd, "direct convolutions only (no Winograd 3x3, inference and --train)");
+  bool no_small_groups = false;
+  bench->add_flag("--no-small-groups", no_small_groups,
+                  "grouped convolutions of 2-8 channels per group on oneDNN's kernels, not cspnet's own loop");
   bool fp32_activations = false;
   bench->add_flag("--fp32-activations", fp32_activations,
                   "--precision bf16/int8: every layer writes fp32 (the next convolution converts it again)");
@@ -338,6 +341,7 @@ int main(int argc, char** argv) {
       bench_cfg.exec.blocked_layout = !no_blocked;
       bench_cfg.exec.fuse_residual = !no_residual;
       bench_cfg.exec.winograd = !no_winograd;
+      bench_cfg.exec.small_group_kernel = !no_small_groups;
       bench_cfg.exec.int8_activations = bench_cfg.exec.bf16_activations = !fp32_activations;
       bench_cfg.precision = precision;
       bench_cfg.quantization = quantization;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "backends/onednn/convolutional_small_groups.hpp"
 #include "backends/onednn/kernel_util.hpp"
 #include "backends/onednn/weighted_train.hpp"
 
@@ -179,6 +180,7 @@ class ConvolutionalKernels final : public LayerKernels {
 std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const CompileContext& ctx) const {
   using namespace dnnl;
   using dims = memory::dims;
+  if (auto own = compile_small_group_convolution(layer, ctx)) return own;
   const TensorView& in = ctx.inputs[0];
   const TensorView& out = ctx.output;
   const ConvGeometry g(layer);
