@@ -1,10 +1,11 @@
 // Grouped convolutions with 2, 4 or 8 channels per group on our own AVX-512
-// loop (ExecOptions::small_group_kernel): which layers it takes, and every
-// output against oneDNN's kernels for the same layers and against a naive
-// float64 convolution.
+// loop (ExecOptions::small_group_kernel): which layers it takes (fp32 and
+// bf16, not int8), and every output against oneDNN's kernels for the same
+// layers and against a naive float64 convolution.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/cspnet.hpp"
@@ -124,7 +125,14 @@ TEST(ConvolutionalSmallGroups, RunsGroupsOfTwoFourAndEightChannelsOnly) {
     EXPECT_FALSE(is_small_groups(kernel)) << kernel;
   ExecOptions bf16 = kept_outputs(true);
   bf16.precision = Precision::bf16;
-  for (const std::string& kernel : Executor(net, bf16).layer_implementations()) EXPECT_FALSE(is_small_groups(kernel));
+  const std::vector<std::string> bf16_kernels = Executor(net, bf16).layer_implementations();
+  for (int layer : {1, 2, 3, 4, 5, 7}) EXPECT_TRUE(is_small_groups(bf16_kernels[size_t(layer)])) << layer << ": " << bf16_kernels[size_t(layer)];
+  ExecOptions int8 = kept_outputs(true);
+  int8.precision = Precision::int8;
+  const Tensor calibration_input = tests::random_input(net.input_shape(), 8);
+  int8.quantization = std::make_shared<QuantizationTable>(
+      calibrate(net, 1, [&](int64_t) { return calibration_input; }, CalibrationOptions{}));
+  for (const std::string& kernel : Executor(net, int8).layer_implementations()) EXPECT_FALSE(is_small_groups(kernel)) << kernel;
 }
 
 void expect_equals_onednn(int batch) {
@@ -146,8 +154,53 @@ void expect_equals_onednn(int batch) {
 TEST(ConvolutionalSmallGroups, EqualsOneDnnAtBatchOne) { expect_equals_onednn(1); }
 TEST(ConvolutionalSmallGroups, EqualsOneDnnOnStridedViewsAtBatchTwo) { expect_equals_onednn(2); }
 
-// Layer 3 (no batch norm, linear) from its input and its weights, in
-// float64 straight from the definition.
+// bf16 plans: bf16 inputs (channels last here) and bf16 weights with float
+// sums, as oneDNN's bf16 kernels compute them; the outputs stored in bf16
+// differ from theirs by the order of the sums, a bf16 rounding step at most
+// per layer, compounding over the network.
+TEST(ConvolutionalSmallGroups, EqualsOneDnnInBf16) {
+  if (!kernel_runs_here()) GTEST_SKIP() << "the small-group kernel is AVX-512 only";
+  Network net = small_groups_net(2);
+  ExecOptions ours = kept_outputs(true), onednn = kept_outputs(false);
+  ours.precision = onednn.precision = Precision::bf16;
+  Executor a(net, ours), b(net, onednn);
+  const Tensor input = tests::random_input(net.input_shape(), 9);
+  a.forward(input);
+  b.forward(input);
+  for (int layer = 0; layer < net.size(); ++layer) {
+    const Tensor x = a.layer_output(layer), y = b.layer_output(layer);
+    const tests::Deviation d = tests::deviation(x.values(), y.values());
+    ASSERT_GT(d.scale, 0.0) << "layer " << layer;
+    EXPECT_LE(d.worst, 0x1p-5 * d.scale) << "layer " << layer;
+  }
+  // The grouped layer right after the first convolution reads the same bf16
+  // input in both: at most one bf16 step apart (2^-7 of the value at most),
+  // beyond the float sums' own rounding (near zero, where they cancel).
+  const Tensor x = a.layer_output(1), y = b.layer_output(1);
+  const double scale = tests::deviation(x.values(), y.values()).scale;
+  for (size_t k = 0; k < x.values().size(); ++k)
+    ASSERT_LE(std::fabs(x.values()[k] - y.values()[k]), 0x1p-7 * std::fabs(y.values()[k]) + 1e-5 * scale) << k;
+}
+
+// Layer 3 of the cfg (no batch norm, linear, 2 channels per group), output
+// (n, o, y, x) from its input, its weights as `weight` gives them and its
+// bias, in float64 straight from the definition.
+template <class Weight>
+double naive_layer3(const Tensor& in, const WeightArrays& arrays, Weight weight, int64_t n, int64_t o, int64_t y,
+                    int64_t x) {
+  const int64_t group = 2, size = 3;
+  double sum = arrays.biases[size_t(o)];
+  for (int64_t i = 0; i < group; ++i)
+    for (int64_t ky = 0; ky < size; ++ky)
+      for (int64_t kx = 0; kx < size; ++kx) {
+        const int64_t iy = y + ky - 1, ix = x + kx - 1;
+        if (iy < 0 || ix < 0 || iy >= in.shape().h || ix >= in.shape().w) continue;
+        sum += double(weight(arrays.weights[size_t(((o * group + i) * size + ky) * size + kx)])) *
+               in.at(n, o - o % group + i, iy, ix);
+      }
+  return sum;
+}
+
 TEST(ConvolutionalSmallGroups, EqualsANaiveGroupedConvolution) {
   if (!kernel_runs_here()) GTEST_SKIP() << "the small-group kernel is AVX-512 only";
   Network net = small_groups_net(2);
@@ -155,26 +208,55 @@ TEST(ConvolutionalSmallGroups, EqualsANaiveGroupedConvolution) {
   executor.forward(tests::random_input(net.input_shape(), 4));
   const Tensor in = executor.layer_output(2), out = executor.layer_output(3);
   const WeightArrays& arrays = *net.layer(3).weight_arrays();
-  const int64_t channels = 32, group = 2, size = 3;
   double worst = 0, scale = 0;
   for (int64_t n = 0; n < out.shape().n; ++n)
-    for (int64_t o = 0; o < channels; ++o)
+    for (int64_t o = 0; o < out.shape().c; ++o)
       for (int64_t y = 0; y < out.shape().h; ++y)
         for (int64_t x = 0; x < out.shape().w; ++x) {
-          double sum = arrays.biases[size_t(o)];
-          for (int64_t i = 0; i < group; ++i)
-            for (int64_t ky = 0; ky < size; ++ky)
-              for (int64_t kx = 0; kx < size; ++kx) {
-                const int64_t iy = y + ky - 1, ix = x + kx - 1;
-                if (iy < 0 || ix < 0 || iy >= in.shape().h || ix >= in.shape().w) continue;
-                sum += double(arrays.weights[size_t(((o * group + i) * size + ky) * size + kx)]) *
-                       in.at(n, o - o % group + i, iy, ix);
-              }
-          worst = std::max(worst, std::fabs(sum - out.at(n, o, y, x)));
-          scale = std::max(scale, std::fabs(sum));
+          const double want = naive_layer3(in, arrays, [](float w) { return w; }, n, o, y, x);
+          worst = std::max(worst, std::fabs(want - out.at(n, o, y, x)));
+          scale = std::max(scale, std::fabs(want));
         }
   ASSERT_GT(scale, 0.0);
   EXPECT_LE(worst, 1e-5 * scale);
+}
+
+// bfloat16 nearest to v, ties to even (float64 in, so no double rounding
+// for the values here).
+float nearest_bf16(double v) {
+  const float f = float(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const uint32_t down = bits & 0xffff0000u, up = down + 0x10000u;
+  float lo, hi;
+  std::memcpy(&lo, &down, sizeof lo);
+  std::memcpy(&hi, &up, sizeof hi);
+  if (std::fabs(v - lo) != std::fabs(v - hi)) return std::fabs(v - lo) < std::fabs(v - hi) ? lo : hi;
+  return (down & 0x10000u) ? hi : lo;
+}
+
+// In bf16 the layer's weights are rounded to bf16 and its bf16 output is
+// the sum rounded to nearest: apart from sums within float rounding of a
+// tie, every output is the bf16 nearest to the exact sum (truncating
+// instead would miss about half of them).
+TEST(ConvolutionalSmallGroups, Bf16OutputsAreTheNearestBf16OfTheSum) {
+  if (!kernel_runs_here()) GTEST_SKIP() << "the small-group kernel is AVX-512 only";
+  Network net = small_groups_net(1);
+  ExecOptions options = kept_outputs(true);
+  options.precision = Precision::bf16;
+  Executor executor(net, options);
+  ASSERT_TRUE(is_small_groups(executor.layer_implementations()[3]));
+  executor.forward(tests::random_input(net.input_shape(), 10));
+  const Tensor in = executor.layer_output(2), out = executor.layer_output(3);
+  const WeightArrays& arrays = *net.layer(3).weight_arrays();
+  int64_t missed = 0, count = 0;
+  for (int64_t o = 0; o < out.shape().c; ++o)
+    for (int64_t y = 0; y < out.shape().h; ++y)
+      for (int64_t x = 0; x < out.shape().w; ++x, ++count) {
+        const double want = naive_layer3(in, arrays, [](float w) { return nearest_bf16(w); }, 0, o, y, x);
+        if (out.at(0, o, y, x) != nearest_bf16(want)) ++missed;
+      }
+  EXPECT_LE(missed, count / 100) << missed << " of " << count;
 }
 
 // New weights reach the kernel through reload_weights().
