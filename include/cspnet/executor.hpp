@@ -26,9 +26,9 @@ struct ExecOptions {
   Precision precision = Precision::fp32;
   bool fuse_residual = true;     // darknet shortcut as a sum post-op of the conv before it
   bool winograd = true;          // fp32 3x3/1 convolutions by Winograd where the backend has it
-  // fp32 grouped convolutions with 2, 4 or 8 channels per group by the
-  // backend's own loop on blocked tensors (oneDNN stages them through
-  // narrower blocked layouts); off: oneDNN's kernels.
+  // fp32 and bf16 grouped convolutions with 2, 4 or 8 channels per group by
+  // the backend's own loop (oneDNN stages fp32 ones through narrower
+  // blocked layouts and runs bf16 ones slowly); off: oneDNN's kernels.
   bool small_group_kernel = true;
   // precision int8: the calibration table (cspnet quantize); it must fit the
   // network and its weights (check_table), and convolutions it does not list
