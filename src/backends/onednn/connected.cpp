@@ -45,7 +45,7 @@ class ConnectedKernels final : public LayerKernels {
         scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}, {DNNL_ARG_BIAS, memories->bias}}),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), ViewArg{DNNL_ARG_DST, out, dst_md}}, each_image,
         ctx.engine));
-    if (!fused) sequence->add(activation_kernel(a.activation, out));
+    if (!fused) sequence->add(activation_kernel(a.activation, out, ctx));
     return with_reload(std::move(sequence), [memories] { memories->load(); });
   }
 

@@ -365,8 +365,8 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
         batch_normalization_forward(bn_pd), std::move(bn_args),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, out, each_image), view_arg(DNNL_ARG_DST, out, each_image)}, each_image, ctx.engine));
   }
-  if (!fused_activation) sequence->add(activation_kernel(a.activation, out));
-  for (Activation act : after) sequence->add(activation_kernel(act, out));
+  if (!fused_activation) sequence->add(activation_kernel(a.activation, out, ctx));
+  for (Activation act : after) sequence->add(activation_kernel(act, out, ctx));
   return with_reload(std::move(sequence), [memories] { memories->load(); });
 }
 

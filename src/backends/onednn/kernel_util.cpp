@@ -93,8 +93,24 @@ void activate_view(Activation act, const TensorView& view) {
   for (int64_t n = 0; n < view.shape.n; ++n) activate_array(act, view.image(n), view.shape.per_image());
 }
 
-std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view) {
+std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view, const CompileContext& ctx) {
   if (act == Activation::linear) return nullptr;
+  // oneDNN's JIT eltwise is vectorised for the CPU and threaded; our loop
+  // keeps darknet's exact definitions where oneDNN has none (mish, gelu, ...).
+  dnnl::post_ops ops;
+  if (view.is_float() && append_activation_post_op(act, ops) && ops.len() == 1) {
+    float scale = 1.f, alpha = 0.f, beta = 0.f;
+    dnnl::algorithm algorithm;
+    ops.get_params_eltwise(0, scale, algorithm, alpha, beta);
+    const bool each_image = per_image({view});
+    const dnnl::eltwise_forward::primitive_desc pd(
+        {dnnl::prop_kind::forward_inference, algorithm, arg_view(view, each_image).desc(), alpha, beta},
+        primitive_attributes(ctx), ctx.engine);
+    return std::make_unique<ViewPrimitiveKernel>(
+        dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
+        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, view, each_image), view_arg(DNNL_ARG_DST, view, each_image, true)},
+        each_image, ctx.engine);
+  }
   return make_kernel([act, view](dnnl::stream&) { activate_view(act, view); });
 }
 

@@ -185,7 +185,9 @@ void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, cons
 // Applies `act` in place to every image of a view (either layout: the
 // activation is elementwise).
 void activate_view(Activation act, const TensorView& view);
-// The same as a kernel; nullptr for the linear activation.
-std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view);
+// The same as a kernel (oneDNN's eltwise primitive in place where the
+// activation is one of its algorithms, else that loop); nullptr for the
+// linear activation.
+std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view, const CompileContext& ctx);
 
 }  // namespace cspnet
