@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "backends/onednn/kernel.hpp"
 #include "cspnet/cspnet.hpp"
@@ -135,6 +136,17 @@ TEST(ConvolutionalSmallGroups, RunsGroupsOfTwoFourAndEightChannelsOnly) {
   for (const std::string& kernel : Executor(net, int8).layer_implementations()) EXPECT_FALSE(is_small_groups(kernel)) << kernel;
 }
 
+// Every layer's output of `a` within `relative` of its largest value in `b`.
+void expect_layers_within(const Executor& a, const Executor& b, int layers, double relative) {
+  for (int layer = 0; layer < layers; ++layer) {
+    const Tensor x = a.layer_output(layer), y = b.layer_output(layer);
+    ASSERT_EQ(x.size(), y.size()) << "layer " << layer;
+    const tests::Deviation d = tests::deviation(x.values(), y.values());
+    ASSERT_GT(d.scale, 0.0) << "layer " << layer;
+    EXPECT_LE(d.worst, relative * d.scale) << "layer " << layer;
+  }
+}
+
 void expect_equals_onednn(int batch) {
   if (!kernel_runs_here()) GTEST_SKIP() << "the small-group kernel is AVX-512 only";
   Network net = small_groups_net(batch);
@@ -142,13 +154,8 @@ void expect_equals_onednn(int batch) {
   const Tensor input = tests::random_input(net.input_shape(), 3);
   ours.forward(input);
   onednn.forward(input);
-  for (int layer = 0; layer < net.size(); ++layer) {
-    const Tensor x = ours.layer_output(layer), y = onednn.layer_output(layer);
-    ASSERT_EQ(x.size(), y.size());
-    const tests::Deviation d = tests::deviation(x.values(), y.values());
-    ASSERT_GT(d.scale, 0.0) << "layer " << layer;
-    EXPECT_LE(d.worst, 1e-5 * d.scale) << "layer " << layer << ", batch " << batch;
-  }
+  SCOPED_TRACE("batch " + std::to_string(batch));
+  expect_layers_within(ours, onednn, net.size(), 1e-5);
 }
 
 TEST(ConvolutionalSmallGroups, EqualsOneDnnAtBatchOne) { expect_equals_onednn(1); }
@@ -167,12 +174,7 @@ TEST(ConvolutionalSmallGroups, EqualsOneDnnInBf16) {
   const Tensor input = tests::random_input(net.input_shape(), 9);
   a.forward(input);
   b.forward(input);
-  for (int layer = 0; layer < net.size(); ++layer) {
-    const Tensor x = a.layer_output(layer), y = b.layer_output(layer);
-    const tests::Deviation d = tests::deviation(x.values(), y.values());
-    ASSERT_GT(d.scale, 0.0) << "layer " << layer;
-    EXPECT_LE(d.worst, 0x1p-5 * d.scale) << "layer " << layer;
-  }
+  expect_layers_within(a, b, net.size(), 0x1p-5);
   // The grouped layer right after the first convolution reads the same bf16
   // input in both: at most one bf16 step apart (2^-7 of the value at most),
   // beyond the float sums' own rounding (near zero, where they cancel).

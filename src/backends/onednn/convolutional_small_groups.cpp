@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -32,7 +33,7 @@ bool cpu_has_avx512() {
 }
 
 struct SmallGroupGeometry {
-  int64_t channels, group_channels, size, stride_y, stride_x, pad_top, pad_left;
+  int64_t channels, group_channels, size, stride_y, stride_x, padding;
   int64_t in_h, in_w, out_h, out_w;
   int64_t blocks() const { return channels / kLanes; }
   int64_t taps() const { return size * size; }
@@ -41,7 +42,7 @@ struct SmallGroupGeometry {
 // Elements between neighbouring pixels and between 16-channel blocks of one
 // image: nChw16c (16, 16 * H * W) or channels last (C, 16).
 struct TensorLayout {
-  int64_t pixel = kLanes, block = 0;
+  int64_t pixel, block;
   explicit TensorLayout(const TensorView& v)
       : pixel(v.channels_last ? v.shape.c : kLanes), block(v.channels_last ? kLanes : kLanes * v.plane()) {}
 };
@@ -53,6 +54,16 @@ float bf16_rounded(float v) {
   bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
   std::memcpy(&v, &bits, sizeof v);
   return v;
+}
+
+// The activation as max(v, slope * v): 1 for linear, else the slope of the
+// relu oneDNN fuses for it (0 for relu, darknet's for leaky); none for
+// activations that are not such a relu.
+std::optional<float> relu_slope(Activation act) {
+  if (act == Activation::linear) return 1.f;
+  const std::optional<Eltwise> op = single_eltwise(act);
+  if (!op || op->algorithm != dnnl::algorithm::eltwise_relu || op->alpha < 0.f || op->alpha > 1.f) return std::nullopt;
+  return op->alpha;
 }
 
 // weights[((b * taps + tap) * cg + r) * 16 + l] = W[o][(l % cg + r) % cg][tap]
@@ -94,12 +105,12 @@ __attribute__((target("avx512f"))) inline void store_lanes(uint16_t* p, __m512 v
 // One output row of one 16-channel block: bias, then each tap's rotations
 // accumulated in `sums` (out_w vectors of floats) over the output columns
 // whose input column is inside the image (padding contributes nothing),
-// then the activation on the way to `out_row`.
+// then the activation max(v, slope * v) on the way to `out_row`.
 template <int CG, class In, class Out>
 __attribute__((target("avx512f"))) void convolve_row(const In* in_block, TensorLayout in_layout, Out* out_row,
                                                      int64_t out_pixel, float* sums, const float* weights,
                                                      const float* bias, int64_t y, const SmallGroupGeometry& g,
-                                                     Activation act) {
+                                                     float slope) {
   __m512i rotation[CG];
   for (int r = 0; r < CG; ++r) {
     alignas(64) int32_t index[kLanes];
@@ -109,12 +120,12 @@ __attribute__((target("avx512f"))) void convolve_row(const In* in_block, TensorL
   const __m512 b = _mm512_loadu_ps(bias);
   for (int64_t x = 0; x < g.out_w; ++x) _mm512_storeu_ps(sums + x * kLanes, b);
   for (int64_t ky = 0; ky < g.size; ++ky) {
-    const int64_t iy = y * g.stride_y + ky - g.pad_top;
+    const int64_t iy = y * g.stride_y + ky - g.padding;
     if (iy < 0 || iy >= g.in_h) continue;
     const In* in_row = in_block + iy * g.in_w * in_layout.pixel;
     for (int64_t kx = 0; kx < g.size; ++kx) {
-      // Output columns x with 0 <= x * stride + kx - pad_left < in_w.
-      const int64_t shift = kx - g.pad_left;
+      // Output columns x with 0 <= x * stride + kx - padding < in_w.
+      const int64_t shift = kx - g.padding;
       const int64_t first = shift >= 0 ? 0 : (-shift + g.stride_x - 1) / g.stride_x;
       const int64_t last_column = g.in_w - 1 - shift;  // negative: the tap is right of the image
       const int64_t end = last_column < 0 ? 0 : std::min(g.out_w, last_column / g.stride_x + 1);
@@ -129,11 +140,10 @@ __attribute__((target("avx512f"))) void convolve_row(const In* in_block, TensorL
       }
     }
   }
-  const __m512 slope = _mm512_set1_ps(act == Activation::leaky ? 0.1f : 0.f);
+  const __m512 slopes = _mm512_set1_ps(slope);
   for (int64_t x = 0; x < g.out_w; ++x) {
-    __m512 v = _mm512_loadu_ps(sums + x * kLanes);
-    if (act != Activation::linear) v = _mm512_max_ps(v, _mm512_mul_ps(v, slope));
-    store_lanes(out_row + x * out_pixel, v);
+    const __m512 v = _mm512_loadu_ps(sums + x * kLanes);
+    store_lanes(out_row + x * out_pixel, _mm512_max_ps(v, _mm512_mul_ps(v, slopes)));
   }
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -143,10 +153,10 @@ __attribute__((target("avx512f"))) void convolve_row(const In* in_block, TensorL
 class SmallGroupConvolution final : public Kernel {
  public:
   SmallGroupConvolution(const Layer& layer, const TensorView& in, const TensorView& out,
-                        const SmallGroupGeometry& geometry, bool bf16_weights)
+                        const SmallGroupGeometry& geometry, float slope, bool bf16_weights)
       : arrays_(*layer.weight_arrays()),
         batch_norm_(layer.attrs_as<ConvolutionalAttrs>().batch_normalize),
-        act_(layer.attrs_as<ConvolutionalAttrs>().activation),
+        slope_(slope),
         bf16_weights_(bf16_weights),
         in_(in),
         out_(out),
@@ -203,13 +213,13 @@ class SmallGroupConvolution final : public Kernel {
       }
       convolve_row<CG>(reinterpret_cast<const In*>(in_.image(n)) + b * in_layout.block, in_layout, out_row,
                        out_layout.pixel, sums, weights_.data() + b * block_weights, bias_.data() + b * kLanes, y, g_,
-                       act_);
+                       slope_);
     }
   }
 
   const WeightArrays& arrays_;
   bool batch_norm_;
-  Activation act_;
+  float slope_;
   bool bf16_weights_;
   TensorView in_, out_;
   SmallGroupGeometry g_;
@@ -227,21 +237,19 @@ std::unique_ptr<Kernel> compile_small_group_convolution(const Layer& layer, cons
   // fp32: float nChw16c tensors (what fp32 plans keep); bf16: a bf16 input
   // and a bf16 or float output, nChw16c or channels last.
   const bool bf16 = ctx.options.precision == Precision::bf16;
+  const std::optional<float> slope = relu_slope(a.activation);
   const auto layout_fits = [](const TensorView& v) { return v.blocked || (v.channels_last && v.dense()); };
   const bool tensors_fit = bf16 ? in.bf16 && !out.is_int8() && layout_fits(in) && layout_fits(out)
                                 : in.is_float() && out.is_float() && in.blocked && out.blocked;
   const bool fits = ctx.options.small_group_kernel && (bf16 || ctx.options.precision == Precision::fp32) &&
                     tensors_fit && a.groups > 1 && (group_channels == 2 || group_channels == 4 || group_channels == 8) &&
                     channels % kLanes == 0 && a.filters == channels && out.shape.c == channels && a.dilation == 1 &&
-                    (!a.batch_normalize || ctx.options.fold_batchnorm) && ctx.options.fuse_activation &&
-                    (a.activation == Activation::linear || a.activation == Activation::relu ||
-                     a.activation == Activation::leaky) &&
+                    (!a.batch_normalize || ctx.options.fold_batchnorm) && ctx.options.fuse_activation && slope &&
                     !ctx.accumulate && ctx.int8_input == nullptr && cpu_has_avx512();
   if (!fits) return nullptr;
-  const SmallGroupGeometry g{channels,      group_channels, a.size,     a.stride_y,  a.stride_x,
-                             a.padding,     a.padding,      in.shape.h, in.shape.w,  out.shape.h,
-                             out.shape.w};
-  return std::make_unique<SmallGroupConvolution>(layer, in, out, g, bf16);
+  const SmallGroupGeometry g{channels,   group_channels, a.size,      a.stride_y,  a.stride_x, a.padding,
+                             in.shape.h, in.shape.w,     out.shape.h, out.shape.w};
+  return std::make_unique<SmallGroupConvolution>(layer, in, out, g, *slope, bf16);
 }
 
 }  // namespace cspnet

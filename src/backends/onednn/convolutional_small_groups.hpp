@@ -16,8 +16,9 @@ namespace cspnet {
 // The kernel, or null where the layer or its tensors do not fit it: fp32
 // nChw16c float tensors, or in bf16 plans a bf16 input and a bf16 or float
 // output (nChw16c or channels last); equal input and output channels, 2, 4
-// or 8 per group; no dilation; batch norm folded; a linear, relu or leaky
-// activation; no residual sum; an AVX-512 CPU.
+// or 8 per group; no dilation; batch norm folded; a linear activation or
+// one oneDNN fuses as a relu with a slope in [0, 1] (relu, leaky); no
+// residual sum; an AVX-512 CPU.
 std::unique_ptr<Kernel> compile_small_group_convolution(const Layer& layer, const CompileContext& ctx);
 
 }  // namespace cspnet

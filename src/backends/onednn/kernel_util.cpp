@@ -96,22 +96,22 @@ void activate_view(Activation act, const TensorView& view) {
 std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view, const CompileContext& ctx) {
   if (act == Activation::linear) return nullptr;
   // oneDNN's JIT eltwise is vectorised for the CPU and threaded; our loop
-  // keeps darknet's exact definitions where oneDNN has none (mish, gelu, ...).
-  dnnl::post_ops ops;
-  if (view.is_float() && append_activation_post_op(act, ops) && ops.len() == 1) {
-    float scale = 1.f, alpha = 0.f, beta = 0.f;
-    dnnl::algorithm algorithm;
-    ops.get_params_eltwise(0, scale, algorithm, alpha, beta);
-    const bool each_image = per_image({view});
-    const dnnl::eltwise_forward::primitive_desc pd(
-        {dnnl::prop_kind::forward_inference, algorithm, arg_view(view, each_image).desc(), alpha, beta},
-        primitive_attributes(ctx), ctx.engine);
-    return std::make_unique<ViewPrimitiveKernel>(
-        dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
-        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, view, each_image), view_arg(DNNL_ARG_DST, view, each_image, true)},
-        each_image, ctx.engine);
-  }
+  // serves what is not one of its algorithms (hard_mish; selu's two steps).
+  if (const std::optional<Eltwise> op = single_eltwise(act); op && view.is_float())
+    return eltwise_kernel(*op, view, view, ctx);
   return make_kernel([act, view](dnnl::stream&) { activate_view(act, view); });
+}
+
+std::unique_ptr<Kernel> eltwise_kernel(const Eltwise& op, const TensorView& src, const TensorView& dst,
+                                       const CompileContext& ctx) {
+  const bool each_image = per_image({src, dst});
+  const dnnl::eltwise_forward::primitive_desc pd(
+      {dnnl::prop_kind::forward_inference, op.algorithm, arg_view(src, each_image).desc(), op.alpha, op.beta},
+      primitive_attributes(ctx), ctx.engine);
+  return std::make_unique<ViewPrimitiveKernel>(
+      dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
+      std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, src, each_image), view_arg(DNNL_ARG_DST, dst, each_image, true)},
+      each_image, ctx.engine);
 }
 
 dnnl::memory::desc TensorView::desc() const {
@@ -234,6 +234,15 @@ bool append_activation_post_op(Activation act, dnnl::post_ops& ops) {
     case Activation::hard_mish: return false;
   }
   return false;
+}
+
+std::optional<Eltwise> single_eltwise(Activation act) {
+  dnnl::post_ops ops;
+  if (!append_activation_post_op(act, ops) || ops.len() != 1) return std::nullopt;
+  Eltwise op{};
+  float scale = 1.f;
+  ops.get_params_eltwise(0, scale, op.algorithm, op.alpha, op.beta);
+  return op;
 }
 
 bool has_activation_post_op(Activation act) {

@@ -173,6 +173,19 @@ std::unique_ptr<Kernel> with_reload(std::unique_ptr<Kernel> kernel, std::functio
 
 // Appends the activation as oneDNN eltwise post-op(s); false if oneDNN has none.
 bool append_activation_post_op(Activation act, dnnl::post_ops& ops);
+
+// One oneDNN eltwise algorithm with its parameters.
+struct Eltwise {
+  dnnl::algorithm algorithm;
+  float alpha = 0.f, beta = 0.f;
+};
+// The activation as the single eltwise post-op append_activation_post_op
+// gives it; none for linear, for activations oneDNN lacks and for those
+// needing two post-ops (selu).
+std::optional<Eltwise> single_eltwise(Activation act);
+// oneDNN's eltwise primitive from `src` into `dst` (the same view: in place).
+std::unique_ptr<Kernel> eltwise_kernel(const Eltwise& op, const TensorView& src, const TensorView& dst,
+                                       const CompileContext& ctx);
 bool has_activation_post_op(Activation act);
 
 // Batch norm inside convolutional/connected layers (darknet's epsilon).
@@ -186,8 +199,8 @@ void fold_batch_norm(std::vector<float>& weights, std::vector<float>& bias, cons
 // activation is elementwise).
 void activate_view(Activation act, const TensorView& view);
 // The same as a kernel (oneDNN's eltwise primitive in place where the
-// activation is one of its algorithms, else that loop); nullptr for the
-// linear activation.
+// activation is one of its algorithms, single_eltwise; else that loop);
+// nullptr for the linear activation.
 std::unique_ptr<Kernel> activation_kernel(Activation act, const TensorView& view, const CompileContext& ctx);
 
 }  // namespace cspnet

@@ -104,15 +104,7 @@ class YoloKernels final : public LayerKernels {
     // per-range scalar loops, at the price of 2 of every classes + 5
     // channels' logistic computed and overwritten.
     auto kernels = std::make_unique<SequenceKernel>();
-    const bool each_image = per_image({in, out});
-    const dnnl::memory::desc md = arg_view(in, each_image).desc();
-    const dnnl::eltwise_forward::primitive_desc pd(
-        {dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_logistic, md, 0.f, 0.f},
-        primitive_attributes(ctx), ctx.engine);
-    kernels->add(std::make_unique<ViewPrimitiveKernel>(
-        dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
-        std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, in, each_image), view_arg(DNNL_ARG_DST, out, each_image, true)},
-        each_image, ctx.engine));
+    kernels->add(eltwise_kernel(Eltwise{dnnl::algorithm::eltwise_logistic}, in, out, ctx));
     kernels->add(make_kernel([in, out, p](dnnl::stream&) { restore_box_sizes(p, in, out); }));
     return kernels;
   }
