@@ -50,6 +50,17 @@ step "**predict**: one image through the network. Here a generated detection sce
   "rm -rf out/tour/scenes && build/cspnet detector scenes --out out/tour/scenes --train 1 --val 1 --size 96 && build/cspnet predict out/tour/run/cspdarknet-small.cfg --weights out/tour/run/final.weights out/tour/scenes/images/train/000000.png"
 step "**bench**: inference time (median, min, max), images/s and the share of the machine's measured FMA peak." \
   "build/cspnet --threads 2 bench cspdarknet-small --runs 50"
+cat >>"$doc" <<'NOTE'
+`--no-winograd` and `--no-small-groups` put the Winograd 3x3s and the
+grouped convolutions of 2-8 channels per group (csresnext50's) back on
+oneDNN's direct kernels, for comparison (docs/architecture.md). With
+`--precision bf16` or `--precision int8` the run is also held against the
+measured peak of that precision's own dot-product instruction, where the
+CPU has it (`vdpbf16ps`, `vpdpbusd`): on the Xeon of docs/benchmarks.md,
+bf16 plans reach 97-98% of a `vdpbf16ps` peak that is half the fp32 FMA
+peak, which is why bf16 runs slower than fp32 there.
+
+NOTE
 step "**export**: the trained network as ONNX for ONNX Runtime, OpenVINO or OpenCV (docs/deploy.md)." \
   "build/cspnet export out/tour/run/cspdarknet-small.cfg out/tour/small.onnx --weights out/tour/run/final.weights"
 mv "$doc" docs/usage.md

@@ -390,6 +390,11 @@ TEST_F(Cli, QuantizeWritesATableThatBenchRunsInInt8AndBindsToTheWeights) {
   Result int8 = cli(bench + quote(weights) + " --precision int8 --quantization " + quote(table));
   ASSERT_EQ(int8.code, 0) << int8.err;
   EXPECT_TRUE(contains(int8.out, ", int8, ")) << int8.out;
+  EXPECT_TRUE(contains(int8.out, "of the measured fp32 FMA peak")) << int8.out;
+  // A VNNI CPU holds it against vpdpbusd as well; one without does not name it.
+  EXPECT_EQ(contains(int8.out, "of the measured int8 vpdpbusd peak"),
+            cspnet::has_dot_product(cspnet::DotProduct::int8_quads))
+      << int8.out;
   EXPECT_TRUE(contains(int8.out, "int8 vs direct fp32 on 2 random inputs")) << int8.out;
   // Every activation in floats is the same arithmetic: the same deviation from fp32.
   Result wide = cli(bench + quote(weights) + " --precision int8 --fp32-activations --quantization " + quote(table));
