@@ -93,18 +93,21 @@ def main(argv=None):
                            capture_output=True)
             best, notes = {}, {}
             for r in range(args.rounds):
+                this_round = {}
                 for precision in ("fp32", "bf16", "int8"):
                     ms = run_cspnet(args.cspnet, cfg, size, weights, args.threads, 3, args.runs, precision,
                                     args.batch, quantization=table if precision == "int8" else None)[0]
                     key = f"cspnet {precision} batch {args.batch}"
-                    best[key] = max(best.get(key, 0), 1e3 * args.batch / ms)
+                    this_round[key] = 1e3 * args.batch / ms
                 for label, m, precision in (("f32", ov_model, "f32"), ("bf16", ov_model, "bf16"),
                                             ("int8", quantized, "f32")):
                     rate, how = openvino_images_per_second(core, m, x.numpy(), args.threads, precision, args.seconds)
                     key = f"OpenVINO THROUGHPUT {label}"
-                    best[key] = max(best.get(key, 0), rate)
+                    this_round[key] = rate
                     notes[key] = how
-                print(f"  {name} {size} round {r + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in best.items()),
+                for key, rate in this_round.items():
+                    best[key] = max(best.get(key, 0), rate)
+                print(f"  {name} {size} round {r + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in this_round.items()),
                       flush=True)
             print(f"\n| {name} {size} | images/s |\n|---|---:|")
             for key, rate in best.items():
