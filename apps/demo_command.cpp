@@ -37,6 +37,7 @@ struct ModelResult {
   NetworkFigures figures;
   double train_images_per_second = 0, test_top1 = 0, inference_images_per_second = 0;
   double train_seconds = 0, mean_diversity = NAN;
+  TimedModel trained;  // the run's cfg and final weights
 };
 
 std::vector<DemoPair> demo_pairs(bool quick, bool full) {
@@ -48,12 +49,14 @@ std::vector<DemoPair> demo_pairs(bool quick, bool full) {
   return {{"darknet-small", "cspdarknet-small", 3}, {"densenet-small", "cspdensenet-small", 2}};
 }
 
-// Median images/s of batch-64 inference over a few runs.
-double inference_rate(Network& net) {
-  net.reshape(int(net.input_shape().w), int(net.input_shape().h), 64);
-  Executor executor(net);
-  const Tensor input(net.input_shape());
-  return 64 / (median_forward_ms(executor, input, 5) / 1e3);
+// Batch-64 inference images/s of a baseline and its CSP version, timed
+// side by side (round-robin, lowest of 5 medians of 5 runs each). Timed one
+// after the other's training, minutes apart, one figure could be a third off
+// on a shared machine.
+void measure_inference(ModelResult& baseline, ModelResult& csp) {
+  const std::vector<double> ms = round_robin_forward_ms({baseline.trained, csp.trained}, 5, 5);
+  baseline.inference_images_per_second = baseline.trained.batch / (ms[0] / 1e3);
+  csp.inference_images_per_second = csp.trained.batch / (ms[1] / 1e3);
 }
 
 std::string percent(double value, double base) {
@@ -85,9 +88,7 @@ ModelResult run_model(const std::string& name, int epochs, const std::string& ou
   r.train_images_per_second = s.images_per_second;
   r.test_top1 = s.test_top1;
   r.train_seconds = s.seconds;
-  Network trained = Network::from_cfg_file(options.out_dir + "/" + name + ".cfg");
-  load_weights(trained, s.weights_path);
-  r.inference_images_per_second = inference_rate(trained);
+  r.trained = {options.out_dir + "/" + name + ".cfg", s.weights_path, 64};
   // Gradient diversity on the trained weights, a few training batches.
   Network probe = Network::from_cfg_file(options.out_dir + "/" + name + ".cfg");
   load_weights(probe, s.weights_path);
@@ -151,6 +152,7 @@ int DemoCommand::run() const {
     const int epochs = epochs_ > 0 ? epochs_ : pair.epochs;
     ModelResult baseline = run_model(pair.baseline, epochs, out_, data_, seed_);
     ModelResult csp = run_model(pair.csp, epochs, out_, data_, seed_);
+    measure_inference(baseline, csp);
     results.emplace_back(std::move(baseline), std::move(csp));
   }
   if (world_rank() != 0) return 0;

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -45,31 +44,6 @@ std::vector<const DetectorModel*> ablation_models() {
   return models;
 }
 
-// A trained model: its run folder's cfg and final weights.
-struct TrainedModel {
-  std::string cfg, weights;
-};
-
-// Inference time of every trained model, measured after all training and
-// round-robin: `rounds` passes over the models, each a median of `runs`
-// forwards; a model's figure is its lowest median, so a burst of load on the
-// shared machine during one pass does not decide the comparison.
-void measure_inference(std::vector<AblationRow>& rows, const std::vector<TrainedModel>& trained, int rounds,
-                       int runs) {
-  std::vector<std::unique_ptr<Network>> nets;
-  std::vector<std::unique_ptr<Executor>> executors;
-  for (const TrainedModel& t : trained) {
-    nets.push_back(std::make_unique<Network>(Network::from_cfg_file(t.cfg)));
-    load_weights(*nets.back(), t.weights);
-    executors.push_back(std::make_unique<Executor>(*nets.back()));
-  }
-  for (AblationRow& r : rows) r.inference_ms = std::numeric_limits<double>::infinity();
-  for (int round = 0; round < rounds; ++round)
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const Tensor input(nets[i]->input_shape(), 0.5f);
-      rows[i].inference_ms = std::min(rows[i].inference_ms, median_forward_ms(*executors[i], input, runs));
-    }
-}
 
 std::string markdown(const std::vector<AblationRow>& rows, const std::string& recipe) {
   std::ostringstream md;
@@ -138,7 +112,7 @@ class AblationVerb final : public DetectorVerb {
                   "validation split.",
                   (long long)steps, batch, (unsigned long long)seed_, data_.c_str());
     std::vector<AblationRow> rows;
-    std::vector<TrainedModel> trained;
+    std::vector<TimedModel> trained;
     const auto start = std::chrono::steady_clock::now();
     for (size_t i = 0; i < models.size(); ++i) {
       const DetectorModel& model = *models[i];
@@ -155,7 +129,8 @@ class AblationVerb final : public DetectorVerb {
     }
     std::printf("timing inference: 5 round-robin passes of 30 forwards per model\n");
     std::fflush(stdout);
-    measure_inference(rows, trained, 5, 30);
+    const std::vector<double> ms = round_robin_forward_ms(trained, 5, 30);
+    for (size_t i = 0; i < rows.size(); ++i) rows[i].inference_ms = ms[i];
     const std::string md = markdown(rows, recipe);
     write_file_atomically(out_ + "/ablation.md", md);
     write_file_atomically(out_ + "/ablation.json", to_json(rows, recipe).dump(2) + "\n");
@@ -165,7 +140,7 @@ class AblationVerb final : public DetectorVerb {
 
  private:
   // The row (inference time still to measure) and the trained model.
-  std::pair<AblationRow, TrainedModel> run_one(const DetectorModel& model, int64_t steps, int batch) const {
+  std::pair<AblationRow, TimedModel> run_one(const DetectorModel& model, int64_t steps, int batch) const {
     TrainOptions o;
     o.cfg = model.name;
     o.data = data_;
@@ -192,7 +167,7 @@ class AblationVerb final : public DetectorVerb {
     r.images_per_second = s.images_per_second;
     r.map50 = s.test_map50;
     r.map = s.test_map;
-    const TrainedModel files{o.out_dir + "/" + model.name + ".cfg", s.weights_path};
+    const TimedModel files{o.out_dir + "/" + model.name + ".cfg", s.weights_path};
     Network net = Network::from_cfg_file(files.cfg);
     load_weights(net, s.weights_path);
     r.bflops = net.bflops();

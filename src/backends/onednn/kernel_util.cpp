@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace cspnet {
 
@@ -13,9 +15,12 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
       view_args_(std::move(view_args)),
       per_image_(per_image),
       images_(view_args_.empty() ? 1 : view_args_.front().view.shape.n) {
-  for (const auto& a : view_args_) {
-    dnnl::memory view_memory(a.desc, engine, a.view.data);
+  for (auto& a : view_args_) {
+    if (a.arg == DNNL_ARG_DST) a.output = true;
+    const bool gather = !per_image_ && !a.view.dense();
+    dnnl::memory view_memory = gather ? dnnl::memory(a.desc, engine) : dnnl::memory(a.desc, engine, a.view.data);
     view_memories_.push_back(view_memory);
+    if (gather) gathered_.push_back(Gathered{a.view, view_memory, !a.output || a.accumulate, a.output});
     if (a.staged.is_zero() || a.staged == a.desc) {
       args_.insert_or_assign(a.arg, view_memory);
       continue;
@@ -31,7 +36,21 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
   }
 }
 
+void ViewPrimitiveKernel::copy_images(const TensorView& view, std::byte* dense, bool into_dense) {
+  const int64_t bytes = view.shape.per_image() * view.element_bytes();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < view.shape.n; ++n) {
+    auto* image = reinterpret_cast<std::byte*>(view.image(n));
+    if (into_dense)
+      std::memcpy(dense + n * bytes, image, size_t(bytes));
+    else
+      std::memcpy(image, dense + n * bytes, size_t(bytes));
+  }
+}
+
 void ViewPrimitiveKernel::run(dnnl::stream& stream) {
+  for (auto& g : gathered_)
+    if (g.load) copy_images(g.view, static_cast<std::byte*>(g.dense.get_data_handle()), true);
   const int64_t passes = per_image_ ? images_ : 1;
   for (int64_t n = 0; n < passes; ++n) {
     if (per_image_)
@@ -42,6 +61,8 @@ void ViewPrimitiveKernel::run(dnnl::stream& stream) {
     for (auto& stage : staging_)
       if (stage.store) stage.store->execute(stream, stage.staged, stage.view_memory);
   }
+  for (auto& g : gathered_)
+    if (g.store) copy_images(g.view, static_cast<std::byte*>(g.dense.get_data_handle()), false);
 }
 
 std::string ViewPrimitiveKernel::implementation() const {
@@ -110,7 +131,7 @@ std::unique_ptr<Kernel> eltwise_kernel(const Eltwise& op, const TensorView& src,
       primitive_attributes(ctx), ctx.engine);
   return std::make_unique<ViewPrimitiveKernel>(
       dnnl::eltwise_forward(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
-      std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, src, each_image), view_arg(DNNL_ARG_DST, dst, each_image, true)},
+      std::vector<ViewArg>{view_arg(DNNL_ARG_SRC, src, each_image), view_arg(DNNL_ARG_DST, dst, each_image)},
       each_image, ctx.engine);
 }
 

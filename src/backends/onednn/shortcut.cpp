@@ -155,7 +155,7 @@ class ShortcutKernels final : public LayerKernels {
     return std::make_unique<ViewPrimitiveKernel>(
         binary(pd), scratchpad_args(ctx, pd.scratchpad_desc()),
         std::vector<ViewArg>{view_arg(DNNL_ARG_SRC_0, first, each_image), view_arg(DNNL_ARG_SRC_1, second, each_image),
-                             view_arg(DNNL_ARG_DST, out, each_image, true)},
+                             view_arg(DNNL_ARG_DST, out, each_image)},
         each_image, ctx.engine);
   }
 
