@@ -187,19 +187,24 @@ def add_openvino_peers(onnx_path, x, threads, precisions, calibration, peers, sk
 
 def openvino_layer_table(request, x, repeats=5, top=12):
     """OpenVINO's per-layer counters (PERF_COUNT) after `repeats` runs, summed
-    by (layer type, kernel): rows of (ms per run, layer type, kernel, layers)."""
+    by (layer type, kernel): rows of (ms per run, layer type, kernel, layers),
+    the total, and every executed node as (name, layer type, kernel, ms per
+    run) in execution order."""
     request.infer({0: x})  # warm-up
-    totals = {}
+    totals, nodes = {}, {}
     for _ in range(repeats):
         request.infer({0: x})
         for info in request.profiling_info:
             if info.status.name != "EXECUTED":
                 continue
+            ms_run = info.real_time.total_seconds() * 1e3 / repeats
             key = (info.node_type, info.exec_type)
             ms, layers = totals.get(key, (0.0, set()))
-            totals[key] = (ms + info.real_time.total_seconds() * 1e3 / repeats, layers | {info.node_name})
+            totals[key] = (ms + ms_run, layers | {info.node_name})
+            node = (info.node_name, info.node_type, info.exec_type)
+            nodes[node] = nodes.get(node, 0.0) + ms_run
     rows = sorted(((ms, kind, kernel, len(layers)) for (kind, kernel), (ms, layers) in totals.items()), reverse=True)
-    return rows[:top], sum(r[0] for r in rows)
+    return rows[:top], sum(r[0] for r in rows), [(*node, ms) for node, ms in nodes.items()]
 
 
 def first_output(value):
@@ -272,10 +277,15 @@ def main(argv=None):
                     help="calibration inputs for OpenVINO int8 (NNCF) and cspnet int8 (cspnet quantize)")
     ap.add_argument("--layers", action="store_true",
                     help="also print OpenVINO's per-layer time by layer type and kernel (compare `cspnet bench --layers`)")
+    ap.add_argument("--nodes", action="store_true",
+                    help="with --layers, also every OpenVINO node's time (its name carries the darknet layer: "
+                         "/layers.N/...), to set beside `cspnet bench --layers` layer by layer")
     ap.add_argument("networks", nargs="*", help="NAME:SIZE (default: the four of the issue)")
     args = ap.parse_args(argv)
     if args.runs < 10:
         ap.error("--runs must be at least 10")
+    if args.nodes and not args.layers:
+        ap.error("--nodes needs --layers")
     torch.set_num_threads(args.threads)
     try:
         torch.set_num_interop_threads(1)
@@ -332,11 +342,15 @@ def main(argv=None):
             rows.append((name, size, {k: min(v) for k, v in medians.items()}))
             if args.layers:
                 for peer, request in profilers.items():
-                    table, total = openvino_layer_table(request, x.numpy())
+                    table, total, nodes = openvino_layer_table(request, x.numpy())
                     print(f"\n{name} {size}, {peer}: per-layer counters, {total:.1f} ms per run in all")
                     print("| ms | layer type | kernel | layers |\n|---:|---|---|---:|")
                     for ms, kind, kernel, count in table:
                         print(f"| {ms:.2f} | {kind} | {kernel} | {count} |")
+                    if args.nodes:
+                        print(f"\n{name} {size}, {peer}: every node\n| ms | node | layer type | kernel |\n|---:|---|---|---|")
+                        for node, kind, kernel, ms in nodes:
+                            print(f"| {ms:.3f} | {node} | {kind} | {kernel} |")
             del model, x, peers
 
     engines = []
