@@ -75,7 +75,7 @@ class ViewPrimitiveKernel final : public Kernel {
   dnnl::primitive primitive_;
   std::unordered_map<int, dnnl::memory> args_;
   std::vector<ViewArg> view_args_;
-  std::vector<dnnl::memory> view_memories_;  // per view arg: bound to the arena
+  std::vector<dnnl::memory> view_memories_;  // per view arg: bound to the arena, or its gathered copy
   std::vector<Staging> staging_;
   std::vector<Gathered> gathered_;
   bool per_image_;
