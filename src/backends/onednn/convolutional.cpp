@@ -339,12 +339,12 @@ std::unique_ptr<Kernel> ConvolutionalKernels::compile(const Layer& layer, const 
       scratchpad_args(ctx, pd.scratchpad_desc(), {{DNNL_ARG_WEIGHTS, memories->weights}});
   if (with_bias) args.emplace(DNNL_ARG_BIAS, memories->bias);
   auto sequence = std::make_unique<SequenceKernel>();
-  std::vector<ViewArg> view_args{ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), true, ctx.accumulate}};
+  std::vector<ViewArg> view_args{ViewArg{DNNL_ARG_DST, out, dst_md, pd.dst_desc(), ctx.accumulate}};
   if (shifted) {  // the source is the shifted copy, filled first
     sequence->add(make_kernel([shift = *shifted, in](dnnl::stream&) { shift.fill_from(in); }));
     args.emplace(DNNL_ARG_SRC, shifted->padded);
   } else {
-    ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc(), false};
+    ViewArg src_arg{DNNL_ARG_SRC, in, src_md, pd.src_desc()};
     if (int8 && !in.is_int8()) src_arg.stage_scale = int8->input;
     view_args.push_back(src_arg);
   }

@@ -15,12 +15,11 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
       view_args_(std::move(view_args)),
       per_image_(per_image),
       images_(view_args_.empty() ? 1 : view_args_.front().view.shape.n) {
-  for (auto& a : view_args_) {
-    if (a.arg == DNNL_ARG_DST) a.output = true;
+  for (const auto& a : view_args_) {
     const bool gather = !per_image_ && !a.view.dense();
     dnnl::memory view_memory = gather ? dnnl::memory(a.desc, engine) : dnnl::memory(a.desc, engine, a.view.data);
     view_memories_.push_back(view_memory);
-    if (gather) gathered_.push_back(Gathered{a.view, view_memory, !a.output || a.accumulate, a.output});
+    if (gather) gathered_.push_back(Gathered{a.view, view_memory, !a.output() || a.accumulate, a.output()});
     if (a.staged.is_zero() || a.staged == a.desc) {
       args_.insert_or_assign(a.arg, view_memory);
       continue;
@@ -30,8 +29,8 @@ ViewPrimitiveKernel::ViewPrimitiveKernel(dnnl::primitive primitive, std::unorder
     Staging stage{view_memory, staged, std::nullopt, std::nullopt};
     dnnl::primitive_attr quantize;
     if (a.stage_scale != 1.f) quantize.set_output_scales(0, {a.stage_scale});
-    if (!a.output || a.accumulate) stage.load = dnnl::reorder(view_memory, staged, quantize);
-    if (a.output) stage.store = dnnl::reorder(staged, view_memory);
+    if (!a.output() || a.accumulate) stage.load = dnnl::reorder(view_memory, staged, quantize);
+    if (a.output()) stage.store = dnnl::reorder(staged, view_memory);
     staging_.push_back(stage);
   }
 }

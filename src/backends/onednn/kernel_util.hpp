@@ -41,15 +41,16 @@ inline std::unique_ptr<Kernel> make_kernel(std::function<void(dnnl::stream&)> bo
 struct ViewArg {
   int arg;                  // DNNL_ARG_*
   TensorView view;
-  dnnl::memory::desc desc;  // the view as stored (one image when run per image)
+  dnnl::memory::desc desc;  // the view as stored (one image when run per image; the dense batch when gathered)
   // The layout the primitive was built for, when it differs from `desc`:
   // the view is reordered into (inputs) or out of (outputs) a staging buffer.
   dnnl::memory::desc staged{};
-  bool output = false;      // written by the primitive (DNNL_ARG_DST always is)
   bool accumulate = false;  // an output the primitive adds to: staged in and out
   // An input staged into an integer type: the reorder multiplies by this
   // (int8 quantization: 127/T or 255/T) and saturates.
   float stage_scale = 1.f;
+
+  bool output() const { return arg == DNNL_ARG_DST; }  // written by the primitive
 };
 
 class ViewPrimitiveKernel final : public Kernel {
@@ -102,7 +103,7 @@ inline TensorView arg_view(const TensorView& view, bool per_image) {
   return batch;
 }
 inline ViewArg view_arg(int arg, const TensorView& view, bool per_image) {
-  return ViewArg{arg, view, arg_view(view, per_image).desc(), {}, arg == DNNL_ARG_DST};
+  return ViewArg{arg, view, arg_view(view, per_image).desc()};
 }
 // oneDNN's reference implementations are orders of magnitude slower than its
 // JIT kernels; a layer that lands on one retries with layouts of oneDNN's
